@@ -1,1 +1,111 @@
-//! End-to-end test helpers.
+//! Helpers for the end-to-end tests: build and locate the real binaries, start them on free
+//! ports with their own data directory, and stop them the way an operator would.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the workspace").to_path_buf()
+}
+
+/// Builds (if needed) and returns the path of a workspace binary. `env_override` names an
+/// environment variable that, when set, points at a prebuilt binary instead.
+pub fn binary(package: &str, name: &str, env_override: &str) -> PathBuf {
+    if let Ok(p) = std::env::var(env_override) {
+        return PathBuf::from(p);
+    }
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "-p", package, "--bin", name])
+        .current_dir(workspace())
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building {name} failed");
+    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace().join("target"));
+    target.join("debug").join(name)
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits until `addr` accepts connections.
+pub fn wait_for_port(addr: &str, timeout: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// A running `talkwriter-scim serve`.
+pub struct ScimServer {
+    pub child: Child,
+    pub base: String,
+    pub db: PathBuf,
+    pub stdout_path: PathBuf,
+    pub stderr_path: PathBuf,
+}
+
+impl ScimServer {
+    /// Starts `talkwriter-scim serve --db DB --listen 127.0.0.1:PORT`, output captured to files.
+    pub fn start(db: &Path) -> ScimServer {
+        let bin = binary("talkwriter-scim", "talkwriter-scim", "TALKWRITER_SCIM_BIN");
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let dir = db.parent().unwrap();
+        let stdout_path = dir.join(format!("serve-{port}.out"));
+        let stderr_path = dir.join(format!("serve-{port}.err"));
+        let child = Command::new(bin)
+            .args(["serve", "--db"])
+            .arg(db)
+            .args(["--listen", &addr])
+            .stdout(Stdio::from(std::fs::File::create(&stdout_path).unwrap()))
+            .stderr(Stdio::from(std::fs::File::create(&stderr_path).unwrap()))
+            .spawn()
+            .expect("talkwriter-scim starts");
+        assert!(wait_for_port(&addr, Duration::from_secs(20)), "talkwriter-scim listens on {addr}");
+        ScimServer { child, base: format!("http://{addr}"), db: db.to_path_buf(), stdout_path, stderr_path }
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        terminate(&mut self.child)
+    }
+}
+
+/// Sends SIGTERM to a child and waits (up to 10 s, then kills it).
+pub fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let start = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            return child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl Drop for ScimServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the CLI with arguments and returns (status, stdout, stderr).
+pub fn cli(args: &[&str]) -> (bool, String, String) {
+    let bin = binary("talkwriter-scim", "talkwriter-scim", "TALKWRITER_SCIM_BIN");
+    let out = Command::new(bin).args(args).output().expect("talkwriter-scim runs");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}

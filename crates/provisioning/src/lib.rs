@@ -1,1 +1,111 @@
-//! provisioning
+//! The SCIM provisioning service: the SQLite store, users and groups, tokens, settings and the
+//! sync log, with a live event stream. Shells (the HTTP router, the CLI, the desktop app) call
+//! into [`Provisioning`]; nothing here knows about HTTP frameworks or windows.
+
+mod clock;
+mod error;
+pub mod events;
+pub mod filter_sql;
+mod member_filter;
+pub mod query;
+mod resources;
+mod settings;
+mod status;
+mod tokens;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use tokio::sync::{broadcast, mpsc};
+
+pub use clock::{Clock, stamp};
+pub use error::{Error, Result};
+pub use events::{EventPage, EventQuery, Outcome, RequestContext, SyncEvent};
+pub use query::{ListQuery, MAX_PAGE_SIZE};
+pub use resources::Written;
+pub use scim_protocol::{ResourceKind, ScimError};
+pub use status::{MappingRow, Status};
+pub use tokens::{NewToken, TOKEN_PREFIX, TokenInfo};
+
+/// Settings fixed when the service is opened.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Connections in the pool (SQLite in WAL mode serves reads in parallel, writes one at a time).
+    pub max_connections: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { max_connections: 8 }
+    }
+}
+
+/// The provisioning service. Cheap to clone; clones share the pool and the event stream.
+#[derive(Clone)]
+pub struct Provisioning {
+    pool: sqlx::SqlitePool,
+    clock: Clock,
+    events: events::EventBus,
+    config: Config,
+}
+
+impl Provisioning {
+    /// Opens (creating if needed) the SQLite database at `path`, with WAL and full fsync, and
+    /// runs the migrations. A new file is created readable by its owner only.
+    pub async fn open(path: &Path, config: Config) -> Result<Self> {
+        Self::open_with_clock(path, config, Clock::system()).await
+    }
+
+    pub async fn open_with_clock(path: &Path, config: Config, clock: Clock) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        create_private(path)?;
+        let opts = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // An acknowledged deprovisioning must survive a power cut, not only a crash.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new().max_connections(config.max_connections).connect_with(opts).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+
+        let (batch, rx) = mpsc::unbounded_channel();
+        let (live, _) = broadcast::channel(1024);
+        tokio::spawn(events::run_batch_writer(pool.clone(), rx, live.clone()));
+        Ok(Provisioning { pool, clock, events: events::EventBus { batch, live }, config })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Writes out pending log events and closes the database.
+    pub async fn close(&self) {
+        self.flush_log().await;
+        self.pool.close().await;
+    }
+}
+
+#[cfg(unix)]
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(not(unix))]
+fn create_private(_path: &Path) -> std::io::Result<()> {
+    Ok(())
+}

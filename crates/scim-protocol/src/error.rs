@@ -35,6 +35,9 @@ pub enum ScimError {
     /// An `If-Match` header that is not an entity tag. 400 `invalidVers`.
     #[error("{0}")]
     InvalidVers(String),
+    /// `cursor=garbage`: a cursor this server did not issue (RFC 9865). 400 `invalidCursor`.
+    #[error("{0}")]
+    InvalidCursor(String),
     /// A filter on `password` in a query string. 400 `sensitive`.
     #[error("{0}")]
     Sensitive(String),
@@ -80,7 +83,7 @@ impl ScimError {
         use ScimError::*;
         match self {
             InvalidFilter { .. } | TooMany(_) | Mutability(_) | InvalidSyntax(_) | InvalidPath(_)
-            | NoTarget(_) | InvalidValue(_) | InvalidVers(_) | Sensitive(_) => 400,
+            | NoTarget(_) | InvalidValue(_) | InvalidVers(_) | Sensitive(_) | InvalidCursor(_) => 400,
             Uniqueness(_) => 409,
             NotFound(_) => 404,
             Unauthorized(_) => 401,
@@ -108,6 +111,7 @@ impl ScimError {
             InvalidValue(_) => "invalidValue",
             InvalidVers(_) => "invalidVers",
             Sensitive(_) => "sensitive",
+            InvalidCursor(_) => "invalidCursor",
             _ => return None,
         })
     }

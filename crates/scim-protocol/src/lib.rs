@@ -4,7 +4,18 @@
 
 pub mod ast;
 pub mod error;
+pub mod eval;
+pub mod filter;
+pub mod patch;
+pub mod path;
+pub mod quirks;
+pub mod resource;
 pub mod schema;
 
 pub use error::{Result, ScimError};
+pub use eval::matches;
+pub use filter::parse_filter;
+pub use patch::{MAX_OPERATIONS, MemberOp, PatchOutcome, apply_patch};
+pub use path::parse_patch_path;
+pub use quirks::Quirks;
 pub use schema::{AttrDef, AttrType, ResourceKind, SchemaDef};

@@ -1,0 +1,737 @@
+//! Users and groups: create, read, list, replace, patch and delete over the SQLite store.
+//! Each write and its sync-log event commit in one transaction.
+
+use serde_json::{Value, json};
+use sqlx::sqlite::SqliteArguments;
+use sqlx::{Arguments, SqliteConnection};
+
+use scim_protocol::patch::{MemberOp, apply_patch};
+use scim_protocol::resource::{self, Member, MemberKind, Meta, normalize, render};
+use scim_protocol::schema::LIST_RESPONSE_SCHEMA;
+use scim_protocol::{Quirks, ResourceKind, ScimError};
+
+use crate::events::{Outcome, RequestContext, insert_event};
+use crate::filter_sql::{SqlBind, to_sql};
+use crate::query::ListQuery;
+use crate::{Error, Provisioning, Result};
+
+/// The result of a successful write.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// The resource to return; `None` for a 204 answer (a group PATCH: the group may be huge).
+    pub resource: Option<Value>,
+    pub etag: String,
+    pub location: String,
+    pub status: u16,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: String,
+    data: String,
+    version: i64,
+    created: String,
+    last_modified: String,
+}
+
+impl Row {
+    fn meta(&self) -> Meta {
+        Meta { created: self.created.clone(), last_modified: self.last_modified.clone(), version: self.version }
+    }
+    fn doc(&self) -> Result<Value> {
+        serde_json::from_str(&self.data).map_err(|e| Error::Io(std::io::Error::other(format!("stored resource is not JSON: {e}"))))
+    }
+}
+
+fn table(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "users",
+        ResourceKind::Group => "groups",
+    }
+}
+
+fn not_found(kind: ResourceKind, id: &str) -> Error {
+    Error::Scim(ScimError::NotFound(format!("no {} has the id \"{id}\"", kind.name())))
+}
+
+/// The values kept in columns beside the document, for lookups and uniqueness.
+struct Columns {
+    name: String,
+    name_key: String,
+    external_id: Option<String>,
+    display_name: Option<String>,
+    active: bool,
+}
+
+fn columns(kind: ResourceKind, doc: &Value) -> Columns {
+    let text = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_string);
+    let name = match kind {
+        ResourceKind::User => text("userName"),
+        ResourceKind::Group => text("displayName"),
+    }
+    .unwrap_or_default();
+    Columns {
+        name_key: name.to_lowercase(),
+        name,
+        external_id: text("externalId"),
+        display_name: text("displayName"),
+        active: doc.get("active").and_then(Value::as_bool).unwrap_or(true),
+    }
+}
+
+/// Checks `If-Match` (RFC 7644 §3.14): `*`, or a list of entity tags one of which is current.
+pub(crate) fn check_if_match(if_match: Option<&str>, version: i64) -> Result<()> {
+    let Some(header) = if_match else { return Ok(()) };
+    if header.trim() == "*" {
+        return Ok(());
+    }
+    let mut any = false;
+    for tag in header.split(',') {
+        let t = tag.trim();
+        let t = t.strip_prefix("W/").unwrap_or(t);
+        let Some(inner) = t.strip_prefix('"').and_then(|t| t.strip_suffix('"')) else {
+            return Err(ScimError::InvalidVers(format!("If-Match holds \"{tag}\", which is not an entity tag such as W/\"3\"")).into());
+        };
+        any = true;
+        if inner.parse::<i64>().ok() == Some(version) {
+            return Ok(());
+        }
+    }
+    if !any {
+        return Err(ScimError::InvalidVers("If-Match is empty".into()).into());
+    }
+    Err(ScimError::PreconditionFailed(format!(
+        "the resource has changed: its current version is W/\"{version}\"; read it again and retry"
+    ))
+    .into())
+}
+
+/// A JSON path for `json_extract` from a dotted attribute path, every key quoted.
+fn json_path(attr: &str) -> String {
+    let (urn, rest) = match attr.rfind(':') {
+        Some(i) if attr.starts_with("urn:") => (Some(&attr[..i]), &attr[i + 1..]),
+        _ => (None, attr),
+    };
+    let mut p = String::from("$");
+    if let Some(u) = urn.filter(|u| !u.to_ascii_lowercase().contains(":core:")) {
+        p.push_str(&format!(".\"{}\"", u.replace('"', "")));
+    }
+    for part in rest.split('.') {
+        p.push_str(&format!(".\"{}\"", part.replace('"', "")));
+    }
+    p
+}
+
+fn sort_expr(kind: ResourceKind, sort_by: &str, args: &mut SqliteArguments<'_>) -> Result<String> {
+    let lower = sort_by.to_ascii_lowercase();
+    let short = lower.rsplit(':').next().unwrap_or(&lower);
+    Ok(match (kind, short) {
+        (_, "id") => "id".into(),
+        (ResourceKind::User, "username") => "user_name_key".into(),
+        (ResourceKind::Group, "displayname") => "display_name_key".into(),
+        (_, "externalid") => "external_id".into(),
+        (_, "meta.created") => "created".into(),
+        (_, "meta.lastmodified") => "last_modified".into(),
+        _ => {
+            args.add(json_path(sort_by)).map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
+            "lower(json_extract(data, ?))".into()
+        }
+    })
+}
+
+fn add_arg<'q, T>(args: &mut SqliteArguments<'q>, v: T) -> Result<()>
+where
+    T: 'q + sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+{
+    args.add(v).map_err(|e| Error::Io(std::io::Error::other(e.to_string())))
+}
+
+/// An RFC 9865 cursor: a position in the stable (created, id) order and a direction. Opaque
+/// to clients: base64url of `n|created|id` (next) or `p|created|id` (previous).
+struct Cursor {
+    forward: bool,
+    created: String,
+    id: String,
+}
+
+impl Cursor {
+    fn encode(&self) -> String {
+        use base64::Engine;
+        let raw = format!("{}|{}|{}", if self.forward { "n" } else { "p" }, self.created, self.id);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    /// `""` starts cursor paging (no position).
+    fn decode(s: &str) -> Result<Option<Cursor>> {
+        use base64::Engine;
+        if s.is_empty() {
+            return Ok(None);
+        }
+        let invalid = || Error::Scim(ScimError::InvalidCursor(format!("\"{s}\" is not a cursor this server issued")));
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).map_err(|_| invalid())?;
+        let raw = String::from_utf8(raw).map_err(|_| invalid())?;
+        let mut parts = raw.splitn(3, '|');
+        let (Some(dir), Some(created), Some(id)) = (parts.next(), parts.next(), parts.next()) else { return Err(invalid()) };
+        if !matches!(dir, "n" | "p") || crate::tokens::parse_time(created).is_none() {
+            return Err(invalid());
+        }
+        Ok(Some(Cursor { forward: dir == "n", created: created.into(), id: id.into() }))
+    }
+}
+
+fn add_binds(args: &mut SqliteArguments<'_>, binds: &[SqlBind]) -> Result<()> {
+    for b in binds {
+        let r = match b {
+            SqlBind::Text(s) => args.add(s.clone()),
+            SqlBind::Int(i) => args.add(*i),
+            SqlBind::Real(f) => args.add(*f),
+            SqlBind::Null => args.add(Option::<String>::None),
+        };
+        r.map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
+    }
+    Ok(())
+}
+
+fn member_json(base_url: &str, id: &str, kind: &str, display: Option<String>) -> Value {
+    let endpoint = if kind == "Group" { "Groups" } else { "Users" };
+    let mut m = json!({ "value": id, "$ref": format!("{base_url}/{endpoint}/{id}"), "type": kind });
+    if let Some(d) = display {
+        m["display"] = Value::String(d);
+    }
+    m
+}
+
+impl Provisioning {
+    async fn load_row(&self, conn: &mut SqliteConnection, kind: ResourceKind, id: &str) -> Result<Row> {
+        sqlx::query_as(&format!("SELECT id, data, version, created, last_modified FROM {} WHERE id = ?", table(kind)))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(|| not_found(kind, id))
+    }
+
+    /// The computed `groups` of a user, or the `members` of a group.
+    async fn related(&self, conn: &mut SqliteConnection, kind: ResourceKind, base_url: &str, id: &str) -> Result<Value> {
+        let rows: Vec<(String, String, Option<String>)> = match kind {
+            ResourceKind::User => {
+                sqlx::query_as(
+                    "SELECT g.id, 'Group', g.display_name FROM group_members m JOIN groups g ON g.id = m.group_id
+                     WHERE m.member_id = ? ORDER BY g.display_name_key, g.id",
+                )
+                .bind(id)
+                .fetch_all(&mut *conn)
+                .await?
+            }
+            ResourceKind::Group => {
+                sqlx::query_as(
+                    "SELECT m.member_id, m.member_type, COALESCE(m.display, u.display_name, u.user_name, g.display_name)
+                     FROM group_members m LEFT JOIN users u ON u.id = m.member_id LEFT JOIN groups g ON g.id = m.member_id
+                     WHERE m.group_id = ? ORDER BY m.added, m.member_id",
+                )
+                .bind(id)
+                .fetch_all(&mut *conn)
+                .await?
+            }
+        };
+        Ok(Value::Array(
+            rows.into_iter()
+                .map(|(rid, rkind, display)| match kind {
+                    ResourceKind::User => {
+                        let mut g = member_json(base_url, &rid, "Group", display);
+                        g["type"] = json!("direct");
+                        g
+                    }
+                    ResourceKind::Group => member_json(base_url, &rid, &rkind, display),
+                })
+                .collect(),
+        ))
+    }
+
+    async fn render_row(
+        &self,
+        conn: &mut SqliteConnection,
+        kind: ResourceKind,
+        base_url: &str,
+        row: &Row,
+        with_related: bool,
+    ) -> Result<Value> {
+        let extra = if with_related { Some(self.related(conn, kind, base_url, &row.id).await?) } else { None };
+        Ok(render(kind, base_url, &row.id, &row.doc()?, &row.meta(), extra))
+    }
+
+    /// GET one resource, with `attributes`/`excludedAttributes` applied. Returns it and its ETag.
+    pub async fn get(
+        &self,
+        kind: ResourceKind,
+        base_url: &str,
+        id: &str,
+        projection: &resource::Projection,
+    ) -> Result<(Value, String)> {
+        let mut conn = self.pool.acquire().await?;
+        let row = self.load_row(&mut conn, kind, id).await?;
+        let wants = projection.wants(if kind == ResourceKind::User { "groups" } else { "members" });
+        let r = self.render_row(&mut conn, kind, base_url, &row, wants).await?;
+        Ok((projection.apply(kind, r), row.meta().etag()))
+    }
+
+    /// Lists resources (RFC 7644 §3.4.2) as a ListResponse.
+    pub async fn list(&self, kind: ResourceKind, base_url: &str, q: &ListQuery) -> Result<Value> {
+        let mut where_sql = String::from("1 = 1");
+        let mut binds = vec![];
+        if let Some(f) = &q.filter {
+            let w = to_sql(kind, f)?;
+            where_sql = w.clause;
+            binds = w.binds;
+        }
+        let mut conn = self.pool.acquire().await?;
+        let mut count_args = SqliteArguments::default();
+        add_binds(&mut count_args, &binds)?;
+        let total: i64 = sqlx::query_scalar_with(&format!("SELECT COUNT(*) FROM {} WHERE {where_sql}", table(kind)), count_args)
+            .fetch_one(&mut *conn)
+            .await?;
+
+        let mut args = SqliteArguments::default();
+        add_binds(&mut args, &binds)?;
+        let select = format!("SELECT id, data, version, created, last_modified FROM {} WHERE {where_sql}", table(kind));
+        let (rows, next_cursor, previous_cursor) = match &q.cursor {
+            None => {
+                let dir = if q.descending { "DESC" } else { "ASC" };
+                let order = match &q.sort_by {
+                    Some(s) => format!("{} {dir}, id {dir}", sort_expr(kind, s, &mut args)?),
+                    None => format!("created {dir}, id {dir}"),
+                };
+                add_arg(&mut args, q.count)?;
+                add_arg(&mut args, q.start_index - 1)?;
+                let rows: Vec<Row> = sqlx::query_as_with(&format!("{select} ORDER BY {order} LIMIT ? OFFSET ?"), args)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                (rows, None, None)
+            }
+            Some(cursor) => {
+                if q.sort_by.is_some() || q.start_index > 1 {
+                    return Err(ScimError::invalid_value(
+                        "cursor paging follows the server's stable order: leave out sortBy and startIndex",
+                    )
+                    .into());
+                }
+                let position = Cursor::decode(cursor)?;
+                // Keyset paging on (created, id): a deep page costs what the first one does.
+                let (cond, order, backwards) = match &position {
+                    None => ("1 = 1", "ASC", false),
+                    Some(c) if c.forward => ("(created, id) > (?, ?)", "ASC", false),
+                    Some(_) => ("(created, id) < (?, ?)", "DESC", true),
+                };
+                if let Some(c) = &position {
+                    add_arg(&mut args, c.created.clone())?;
+                    add_arg(&mut args, c.id.clone())?;
+                }
+                add_arg(&mut args, q.count + 1)?;
+                let mut rows: Vec<Row> = sqlx::query_as_with(
+                    &format!("{select} AND {cond} ORDER BY created {order}, id {order} LIMIT ?"),
+                    args,
+                )
+                .fetch_all(&mut *conn)
+                .await?;
+                let more = rows.len() as i64 > q.count;
+                rows.truncate(q.count as usize);
+                if backwards {
+                    rows.reverse();
+                }
+                let key = |r: &Row, forward: bool| Cursor { forward, created: r.created.clone(), id: r.id.clone() }.encode();
+                // Going forward, "more" means a next page; going back, it means a previous one.
+                let (has_next, has_prev) = match &position {
+                    None => (more, false),
+                    Some(c) if c.forward => (more, true),
+                    Some(_) => (true, more),
+                };
+                let next = if has_next { rows.last().map(|r| key(r, true)) } else { None };
+                let prev = if has_prev { rows.first().map(|r| key(r, false)) } else { None };
+                (rows, next, prev)
+            }
+        };
+
+        let wants = q.projection.wants(if kind == ResourceKind::User { "groups" } else { "members" });
+        let mut resources = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let r = self.render_row(&mut conn, kind, base_url, row, wants).await?;
+            resources.push(q.projection.apply(kind, r));
+        }
+        let mut body = json!({
+            "schemas": [LIST_RESPONSE_SCHEMA],
+            "totalResults": total,
+            "itemsPerPage": resources.len(),
+            "Resources": resources,
+        });
+        if q.cursor.is_none() {
+            body["startIndex"] = json!(q.start_index);
+        }
+        if let Some(c) = next_cursor {
+            body["nextCursor"] = json!(c);
+        }
+        if let Some(c) = previous_cursor {
+            body["previousCursor"] = json!(c);
+        }
+        Ok(body)
+    }
+
+    /// POST: creates a resource. A duplicate userName is 409 `uniqueness`.
+    pub async fn create(&self, kind: ResourceKind, ctx: &RequestContext, body: &Value) -> Result<Written> {
+        let mut quirks = Quirks::default();
+        let incoming = normalize(kind, body, &mut quirks)?;
+        let mut doc = incoming.doc;
+        if kind == ResourceKind::User && doc.get("active").is_none() {
+            doc["active"] = json!(true);
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = self.clock.stamp();
+        let cols = columns(kind, &doc);
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let data = doc.to_string();
+        let inserted = match kind {
+            ResourceKind::User => {
+                sqlx::query(
+                    "INSERT INTO users (id, user_name, user_name_key, external_id, display_name, active, data, version, created, last_modified)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+                )
+                .bind(&id)
+                .bind(&cols.name)
+                .bind(&cols.name_key)
+                .bind(&cols.external_id)
+                .bind(&cols.display_name)
+                .bind(cols.active)
+                .bind(&data)
+                .bind(&now)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await
+            }
+            ResourceKind::Group => {
+                sqlx::query(
+                    "INSERT INTO groups (id, display_name, display_name_key, external_id, data, version, created, last_modified)
+                     VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
+                )
+                .bind(&id)
+                .bind(&cols.name)
+                .bind(&cols.name_key)
+                .bind(&cols.external_id)
+                .bind(&data)
+                .bind(&now)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await
+            }
+        };
+        inserted.map_err(|e| {
+            crate::error::map_unique(e, || format!("a User with userName \"{}\" already exists (userName ignores case)", cols.name))
+        })?;
+        if let Some(members) = &incoming.members {
+            self.add_members(&mut tx, &id, members, &now).await?;
+        }
+        let row = self.load_row(&mut tx, kind, &id).await?;
+        let resource = self.render_row(&mut tx, kind, &ctx.base_url, &row, true).await?;
+        let op = match kind {
+            ResourceKind::User => "Create User",
+            ResourceKind::Group => "Push Group",
+        };
+        let location = format!("{}/{}/{id}", ctx.base_url, kind.endpoint());
+        self.commit_with_event(tx, ctx, kind, &id, &cols.name, op, 201, Some(&resource), quirks, None).await?;
+        Ok(Written { resource: Some(resource), etag: row.meta().etag(), location, status: 201 })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn commit_with_event(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+        ctx: &RequestContext,
+        kind: ResourceKind,
+        id: &str,
+        name: &str,
+        operation: &str,
+        status: u16,
+        response: Option<&Value>,
+        quirks: Quirks,
+        detail: Option<String>,
+    ) -> Result<()> {
+        let outcome = Outcome {
+            operation: Some(operation.to_string()),
+            resource_type: Some(kind.name().to_string()),
+            target_id: Some(id.to_string()),
+            target_name: Some(name.to_string()),
+            status,
+            response: response.cloned(),
+            detail,
+            quirks,
+        };
+        let mut event = self.build_event(ctx, &outcome);
+        event.id = insert_event(&mut tx, &event).await?;
+        tx.commit().await?;
+        let _ = self.events.live.send(event);
+        Ok(())
+    }
+
+    /// Inserts members, checking each exists; a member already present is left as it is.
+    async fn add_members(&self, conn: &mut SqliteConnection, group_id: &str, members: &[Member], now: &str) -> Result<usize> {
+        let mut added = 0;
+        for m in members {
+            let exists: Option<i64> = match m.kind {
+                MemberKind::User => sqlx::query_scalar("SELECT 1 FROM users WHERE id = ?"),
+                MemberKind::Group => sqlx::query_scalar("SELECT 1 FROM groups WHERE id = ?"),
+            }
+            .bind(&m.value)
+            .fetch_optional(&mut *conn)
+            .await?;
+            if exists.is_none() {
+                return Err(ScimError::invalid_value(format!(
+                    "member \"{}\" is not the id of an existing {}",
+                    m.value,
+                    m.kind.as_str()
+                ))
+                .into());
+            }
+            if m.kind == MemberKind::Group && m.value == group_id {
+                return Err(ScimError::invalid_value("a group cannot be a member of itself").into());
+            }
+            added += sqlx::query(
+                "INSERT INTO group_members (group_id, member_id, member_type, display, added) VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT (group_id, member_id) DO NOTHING",
+            )
+            .bind(group_id)
+            .bind(&m.value)
+            .bind(m.kind.as_str())
+            .bind(&m.display)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected() as usize;
+        }
+        Ok(added)
+    }
+
+    async fn member_set(&self, conn: &mut SqliteConnection, group_id: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT member_id FROM group_members WHERE group_id = ? ORDER BY member_id")
+            .bind(group_id)
+            .fetch_all(&mut *conn)
+            .await?)
+    }
+
+    /// PUT: replaces the resource. Omitted attributes are cleared; `active` omitted means true.
+    pub async fn replace(
+        &self,
+        kind: ResourceKind,
+        ctx: &RequestContext,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Written> {
+        let mut quirks = Quirks::default();
+        if let Some(body_id) = body.get("id").and_then(Value::as_str)
+            && body_id != id
+        {
+            return Err(ScimError::Mutability(format!("\"id\" is immutable: the body says \"{body_id}\" but the URL says \"{id}\"")).into());
+        }
+        let incoming = normalize(kind, body, &mut quirks)?;
+        let mut doc = incoming.doc;
+        if kind == ResourceKind::User && doc.get("active").is_none() {
+            doc["active"] = json!(true);
+        }
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let row = self.load_row(&mut tx, kind, id).await?;
+        check_if_match(if_match, row.version)?;
+        let before = row.doc()?;
+        let members_before = if kind == ResourceKind::Group { self.member_set(&mut tx, id).await? } else { vec![] };
+        let members_changed = match (&incoming.members, kind) {
+            (_, ResourceKind::User) => false,
+            (None, _) => !members_before.is_empty(),
+            (Some(ms), _) => {
+                let mut after: Vec<String> = ms.iter().map(|m| m.value.clone()).collect();
+                after.sort();
+                after.dedup();
+                after != members_before
+            }
+        };
+        let doc_changed = before != doc;
+        let now = self.clock.stamp();
+        let cols = columns(kind, &doc);
+        if members_changed {
+            sqlx::query("DELETE FROM group_members WHERE group_id = ?").bind(id).execute(&mut *tx).await?;
+            if let Some(ms) = &incoming.members {
+                self.add_members(&mut tx, id, ms, &now).await?;
+            }
+        }
+        if doc_changed || members_changed {
+            self.store_doc(&mut tx, kind, id, &doc, &now).await?;
+        }
+        let row = self.load_row(&mut tx, kind, id).await?;
+        let resource = self.render_row(&mut tx, kind, &ctx.base_url, &row, true).await?;
+        let op = operation_for_update(kind, &before, &doc, members_changed);
+        self.commit_with_event(tx, ctx, kind, id, &cols.name, op, 200, Some(&resource), quirks, None).await?;
+        Ok(Written {
+            resource: Some(resource),
+            etag: row.meta().etag(),
+            location: format!("{}/{}/{id}", ctx.base_url, kind.endpoint()),
+            status: 200,
+        })
+    }
+
+    async fn store_doc(&self, conn: &mut SqliteConnection, kind: ResourceKind, id: &str, doc: &Value, now: &str) -> Result<()> {
+        let cols = columns(kind, doc);
+        let r = match kind {
+            ResourceKind::User => {
+                sqlx::query(
+                    "UPDATE users SET user_name = ?, user_name_key = ?, external_id = ?, display_name = ?, active = ?, data = ?,
+                     version = version + 1, last_modified = ? WHERE id = ?",
+                )
+                .bind(&cols.name)
+                .bind(&cols.name_key)
+                .bind(&cols.external_id)
+                .bind(&cols.display_name)
+                .bind(cols.active)
+                .bind(doc.to_string())
+                .bind(now)
+                .bind(id)
+                .execute(&mut *conn)
+                .await
+            }
+            ResourceKind::Group => {
+                sqlx::query(
+                    "UPDATE groups SET display_name = ?, display_name_key = ?, external_id = ?, data = ?,
+                     version = version + 1, last_modified = ? WHERE id = ?",
+                )
+                .bind(&cols.name)
+                .bind(&cols.name_key)
+                .bind(&cols.external_id)
+                .bind(doc.to_string())
+                .bind(now)
+                .bind(id)
+                .execute(&mut *conn)
+                .await
+            }
+        };
+        r.map_err(|e| crate::error::map_unique(e, || format!("a User with userName \"{}\" already exists (userName ignores case)", cols.name)))?;
+        Ok(())
+    }
+
+    /// PATCH (RFC 7644 §3.5.2). Users answer 200 with the resource; groups answer 204, since a
+    /// group may hold 100,000 members and a membership change must not send them all back.
+    pub async fn patch(
+        &self,
+        kind: ResourceKind,
+        ctx: &RequestContext,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Written> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let row = self.load_row(&mut tx, kind, id).await?;
+        check_if_match(if_match, row.version)?;
+        let before = row.doc()?;
+        let mut doc = before.clone();
+        let outcome = apply_patch(kind, &mut doc, id, body)?;
+        let mut quirks = outcome.quirks.clone();
+        // Re-validate the whole document: types, required attributes, the schemas list.
+        let doc = normalize(kind, &doc, &mut quirks)?.doc;
+        let now = self.clock.stamp();
+        let (mut added, mut removed) = (0usize, 0usize);
+        for op in &outcome.member_ops {
+            match op {
+                MemberOp::Add(ms) => {
+                    let ms: Vec<Member> = ms.to_vec();
+                    added += self.add_members(&mut tx, id, &ms, &now).await?;
+                }
+                MemberOp::Remove(ids) => {
+                    for mid in ids {
+                        removed += sqlx::query("DELETE FROM group_members WHERE group_id = ? AND member_id = ?")
+                            .bind(id)
+                            .bind(mid)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected() as usize;
+                    }
+                }
+                MemberOp::RemoveAll => {
+                    removed += sqlx::query("DELETE FROM group_members WHERE group_id = ?")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected() as usize;
+                }
+                MemberOp::RemoveWhere(filter) => {
+                    let w = crate::member_filter::member_filter_sql(filter)?;
+                    let mut args = SqliteArguments::default();
+                    args.add(id.to_string()).map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
+                    add_binds(&mut args, &w.binds)?;
+                    let n = sqlx::query_with(&format!("DELETE FROM group_members WHERE group_id = ? AND ({})", w.clause), args)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected() as usize;
+                    if n == 0 {
+                        return Err(ScimError::NoTarget(format!("no member of the group matches the filter {filter}")).into());
+                    }
+                    removed += n;
+                }
+            }
+        }
+        let members_changed = added + removed > 0;
+        let doc_changed = doc != before;
+        if doc_changed || members_changed {
+            self.store_doc(&mut tx, kind, id, &doc, &now).await?;
+        }
+        let row = self.load_row(&mut tx, kind, id).await?;
+        let cols = columns(kind, &doc);
+        let location = format!("{}/{}/{id}", ctx.base_url, kind.endpoint());
+        let (resource, status) = match kind {
+            ResourceKind::User => (Some(self.render_row(&mut tx, kind, &ctx.base_url, &row, true).await?), 200),
+            ResourceKind::Group => (None, 204),
+        };
+        let op = match kind {
+            ResourceKind::Group if !doc_changed && added > 0 && removed == 0 => "Add to Group",
+            ResourceKind::Group if !doc_changed && removed > 0 && added == 0 => "Remove from Group",
+            _ => operation_for_update(kind, &before, &doc, members_changed),
+        };
+        let detail = (kind == ResourceKind::Group && members_changed)
+            .then(|| format!("{added} member(s) added, {removed} removed"));
+        self.commit_with_event(tx, ctx, kind, id, &cols.name, op, status, resource.as_ref(), quirks, detail).await?;
+        Ok(Written { resource, etag: row.meta().etag(), location, status })
+    }
+
+    /// DELETE: removes the resource permanently, and its memberships.
+    pub async fn delete(&self, kind: ResourceKind, ctx: &RequestContext, id: &str, if_match: Option<&str>) -> Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let row = self.load_row(&mut tx, kind, id).await?;
+        check_if_match(if_match, row.version)?;
+        let doc = row.doc()?;
+        let now = self.clock.stamp();
+        // The groups that lose a member change too.
+        sqlx::query(
+            "UPDATE groups SET version = version + 1, last_modified = ?
+             WHERE id IN (SELECT group_id FROM group_members WHERE member_id = ?)",
+        )
+        .bind(&now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM group_members WHERE member_id = ?").bind(id).execute(&mut *tx).await?;
+        sqlx::query(&format!("DELETE FROM {} WHERE id = ?", table(kind))).bind(id).execute(&mut *tx).await?;
+        let op = match kind {
+            ResourceKind::User => "Delete User",
+            ResourceKind::Group => "Delete Group",
+        };
+        let name = columns(kind, &doc).name;
+        self.commit_with_event(tx, ctx, kind, id, &name, op, 204, None, Quirks::default(), None).await
+    }
+}
+
+fn operation_for_update(kind: ResourceKind, before: &Value, after: &Value, members_changed: bool) -> &'static str {
+    match kind {
+        ResourceKind::User => {
+            let active = |d: &Value| d.get("active").and_then(Value::as_bool).unwrap_or(true);
+            match (active(before), active(after)) {
+                (true, false) => "Deactivate User",
+                (false, true) => "Reactivate User",
+                _ => "Update User",
+            }
+        }
+        ResourceKind::Group if members_changed && before == after => "Update Group Members",
+        ResourceKind::Group => "Update Group",
+    }
+}

@@ -1,0 +1,97 @@
+//! Settings kept in the database: the provisioning switch and the public endpoint URL.
+
+use crate::{Error, Provisioning, Result};
+
+const PROVISIONING: &str = "provisioning_enabled";
+const PUBLIC_URL: &str = "public_url";
+
+impl Provisioning {
+    async fn setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn set_setting(&self, key: &str, value: Option<&str>) -> Result<()> {
+        match value {
+            Some(v) => {
+                sqlx::query(
+                    "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )
+                .bind(key)
+                .bind(v)
+                .execute(&self.pool)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM settings WHERE key = ?").bind(key).execute(&self.pool).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether SCIM provisioning is on. A database where it was never set is on: running a
+    /// headless server is itself the decision to provision. The desktop app sets it off on
+    /// its first start (`init_provisioning_enabled(false)`), so the admin turns it on.
+    ///
+    /// Read from the database on every request, so a switch made by another process (the CLI,
+    /// another instance) takes effect at once.
+    pub async fn provisioning_enabled(&self) -> Result<bool> {
+        Ok(self.setting(PROVISIONING).await?.is_none_or(|v| v == "true"))
+    }
+
+    /// Turns provisioning on or off. While off, every SCIM request is refused.
+    pub async fn set_provisioning_enabled(&self, on: bool) -> Result<()> {
+        self.set_setting(PROVISIONING, Some(if on { "true" } else { "false" })).await
+    }
+
+    /// Sets the switch only if it was never set.
+    pub async fn init_provisioning_enabled(&self, default: bool) -> Result<()> {
+        sqlx::query("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)")
+            .bind(PROVISIONING)
+            .bind(if default { "true" } else { "false" })
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The public SCIM base URL the IdP uses (a tunnel or a deployed server), if the admin set one.
+    pub async fn public_url(&self) -> Result<Option<String>> {
+        self.setting(PUBLIC_URL).await
+    }
+
+    /// Sets or clears the public URL. It must be an absolute http(s) URL; a trailing `/` is dropped.
+    pub async fn set_public_url(&self, url: Option<String>) -> Result<()> {
+        let url = url.map(|u| u.trim().trim_end_matches('/').to_string()).filter(|u| !u.is_empty());
+        if let Some(u) = &url {
+            let rest = u.strip_prefix("https://").or_else(|| u.strip_prefix("http://"));
+            let host = rest.map(|r| r.split('/').next().unwrap_or(""));
+            if host.is_none_or(|h| h.is_empty() || h.contains(char::is_whitespace)) {
+                return Err(Error::InvalidInput(format!(
+                    "\"{u}\" is not a public URL: use an absolute http:// or https:// address, e.g. https://scim.example.com/scim/v2"
+                )));
+            }
+        }
+        self.set_setting(PUBLIC_URL, url.as_deref()).await
+    }
+}
+
+impl Provisioning {
+    /// The two settings every SCIM request needs, read in one query: the switch and the public URL.
+    pub async fn request_settings(&self) -> Result<(bool, Option<String>)> {
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT key, value FROM settings WHERE key IN (?, ?)")
+            .bind(PROVISIONING)
+            .bind(PUBLIC_URL)
+            .fetch_all(&self.pool)
+            .await?;
+        let get = |k: &str| rows.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+        Ok((get(PROVISIONING).is_none_or(|v| v == "true"), get(PUBLIC_URL)))
+    }
+
+    /// Checks the database answers (for `/health`).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,244 @@
+//! Bearer tokens: generated from the OS CSPRNG, shown once, stored only as a SHA-256 hash,
+//! compared in constant time. Several may be live at once so an admin can rotate.
+
+use base64::Engine;
+use chrono::{DateTime, Duration, Utc};
+use rand::TryRngCore;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::clock::stamp;
+use crate::{Error, Provisioning, Result};
+
+/// Every token starts with this, so secret scanners can recognise a leaked one.
+pub const TOKEN_PREFIX: &str = "twscim_";
+/// 32 bytes = 256 bits of entropy.
+const TOKEN_BYTES: usize = 32;
+/// How many characters of a token may be shown after it was created: the prefix and 4 more.
+const SHOWN_CHARS: usize = TOKEN_PREFIX.len() + 4;
+/// `last_used` is written at most this often per token, so reads stay reads.
+const LAST_USED_RESOLUTION_SECS: i64 = 30;
+
+/// What may be shown about a token after its creation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct TokenInfo {
+    pub id: String,
+    pub label: String,
+    /// The first characters, e.g. `twscim_9f3a`; the rest is never stored.
+    pub prefix: String,
+    pub created: String,
+    pub last_used: Option<String>,
+    pub expires: Option<String>,
+    pub revoked: Option<String>,
+    /// `active`, `expired` or `revoked`, as of the call.
+    pub state: String,
+}
+
+/// A token just created: the only moment its secret exists outside the client.
+#[derive(Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct NewToken {
+    pub token: String,
+    pub info: TokenInfo,
+}
+
+impl std::fmt::Debug for NewToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewToken").field("token", &"[redacted]").field("info", &self.info).finish()
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    id: String,
+    label: String,
+    prefix: String,
+    hash: String,
+    created: String,
+    last_used: Option<String>,
+    expires: Option<String>,
+    revoked: Option<String>,
+}
+
+impl TokenRow {
+    fn info(self, now: &str) -> TokenInfo {
+        let state = if self.revoked.is_some() {
+            "revoked"
+        } else if self.expires.as_deref().is_some_and(|e| e <= now) {
+            "expired"
+        } else {
+            "active"
+        };
+        TokenInfo {
+            id: self.id,
+            label: self.label,
+            prefix: self.prefix,
+            created: self.created,
+            last_used: self.last_used,
+            expires: self.expires,
+            revoked: self.revoked,
+            state: state.into(),
+        }
+    }
+}
+
+fn hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn generate() -> Result<String> {
+    let mut bytes = [0u8; TOKEN_BYTES];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|e| Error::Io(std::io::Error::other(format!("the OS random source failed: {e}"))))?;
+    Ok(format!("{TOKEN_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+const COLUMNS: &str = "id, label, prefix, hash, created, last_used, expires, revoked";
+
+impl Provisioning {
+    /// Creates a token. The returned secret is never stored and cannot be shown again.
+    pub async fn create_token(&self, label: &str, expires: Option<DateTime<Utc>>) -> Result<NewToken> {
+        let label = label.trim();
+        let label = if label.is_empty() { "SCIM token" } else { label };
+        if label.chars().count() > 100 {
+            return Err(Error::InvalidInput("a token label has at most 100 characters".into()));
+        }
+        let now = self.clock.now();
+        if expires.is_some_and(|e| e <= now) {
+            return Err(Error::InvalidInput("the expiry must be in the future".into()));
+        }
+        let token = generate()?;
+        let row = TokenRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            label: label.to_string(),
+            prefix: token[..SHOWN_CHARS].to_string(),
+            hash: hash(&token),
+            created: stamp(now),
+            last_used: None,
+            expires: expires.map(stamp),
+            revoked: None,
+        };
+        sqlx::query("INSERT INTO tokens (id, label, prefix, hash, created, expires) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(&row.id)
+            .bind(&row.label)
+            .bind(&row.prefix)
+            .bind(&row.hash)
+            .bind(&row.created)
+            .bind(&row.expires)
+            .execute(&self.pool)
+            .await?;
+        self.audit("Token created", &format!("{} ({})", row.label, row.prefix)).await?;
+        let info = row.info(&stamp(now));
+        Ok(NewToken { token, info })
+    }
+
+    /// All tokens, newest first.
+    pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>> {
+        let now = self.clock.stamp();
+        let rows: Vec<TokenRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM tokens ORDER BY created DESC, id DESC"))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|r| r.info(&now)).collect())
+    }
+
+    async fn token_row(&self, id: &str) -> Result<TokenRow> {
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM tokens WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no token has the id \"{id}\"")))
+    }
+
+    /// Revokes a token at once.
+    pub async fn revoke_token(&self, id: &str) -> Result<TokenInfo> {
+        let row = self.token_row(id).await?;
+        let now = self.clock.stamp();
+        sqlx::query("UPDATE tokens SET revoked = COALESCE(revoked, ?) WHERE id = ?")
+            .bind(&now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        self.audit("Token revoked", &format!("{} ({})", row.label, row.prefix)).await?;
+        self.token_row(id).await.map(|r| r.info(&now))
+    }
+
+    /// Makes a new token with the same label (unless given), and lets the old one work for
+    /// `grace_secs` more seconds (0 revokes it now), so the IdP can be updated without a gap.
+    pub async fn rotate_token(&self, id: &str, grace_secs: i64, label: Option<String>) -> Result<NewToken> {
+        let old = self.token_row(id).await?;
+        if old.revoked.is_some() {
+            return Err(Error::InvalidInput("a revoked token cannot be rotated; generate a new one".into()));
+        }
+        if !(0..=30 * 24 * 3600).contains(&grace_secs) {
+            return Err(Error::InvalidInput("the grace period is between 0 seconds and 30 days".into()));
+        }
+        let label = label.unwrap_or_else(|| old.label.clone());
+        let new = self.create_token(&label, old.expires.as_deref().and_then(parse_time).filter(|e| *e > self.clock.now())).await?;
+        if grace_secs == 0 {
+            self.revoke_token(id).await?;
+        } else {
+            let until = stamp(self.clock.now() + Duration::seconds(grace_secs));
+            sqlx::query("UPDATE tokens SET expires = CASE WHEN expires IS NULL OR expires > ? THEN ? ELSE expires END WHERE id = ?")
+                .bind(&until)
+                .bind(&until)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        }
+        self.audit("Token rotated", &format!("{} ({}) replaced by {}", old.label, old.prefix, new.info.prefix)).await?;
+        Ok(new)
+    }
+
+    /// Checks a presented bearer token. Unknown, revoked and expired tokens are refused alike.
+    pub async fn verify_token(&self, presented: &str) -> Result<TokenInfo> {
+        let refused = || Error::Scim(scim_protocol::ScimError::Unauthorized(
+            "the bearer token is missing, wrong, revoked or expired".into(),
+        ));
+        if !presented.starts_with(TOKEN_PREFIX) || presented.len() > 256 {
+            return Err(refused());
+        }
+        let digest = hash(presented);
+        let row: Option<TokenRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM tokens WHERE hash = ?"))
+            .bind(&digest)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Err(refused()) };
+        // The lookup is by hash, so its timing says nothing about the token; compare anyway.
+        if !bool::from(row.hash.as_bytes().ct_eq(digest.as_bytes())) {
+            return Err(refused());
+        }
+        let now = self.clock.now();
+        let info = row.info(&stamp(now));
+        if info.state != "active" {
+            return Err(refused());
+        }
+        let stale = info
+            .last_used
+            .as_deref()
+            .and_then(parse_time)
+            .is_none_or(|t| now - t >= Duration::seconds(LAST_USED_RESOLUTION_SECS));
+        if stale {
+            sqlx::query("UPDATE tokens SET last_used = ? WHERE id = ?")
+                .bind(stamp(now))
+                .bind(&info.id)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(info)
+    }
+
+    /// Whether any token exists at all (the headless server prints one on its first start).
+    pub async fn has_tokens(&self) -> Result<bool> {
+        Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM tokens").fetch_one(&self.pool).await? > 0)
+    }
+}
+
+pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+}

@@ -1,0 +1,87 @@
+//! Discovery (RFC 7644 §4): `/ServiceProviderConfig`, `/ResourceTypes` and `/Schemas`,
+//! advertising exactly what this server implements and its limits.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use provisioning::{MAX_PAGE_SIZE, ResourceKind};
+use scim_protocol::ScimError;
+use scim_protocol::schema::{ALL_SCHEMAS, LIST_RESPONSE_SCHEMA, SERVICE_PROVIDER_CONFIG_SCHEMA};
+
+use crate::AppState;
+use crate::handlers::scim_json;
+use crate::request::{ScimRequest, refuse};
+use crate::MAX_BODY_BYTES;
+
+const KINDS: [ResourceKind; 2] = [ResourceKind::User, ResourceKind::Group];
+
+fn log(s: &AppState, req: &ScimRequest, status: u16) {
+    s.p.log_request(&req.ctx, &provisioning::Outcome { status, operation: Some("Discovery".into()), ..Default::default() });
+}
+
+fn list(items: Vec<Value>) -> Value {
+    json!({"schemas": [LIST_RESPONSE_SCHEMA], "totalResults": items.len(), "startIndex": 1, "itemsPerPage": items.len(), "Resources": items})
+}
+
+pub(crate) async fn service_provider_config(State(s): State<AppState>, req: ScimRequest) -> Response {
+    log(&s, &req, 200);
+    let body = json!({
+        "schemas": [SERVICE_PROVIDER_CONFIG_SCHEMA],
+        "patch": {"supported": true},
+        "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": MAX_BODY_BYTES},
+        "filter": {"supported": true, "maxResults": MAX_PAGE_SIZE},
+        "changePassword": {"supported": false},
+        "sort": {"supported": true},
+        "etag": {"supported": true},
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": provisioning::query::DEFAULT_PAGE_SIZE,
+            "maxPageSize": MAX_PAGE_SIZE
+        },
+        "authenticationSchemes": [{
+            "type": "oauthbearertoken",
+            "name": "Bearer token",
+            "description": "A TalkWriter SCIM token (twscim_...) sent as Authorization: Bearer.",
+            "primary": true
+        }],
+        "meta": {
+            "resourceType": "ServiceProviderConfig",
+            "location": format!("{}/ServiceProviderConfig", req.ctx.base_url)
+        }
+    });
+    scim_json(StatusCode::OK, &body)
+}
+
+pub(crate) async fn resource_types(State(s): State<AppState>, req: ScimRequest) -> Response {
+    log(&s, &req, 200);
+    scim_json(StatusCode::OK, &list(KINDS.iter().map(|k| k.to_json(&req.ctx.base_url)).collect()))
+}
+
+pub(crate) async fn resource_type(State(s): State<AppState>, Path(id): Path<String>, req: ScimRequest) -> Response {
+    match KINDS.iter().find(|k| k.name().eq_ignore_ascii_case(&id)) {
+        Some(k) => {
+            log(&s, &req, 200);
+            scim_json(StatusCode::OK, &k.to_json(&req.ctx.base_url))
+        }
+        None => refuse(&s, &req.ctx, ScimError::not_found(format!("there is no resource type \"{id}\""))),
+    }
+}
+
+pub(crate) async fn schemas(State(s): State<AppState>, req: ScimRequest) -> Response {
+    log(&s, &req, 200);
+    scim_json(StatusCode::OK, &list(ALL_SCHEMAS.iter().map(|sc| sc.to_json(&req.ctx.base_url)).collect()))
+}
+
+pub(crate) async fn schema(State(s): State<AppState>, Path(id): Path<String>, req: ScimRequest) -> Response {
+    match ALL_SCHEMAS.iter().find(|sc| sc.id.eq_ignore_ascii_case(&id)) {
+        Some(sc) => {
+            log(&s, &req, 200);
+            scim_json(StatusCode::OK, &sc.to_json(&req.ctx.base_url))
+        }
+        None => refuse(&s, &req.ctx, ScimError::not_found(format!("there is no schema \"{id}\""))),
+    }
+}

@@ -1,0 +1,154 @@
+//! The extractor every SCIM handler starts with: it authenticates the bearer token, checks the
+//! provisioning switch, reads and parses the body within the limit, and builds the request's
+//! sync-log context. A refusal here is itself logged (an "Auth Failure", a refused write).
+
+use axum::body::Body;
+use axum::extract::{FromRequest, Request};
+use axum::http::{Method, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use provisioning::{Outcome, RequestContext};
+use scim_protocol::{ScimError, quirks};
+
+use crate::error::ApiError;
+use crate::{AppState, BASE_PATH, MAX_BODY_BYTES};
+
+/// An authenticated SCIM request.
+pub(crate) struct ScimRequest {
+    pub ctx: RequestContext,
+    pub query: Vec<(String, String)>,
+    pub if_match: Option<String>,
+    pub if_none_match: Option<String>,
+}
+
+impl ScimRequest {
+    pub fn body(&self) -> Result<&Value, ApiError> {
+        self.ctx
+            .body
+            .as_ref()
+            .ok_or_else(|| ApiError(ScimError::invalid_syntax("this request needs a JSON body")))
+    }
+
+    pub fn query_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.query.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Logs a refused request and turns the error into its response.
+pub(crate) fn refuse(state: &AppState, ctx: &RequestContext, err: ScimError) -> Response {
+    state.p.log_request(
+        ctx,
+        &Outcome {
+            status: err.status(),
+            response: Some(err.to_json()),
+            detail: Some(err.to_string()),
+            ..Default::default()
+        },
+    );
+    ApiError(err).into_response()
+}
+
+fn bearer(req: &axum::http::request::Parts) -> Option<&str> {
+    let v = req.headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Any JSON media type is accepted: `application/scim+json`, `application/json`, and Okta's `text/json`.
+fn check_content_type(parts: &axum::http::request::Parts, ctx: &mut RequestContext) -> Result<(), ScimError> {
+    let Some(ct) = parts.headers.get(header::CONTENT_TYPE) else { return Ok(()) };
+    let ct = ct.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match ct.as_str() {
+        "application/scim+json" | "application/json" => Ok(()),
+        t if t == "text/json" || t.ends_with("+json") => {
+            ctx.quirks.push(quirks::JSON_CONTENT_TYPE);
+            Ok(())
+        }
+        other => Err(ScimError::UnsupportedMediaType(format!(
+            "Content-Type \"{other}\" is not JSON: send application/scim+json"
+        ))),
+    }
+}
+
+impl FromRequest<AppState> for ScimRequest {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (parts, body) = req.into_parts();
+        let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let mut ctx = RequestContext::new(parts.method.as_str(), &format!("{BASE_PATH}{path}"));
+        if !path.starts_with(BASE_PATH) {
+            ctx.path = path.to_string();
+        }
+        if let Some(pq) = parts.extensions.get::<axum::extract::OriginalUri>() {
+            ctx.path = pq.0.path_and_query().map(|p| p.as_str().to_string()).unwrap_or(ctx.path);
+        }
+        ctx.user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
+        ctx.simulated = parts.headers.contains_key("x-talkwriter-simulated");
+
+        let Some(token) = bearer(&parts) else {
+            return Err(refuse(state, &ctx, ScimError::Unauthorized("an Authorization: Bearer token is required".into())));
+        };
+        match state.p.verify_token(token).await {
+            Ok(info) => ctx.token_id = Some(info.id),
+            Err(e) => return Err(refuse(state, &ctx, e.to_scim())),
+        }
+        let (enabled, public_url) = match state.p.request_settings().await {
+            Ok(s) => s,
+            Err(e) => return Err(refuse(state, &ctx, e.to_scim())),
+        };
+        if !enabled {
+            return Err(refuse(
+                state,
+                &ctx,
+                ScimError::Forbidden("SCIM provisioning is turned off in TalkWriter Admin; no changes are accepted".into()),
+            ));
+        }
+        ctx.base_url = public_url.unwrap_or_else(|| {
+            let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+            format!("http://{host}{BASE_PATH}")
+        });
+
+        let query = parts
+            .uri
+            .query()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default();
+        let if_match = header_text(&parts, header::IF_MATCH);
+        let if_none_match = header_text(&parts, header::IF_NONE_MATCH);
+
+        if matches!(parts.method, Method::POST | Method::PUT | Method::PATCH) {
+            if let Err(e) = check_content_type(&parts, &mut ctx) {
+                return Err(refuse(state, &ctx, e));
+            }
+            let bytes = match axum::body::to_bytes(Body::new(body), MAX_BODY_BYTES).await {
+                Ok(b) => b,
+                Err(_) => {
+                    return Err(refuse(
+                        state,
+                        &ctx,
+                        ScimError::PayloadTooLarge(format!("the request body is over the limit of {MAX_BODY_BYTES} bytes")),
+                    ));
+                }
+            };
+            if !bytes.iter().all(u8::is_ascii_whitespace) {
+                match serde_json::from_slice::<Value>(&bytes) {
+                    Ok(v) => ctx.body = Some(v),
+                    Err(e) => {
+                        return Err(refuse(state, &ctx, ScimError::invalid_syntax(format!("the body is not valid JSON: {e}"))));
+                    }
+                }
+            }
+        }
+        Ok(ScimRequest { ctx, query, if_match, if_none_match })
+    }
+}
+
+fn header_text(parts: &axum::http::request::Parts, name: header::HeaderName) -> Option<String> {
+    parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+}

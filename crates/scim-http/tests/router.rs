@@ -1,0 +1,356 @@
+//! In-process tests of the router: every endpoint and error path, driven with
+//! `tower::ServiceExt::oneshot` over a temp-file SQLite database.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use provisioning::{Config, Provisioning};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+struct Env {
+    p: Provisioning,
+    token: String,
+    _dir: tempfile::TempDir,
+}
+
+struct Res {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Value,
+}
+
+async fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Provisioning::open(&dir.path().join("scim.db"), Config::default()).await.unwrap();
+    let token = p.create_token("test", None).await.unwrap().token;
+    Env { p, token, _dir: dir }
+}
+
+impl Env {
+    async fn raw(&self, method: &str, uri: &str, body: Option<Body>, headers: &[(&str, &str)]) -> Res {
+        let mut req = Request::builder().method(method).uri(uri).header(header::HOST, "scim.test");
+        let mut has_auth = false;
+        for (k, v) in headers {
+            has_auth |= k.eq_ignore_ascii_case("authorization");
+            req = req.header(*k, *v);
+        }
+        if !has_auth {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {}", self.token));
+        }
+        let res = scim_http::router(self.p.clone()).oneshot(req.body(body.unwrap_or_else(Body::empty)).unwrap()).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())) };
+        if status.as_u16() >= 400 && status != StatusCode::SERVICE_UNAVAILABLE {
+            assert_eq!(
+                headers.get(header::CONTENT_TYPE).unwrap(),
+                "application/scim+json",
+                "every error is a SCIM error: {method} {uri} {body}"
+            );
+            assert_eq!(body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error", "error body: {body}");
+            assert_eq!(body["status"], status.as_u16().to_string(), "status in body is a string of the status");
+        }
+        Res { status, headers, body }
+    }
+
+    async fn call(&self, method: &str, uri: &str, body: Option<Value>) -> Res {
+        let b = body.map(|b| Body::from(b.to_string()));
+        self.raw(method, uri, b, &[("content-type", "application/scim+json")]).await
+    }
+
+    async fn create_user(&self, user_name: &str) -> Value {
+        let r = self.call("POST", "/scim/v2/Users", Some(json!({"schemas":[USER],"userName":user_name}))).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body
+    }
+
+    async fn user_count(&self) -> i64 {
+        self.p.status().await.unwrap().users
+    }
+}
+
+/// Create answers 201 with Location, ETag and the full resource, including meta.
+#[tokio::test]
+async fn create_user_returns_201_with_location_and_meta() {
+    let e = env().await;
+    let r = e
+        .call(
+            "POST",
+            "/scim/v2/Users",
+            Some(json!({"schemas":[USER, ENTERPRISE],"userName":"Ann@Example.com","externalId":"okta-1",
+                "name":{"givenName":"Ann","familyName":"Lee"},"emails":[{"value":"ann@example.com","type":"work","primary":true}],
+                "phoneNumbers":[{"value":"+1 555","type":"mobile"}],"addresses":[{"locality":"Oslo","type":"work"}],
+                "title":"Engineer", ENTERPRISE: {"department":"R&D","employeeNumber":"7","manager":{"value":"m-1"}},
+                "password":"Secret-1","x-custom":{"kept":true}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let id = r.body["id"].as_str().unwrap();
+    assert_eq!(r.headers[header::LOCATION], format!("http://scim.test/scim/v2/Users/{id}"));
+    assert_eq!(r.headers[header::ETAG], "W/\"1\"");
+    assert_eq!(r.headers[header::CONTENT_TYPE], "application/scim+json");
+    assert_eq!(r.body["meta"]["resourceType"], "User");
+    assert_eq!(r.body["meta"]["version"], "W/\"1\"");
+    assert_eq!(r.body["meta"]["location"], r.headers[header::LOCATION].to_str().unwrap());
+    assert!(r.body["meta"]["created"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(r.body["active"], true, "active defaults to true");
+    assert_eq!(r.body[ENTERPRISE]["department"], "R&D");
+    assert_eq!(r.body["x-custom"], json!({"kept": true}), "unmodelled attributes are kept");
+    assert!(r.body.get("password").is_none(), "passwords are never returned");
+    let got = e.call("GET", &format!("/scim/v2/Users/{id}"), None).await;
+    assert_eq!(got.status, StatusCode::OK);
+    assert_eq!(got.body, r.body, "GET returns what create returned");
+}
+
+/// userName is unique without regard to case: a duplicate is 409 uniqueness and changes nothing.
+#[tokio::test]
+async fn duplicate_user_name_is_409_uniqueness() {
+    let e = env().await;
+    e.create_user("bob@example.com").await;
+    let r = e.call("POST", "/scim/v2/Users", Some(json!({"schemas":[USER],"userName":"BOB@example.COM"}))).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.body["scimType"], "uniqueness");
+    assert_eq!(e.user_count().await, 1, "nothing was created");
+}
+
+/// Bad input gets the right status and scimType, and changes nothing.
+#[tokio::test]
+async fn bad_input_is_refused_and_changes_nothing() {
+    let e = env().await;
+    let cases: Vec<(&str, &str, Body, &str, u16, Option<&str>)> = vec![
+        ("POST", "/scim/v2/Users", Body::from("{not json"), "application/scim+json", 400, Some("invalidSyntax")),
+        ("POST", "/scim/v2/Users", Body::from("[1,2]"), "application/scim+json", 400, Some("invalidSyntax")),
+        ("POST", "/scim/v2/Users", Body::from(r#"{"userName":"x"}"#), "application/scim+json", 400, Some("invalidSyntax")),
+        ("POST", "/scim/v2/Users", Body::from(format!(r#"{{"schemas":["{USER}"]}}"#)), "application/json", 400, Some("invalidValue")),
+        ("POST", "/scim/v2/Users", Body::from(format!(r#"{{"schemas":["{USER}"],"userName":5}}"#)), "application/json", 400, Some("invalidValue")),
+        ("POST", "/scim/v2/Users", Body::from(format!(r#"{{"schemas":["{USER}"],"userName":"a","active":"maybe"}}"#)), "application/json", 400, Some("invalidValue")),
+        ("POST", "/scim/v2/Users", Body::from(format!(r#"{{"schemas":["{USER}"],"userName":"a"}}"#)), "text/plain", 415, None),
+        ("POST", "/scim/v2/Users", Body::from(vec![b'{'; 2 * 1024 * 1024]), "application/json", 413, None),
+        ("POST", "/scim/v2/Users", Body::from(vec![0xff, 0xfe, b'{']), "application/json", 400, Some("invalidSyntax")),
+        ("POST", "/scim/v2/Users", Body::from("[".repeat(10_000)), "application/json", 400, Some("invalidSyntax")),
+        ("GET", "/scim/v2/Users?filter=userName%20eq", Body::empty(), "application/json", 400, Some("invalidFilter")),
+        ("GET", "/scim/v2/Users?startIndex=abc", Body::empty(), "application/json", 400, Some("invalidValue")),
+        ("GET", "/scim/v2/Users?sortOrder=sideways", Body::empty(), "application/json", 400, Some("invalidValue")),
+        ("GET", "/scim/v2/Users/nope", Body::empty(), "application/json", 404, None),
+        ("PUT", "/scim/v2/Users/nope", Body::from(format!(r#"{{"schemas":["{USER}"],"userName":"a"}}"#)), "application/json", 404, None),
+        ("DELETE", "/scim/v2/Users/nope", Body::empty(), "application/json", 404, None),
+        ("GET", "/scim/v2/Nothing", Body::empty(), "application/json", 404, None),
+        ("DELETE", "/scim/v2/ServiceProviderConfig", Body::empty(), "application/json", 405, None),
+        ("GET", "/scim/v2/Me", Body::empty(), "application/json", 501, None),
+        ("POST", "/scim/v2/Bulk", Body::from("{}"), "application/json", 501, None),
+        ("POST", "/scim/v2/Users/.search", Body::from(r#"{"filter":"userName eq"}"#), "application/json", 400, Some("invalidFilter")),
+    ];
+    e.create_user("keep@example.com").await;
+    let before = e.call("GET", "/scim/v2/Users", None).await.body;
+    for (method, uri, body, ct, status, scim_type) in cases {
+        let r = e.raw(method, uri, Some(body), &[("content-type", ct)]).await;
+        assert_eq!(r.status.as_u16(), status, "{method} {uri}: {}", r.body);
+        assert_eq!(r.body["scimType"].as_str(), scim_type, "{method} {uri}: {}", r.body);
+        assert!(r.body["detail"].as_str().is_some_and(|d| !d.is_empty()), "a useful detail");
+    }
+    assert_eq!(e.call("GET", "/scim/v2/Users", None).await.body, before, "the store is unchanged");
+}
+
+/// A missing, wrong, revoked or expired token gets 401 with WWW-Authenticate: Bearer.
+#[tokio::test]
+async fn bad_tokens_get_401() {
+    let e = env().await;
+    let revoked = e.p.create_token("old", None).await.unwrap();
+    e.p.revoke_token(&revoked.info.id).await.unwrap();
+    for auth in [None, Some("Bearer twscim_wrong"), Some("Basic dXNlcjpwYXNz"), Some(&*format!("Bearer {}", revoked.token))] {
+        let mut headers = vec![];
+        let a;
+        if let Some(v) = auth {
+            a = v.to_string();
+            headers.push(("authorization", a.as_str()));
+        } else {
+            headers.push(("authorization", ""));
+        }
+        let r = e.raw("GET", "/scim/v2/Users", None, &headers).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{auth:?}");
+        assert!(r.headers[header::WWW_AUTHENTICATE].to_str().unwrap().starts_with("Bearer"));
+    }
+    e.p.flush_log().await;
+    let log = e.p.query_events(&Default::default()).await.unwrap();
+    assert!(log.events.iter().filter(|ev| ev.operation == "Auth Failure").count() >= 4, "auth failures are logged");
+    assert!(
+        log.events.iter().all(|ev| ev.request_body.as_deref().is_none_or(|b| !b.contains(&revoked.token))),
+        "no token in the log"
+    );
+}
+
+/// Provisioning off refuses every SCIM request and changes nothing; on again, it works.
+#[tokio::test]
+async fn provisioning_switch() {
+    let e = env().await;
+    e.p.set_provisioning_enabled(false).await.unwrap();
+    let r = e.call("POST", "/scim/v2/Users", Some(json!({"schemas":[USER],"userName":"a@x"}))).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.body["detail"].as_str().unwrap().contains("turned off"));
+    assert_eq!(e.call("GET", "/scim/v2/ServiceProviderConfig", None).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(e.user_count().await, 0);
+    e.p.set_provisioning_enabled(true).await.unwrap();
+    e.create_user("a@x").await;
+}
+
+/// PUT replaces: omitted attributes are cleared, active omitted means true, id is immutable.
+#[tokio::test]
+async fn put_replaces() {
+    let e = env().await;
+    let u = e
+        .call("POST", "/scim/v2/Users", Some(json!({"schemas":[USER],"userName":"c@x","title":"Boss","active":false,"name":{"givenName":"C"}})))
+        .await
+        .body;
+    let id = u["id"].as_str().unwrap();
+    let r = e.call("PUT", &format!("/scim/v2/Users/{id}"), Some(json!({"schemas":[USER],"userName":"c@x","displayName":"C X"}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.get("title").is_none() && r.body.get("name").is_none(), "omitted attributes are cleared");
+    assert_eq!(r.body["active"], true, "active left out means true");
+    assert_eq!(r.body["meta"]["version"], "W/\"2\"");
+    assert_eq!(r.body["meta"]["created"], u["meta"]["created"], "created never changes");
+    let bad = e.call("PUT", &format!("/scim/v2/Users/{id}"), Some(json!({"schemas":[USER],"id":"other","userName":"c@x"}))).await;
+    assert_eq!(bad.body["scimType"], "mutability");
+}
+
+/// ETags: If-Match with a stale version is 412; If-None-Match with the current one is 304.
+#[tokio::test]
+async fn etags() {
+    let e = env().await;
+    let id = e.create_user("d@x").await["id"].as_str().unwrap().to_string();
+    let uri = format!("/scim/v2/Users/{id}");
+    let body = Body::from(json!({"schemas":[USER],"userName":"d@x","title":"T"}).to_string());
+    let r = e.raw("PUT", &uri, Some(body), &[("if-match", "W/\"1\""), ("content-type", "application/json")]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let body = Body::from(json!({"schemas":[USER],"userName":"d@x","title":"U"}).to_string());
+    let r = e.raw("PUT", &uri, Some(body), &[("if-match", "W/\"1\""), ("content-type", "application/json")]).await;
+    assert_eq!(r.status, StatusCode::PRECONDITION_FAILED, "stale If-Match");
+    let r = e.raw("GET", &uri, None, &[("if-none-match", "W/\"2\"")]).await;
+    assert_eq!(r.status, StatusCode::NOT_MODIFIED);
+    let r = e.raw("DELETE", &uri, None, &[("if-match", "garbage")]).await;
+    assert_eq!(r.body["scimType"], "invalidVers");
+}
+
+/// Deactivate keeps the user visible; DELETE answers 204 then 404; the log names each step.
+#[tokio::test]
+async fn deactivate_then_delete() {
+    let e = env().await;
+    let id = e.create_user("e@x").await["id"].as_str().unwrap().to_string();
+    let uri = format!("/scim/v2/Users/{id}");
+    let r = e.call("PATCH", &uri, Some(json!({"schemas":[PATCH_OP],"Operations":[{"op":"Replace","path":"active","value":"False"}]}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["active"], false);
+    assert_eq!(e.call("GET", &uri, None).await.body["active"], false, "a deactivated user is still returned");
+    let list = e.call("GET", "/scim/v2/Users?filter=userName%20eq%20%22E@X%22", None).await.body;
+    assert_eq!(list["totalResults"], 1, "and found by filter, ignoring case: {list}");
+    assert_eq!(e.call("DELETE", &uri, None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(e.call("GET", &uri, None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(e.call("DELETE", &uri, None).await.status, StatusCode::NOT_FOUND);
+    e.p.flush_log().await;
+    let ops: Vec<String> = e.p.query_events(&Default::default()).await.unwrap().events.into_iter().map(|ev| ev.operation).collect();
+    for op in ["Create User", "Deactivate User", "Delete User", "Lookup"] {
+        assert!(ops.iter().any(|o| o == op), "{op} is in the log: {ops:?}");
+    }
+    let deactivate = e.p.query_events(&provisioning::EventQuery { operation: Some("Deactivate User".into()), ..Default::default() }).await.unwrap();
+    assert!(deactivate.events[0].quirks.contains("entra-string-boolean"), "the quirk is recorded");
+}
+
+/// Groups: push with members, Okta rename keeps members, member add/remove by PATCH, user.groups.
+#[tokio::test]
+async fn groups_and_membership() {
+    let e = env().await;
+    let a = e.create_user("a@x").await["id"].as_str().unwrap().to_string();
+    let b = e.create_user("b@x").await["id"].as_str().unwrap().to_string();
+    let g = e
+        .call("POST", "/scim/v2/Groups", Some(json!({"schemas":[GROUP, "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],
+            "displayName":"Engineering","members":[{"value":a}]})))
+        .await;
+    assert_eq!(g.status, StatusCode::CREATED, "{}", g.body);
+    let gid = g.body["id"].as_str().unwrap().to_string();
+    assert_eq!(g.body["members"][0]["value"], a);
+    assert_eq!(g.body["members"][0]["type"], "User");
+    assert_eq!(g.body["members"][0]["$ref"], format!("http://scim.test/scim/v2/Users/{a}"));
+    let guri = format!("/scim/v2/Groups/{gid}");
+    let r = e
+        .call("PATCH", &guri, Some(json!({"schemas":[PATCH_OP],"Operations":[
+            {"op":"replace","value":{"id":gid,"displayName":"Eng"}},
+            {"op":"remove","path":format!("members[value eq \"{a}\"]")},
+            {"op":"add","path":"members","value":[{"value":b,"display":"b@x"}]}]})))
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let got = e.call("GET", &guri, None).await.body;
+    assert_eq!(got["displayName"], "Eng");
+    assert_eq!(got["members"].as_array().unwrap().len(), 1);
+    assert_eq!(got["members"][0]["value"], b);
+    let user_b = e.call("GET", &format!("/scim/v2/Users/{b}"), None).await.body;
+    assert_eq!(user_b["groups"][0]["value"], gid, "user.groups is computed");
+    assert_eq!(user_b["groups"][0]["display"], "Eng");
+    let rename_only = e.call("PATCH", &guri, Some(json!({"schemas":[PATCH_OP],"Operations":[{"op":"replace","value":{"id":gid,"displayName":"Engineering"}}]}))).await;
+    assert_eq!(rename_only.status, StatusCode::NO_CONTENT);
+    assert_eq!(e.call("GET", &guri, None).await.body["members"].as_array().unwrap().len(), 1, "a rename never touches membership");
+    let lookup = e.call("GET", "/scim/v2/Groups?filter=displayName%20eq%20%22engineering%22&excludedAttributes=members", None).await.body;
+    assert_eq!(lookup["totalResults"], 1, "{lookup}");
+    assert!(lookup["Resources"][0].get("members").is_none(), "excludedAttributes=members");
+    let bad = e.call("PATCH", &guri, Some(json!({"schemas":[PATCH_OP],"Operations":[{"op":"add","path":"members","value":[{"value":"ghost"}]}]}))).await;
+    assert_eq!(bad.body["scimType"], "invalidValue", "members must exist");
+    assert_eq!(e.call("DELETE", &format!("/scim/v2/Users/{b}"), None).await.status, StatusCode::NO_CONTENT);
+    assert!(e.call("GET", &guri, None).await.body["members"].as_array().unwrap().is_empty(), "no orphan membership");
+}
+
+/// Discovery advertises what the server does.
+#[tokio::test]
+async fn discovery() {
+    let e = env().await;
+    let spc = e.call("GET", "/scim/v2/ServiceProviderConfig", None).await.body;
+    assert_eq!(spc["patch"]["supported"], true);
+    assert_eq!(spc["bulk"]["supported"], false);
+    assert_eq!(spc["filter"]["maxResults"], 1000);
+    assert_eq!(spc["etag"]["supported"], true);
+    let rts = e.call("GET", "/scim/v2/ResourceTypes", None).await.body;
+    assert_eq!(rts["totalResults"], 2);
+    assert_eq!(e.call("GET", "/scim/v2/ResourceTypes/User", None).await.body["schemaExtensions"][0]["schema"], ENTERPRISE);
+    let schemas = e.call("GET", "/scim/v2/Schemas", None).await.body;
+    assert_eq!(schemas["totalResults"], 3);
+    let user = e.call("GET", &format!("/scim/v2/Schemas/{USER}"), None).await.body;
+    let user_name = user["attributes"].as_array().unwrap().iter().find(|a| a["name"] == "userName").unwrap();
+    assert_eq!(user_name["uniqueness"], "server");
+    assert_eq!(user_name["caseExact"], false);
+    assert_eq!(e.call("GET", "/scim/v2/Schemas/urn:nope", None).await.status, StatusCode::NOT_FOUND);
+}
+
+/// Lists page with integers and a stable order; count is capped at the advertised maximum.
+#[tokio::test]
+async fn paging() {
+    let e = env().await;
+    for i in 0..5 {
+        e.create_user(&format!("u{i}@x")).await;
+    }
+    let p1 = e.call("GET", "/scim/v2/Users?startIndex=1&count=2", None).await.body;
+    let p2 = e.call("GET", "/scim/v2/Users?startIndex=3&count=2", None).await.body;
+    assert_eq!(p1["totalResults"], 5);
+    assert_eq!(p1["itemsPerPage"], 2);
+    assert_eq!(p2["startIndex"], 3);
+    assert_ne!(p1["Resources"][0]["id"], p2["Resources"][0]["id"]);
+    let all = e.call("GET", "/scim/v2/Users?count=5000&sortBy=userName&sortOrder=descending", None).await.body;
+    assert_eq!(all["Resources"][0]["userName"], "u4@x");
+    let none = e.call("GET", "/scim/v2/Users?count=-3&startIndex=-9", None).await.body;
+    assert_eq!(none["itemsPerPage"], 0);
+    assert_eq!(none["startIndex"], 1);
+    let entra = e.call("GET", "/scim/v2/Users?filter=userName%20eq%20%22c0ffee00-1234-4abc-8def-0123456789ab%22", None).await.body;
+    assert_eq!(entra["totalResults"], 0, "Entra's test connection gets an empty list");
+}
+
+/// /health answers without a token.
+#[tokio::test]
+async fn health() {
+    let e = env().await;
+    let r = e.raw("GET", "/health", None, &[("authorization", "")]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["status"], "ok");
+}

@@ -1,0 +1,176 @@
+//! End to end: the real `talkwriter-scim` binary on a free port, driven over HTTP with reqwest
+//! through an IdP's lifecycle, checking the stored state after each step.
+
+use e2e::{ScimServer, cli};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+struct Idp {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Idp {
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}/scim/v2{path}", self.base))
+            .bearer_auth(&self.token)
+            .header("user-agent", "Okta SCIM Client 1.0.0");
+        if let Some(b) = body {
+            req = req.header("content-type", "application/scim+json").body(b.to_string());
+        }
+        let res = req.send().await.expect("the server answers");
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+    }
+    async fn get(&self, path: &str) -> Value {
+        let (s, b) = self.send(reqwest::Method::GET, path, None).await;
+        assert_eq!(s, StatusCode::OK, "GET {path}: {b}");
+        b
+    }
+}
+
+/// The whole lifecycle against the real binary: create → read → list → PUT → deactivate →
+/// group push → delete, then SIGTERM stops it cleanly and the sync log holds every step.
+#[tokio::test]
+async fn idp_lifecycle_against_the_real_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("scim.db");
+    let (ok, token, err) = cli(&["token", "create", "--db", db.to_str().unwrap(), "--label", "Okta prod"]);
+    assert!(ok, "token create: {err}");
+    let token = token.trim().to_string();
+    assert!(token.starts_with("twscim_") && token.len() >= 7 + 43, "a recognisable 256-bit token: {token}");
+    assert!(!token.contains('\n'), "only the token is printed");
+
+    let server = ScimServer::start(&db);
+    let idp = Idp { http: reqwest::Client::new(), base: server.base.clone(), token: token.clone() };
+
+    let health = reqwest::get(format!("{}/health", server.base)).await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+
+    // Okta's existence check, then create.
+    let found = idp.get("/Users?filter=userName%20eq%20%22ann%40example.com%22&startIndex=1&count=100").await;
+    assert_eq!(found["totalResults"], 0);
+    let (s, ann) = idp
+        .send(
+            reqwest::Method::POST,
+            "/Users",
+            Some(json!({"schemas":[USER],"userName":"ann@example.com","name":{"givenName":"Ann","familyName":"Lee"},
+                "emails":[{"primary":true,"value":"ann@example.com","type":"work"}],"active":true,"password":"Pa55word!","groups":[],"locale":"en-US","externalId":"00u1"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{ann}");
+    let id = ann["id"].as_str().unwrap().to_string();
+
+    // Read and list.
+    assert_eq!(idp.get(&format!("/Users/{id}")).await["userName"], "ann@example.com");
+    let list = idp.get("/Users?startIndex=1&count=100").await;
+    assert_eq!(list["totalResults"], 1);
+    assert!(list["totalResults"].is_i64() && list["startIndex"].is_i64(), "integers, not strings");
+
+    // Okta OIN profile update is a PUT.
+    let (s, put) = idp
+        .send(
+            reqwest::Method::PUT,
+            &format!("/Users/{id}"),
+            Some(json!({"schemas":[USER],"id":id,"userName":"ann@example.com","name":{"givenName":"Ann","familyName":"Lee-Smith"},"title":"CTO","active":true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{put}");
+    let stored = idp.get(&format!("/Users/{id}")).await;
+    assert_eq!(stored["name"]["familyName"], "Lee-Smith");
+    assert!(stored.get("emails").is_none(), "PUT cleared what it left out");
+
+    // Deactivate with Okta's path-less PATCH.
+    let (s, _) = idp
+        .send(reqwest::Method::PATCH, &format!("/Users/{id}"), Some(json!({"schemas":[PATCH_OP],"Operations":[{"op":"replace","value":{"active":false}}]})))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(idp.get(&format!("/Users/{id}")).await["active"], false);
+
+    // Group push with a member.
+    let (s, g) = idp
+        .send(reqwest::Method::POST, "/Groups", Some(json!({"schemas":[GROUP],"displayName":"Engineering","members":[{"value":id,"display":"ann@example.com"}]})))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{g}");
+    let gid = g["id"].as_str().unwrap().to_string();
+    assert_eq!(idp.get(&format!("/Users/{id}")).await["groups"][0]["value"], gid);
+
+    // Delete.
+    let (s, _) = idp.send(reqwest::Method::DELETE, &format!("/Users/{id}"), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = idp.send(reqwest::Method::GET, &format!("/Users/{id}"), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(idp.get(&format!("/Groups/{gid}")).await["members"].as_array().unwrap().is_empty());
+
+    // A wrong token is refused.
+    let bad = Idp { http: reqwest::Client::new(), base: server.base.clone(), token: "twscim_nope".into() };
+    assert_eq!(bad.send(reqwest::Method::GET, "/Users", None).await.0, StatusCode::UNAUTHORIZED);
+
+    let stderr_path = server.stderr_path.clone();
+    let status = server.stop();
+    assert!(status.success(), "SIGTERM stops the server cleanly: {status:?}");
+
+    let (ok, log, err) = cli(&["events", "--db", db.to_str().unwrap(), "--json"]);
+    assert!(ok, "{err}");
+    let events: Vec<Value> = log.lines().map(|l| serde_json::from_str(l).expect("one JSON object per line")).collect();
+    let ops: Vec<&str> = events.iter().map(|e| e["operation"].as_str().unwrap()).collect();
+    for op in ["Lookup", "Create User", "Update User", "Deactivate User", "Push Group", "Delete User", "Auth Failure"] {
+        assert!(ops.contains(&op), "{op} is in the sync log: {ops:?}");
+    }
+    assert!(events.iter().all(|e| e["idp"] == "Okta" || e["idp"] == "TalkWriter Admin"), "recognised from the User-Agent");
+    assert!(!log.contains("Pa55word!"), "the password sent is redacted in the log");
+    assert!(!log.contains(&token), "the token never reaches the log");
+    let server_log = std::fs::read_to_string(stderr_path).unwrap();
+    assert!(!server_log.contains(&token), "nor the server's own output");
+    let db_bytes = std::fs::read(&db).unwrap();
+    assert!(!String::from_utf8_lossy(&db_bytes).contains(&token), "nor the database file");
+}
+
+/// The admin commands: first start prints one token; provisioning off refuses requests; token
+/// list shows no secrets; revoke takes effect at once.
+#[tokio::test]
+async fn admin_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fresh.db");
+    let db_arg = db.to_str().unwrap();
+    let server = ScimServer::start(&db);
+    // The first start printed the endpoint and a token.
+    let mut printed = String::new();
+    for _ in 0..100 {
+        printed = std::fs::read_to_string(&server.stdout_path).unwrap();
+        if printed.contains("twscim_") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(printed.contains(&format!("{}/scim/v2", server.base)), "prints the endpoint: {printed}");
+    let token = printed.split_whitespace().find(|w| w.starts_with("twscim_")).expect("prints a token").to_string();
+    let idp = Idp { http: reqwest::Client::new(), base: server.base.clone(), token: token.clone() };
+    assert_eq!(idp.send(reqwest::Method::GET, "/Users", None).await.0, StatusCode::OK);
+
+    let (ok, out, _) = cli(&["provisioning", "off", "--db", db_arg]);
+    assert!(ok, "{out}");
+    let (s, body) = idp.send(reqwest::Method::POST, "/Users", Some(json!({"schemas":[USER],"userName":"x@y"}))).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+    assert!(cli(&["provisioning", "on", "--db", db_arg]).0);
+    assert_eq!(idp.send(reqwest::Method::POST, "/Users", Some(json!({"schemas":[USER],"userName":"x@y"}))).await.0, StatusCode::CREATED);
+
+    let (ok, list, _) = cli(&["token", "list", "--db", db_arg, "--json"]);
+    assert!(ok);
+    assert!(!list.contains(&token), "token list never shows a secret");
+    let first: Value = serde_json::from_str(list.lines().next().unwrap()).unwrap();
+    assert!(token.starts_with(first["prefix"].as_str().unwrap()));
+    assert!(first["lastUsed"].is_string(), "last used is recorded");
+    let (ok, _, err) = cli(&["token", "revoke", "--db", db_arg, first["id"].as_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!(idp.send(reqwest::Method::GET, "/Users", None).await.0, StatusCode::UNAUTHORIZED, "revocation is immediate");
+    assert!(server.stop().success());
+}
