@@ -1598,6 +1598,27 @@ mod tests {
         );
     }
 
+    /// A path naming a whole extension object adds or replaces its attributes one by one
+    /// and removes it whole, keeping `schemas` in step.
+    #[test]
+    fn extension_object_paths() {
+        let u = json!({"schemas": [USER_SCHEMA], "userName": "a"});
+        let with_ext = json!({"schemas": [USER_SCHEMA, ENT], "userName": "a",
+                              ENT: {"department": "Eng", "costCenter": "42"}});
+        patch(
+            u.clone(),
+            json!([{"op": "add", "path": ENT, "value": {"department": "Eng", "COSTCENTER": "42"}}]),
+            with_ext.clone(),
+        );
+        patch(
+            with_ext.clone(),
+            json!([{"op": "replace", "path": ENT.to_lowercase(), "value": {"department": "Ops"}}]),
+            json!({"schemas": [USER_SCHEMA, ENT], "userName": "a",
+                   ENT: {"department": "Ops", "costCenter": "42"}}),
+        );
+        patch(with_ext, json!([{"op": "remove", "path": ENT}]), u);
+    }
+
     /// Entra with aadOptscim062020: a path-less replace with dotted and full-URN keys updates
     /// the attributes they name and never creates a literal `"name.givenName"` key.
     #[test]
@@ -1978,6 +1999,18 @@ mod tests {
             ),
             (
                 json!([{"op": "replace", "path": 7, "value": "x"}]),
+                "invalidPath",
+            ),
+            (
+                json!([{"op": "replace", "path": "emails[type eq", "value": "x"}]),
+                "invalidPath",
+            ),
+            (
+                json!([{"op": "remove", "path": "emails[primary gt true]"}]),
+                "invalidPath",
+            ),
+            (
+                json!([{"op": "remove", "path": "emails[type eq \"work\"].value.x"}]),
                 "invalidPath",
             ),
         ] {
