@@ -354,3 +354,144 @@ async fn health() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["status"], "ok");
 }
+
+/// RFC 9865 cursors walk every user once, forwards and back, and a forged cursor is refused.
+#[tokio::test]
+async fn cursor_paging() {
+    let e = env().await;
+    let mut ids = vec![];
+    for i in 0..7 {
+        ids.push(e.create_user(&format!("c{i}@x")).await["id"].as_str().unwrap().to_string());
+    }
+    let mut seen = vec![];
+    let mut pages = vec![];
+    let mut uri = "/scim/v2/Users?cursor=&count=3".to_string();
+    loop {
+        let page = e.call("GET", &uri, None).await.body;
+        assert_eq!(page["totalResults"], 7);
+        assert!(page.get("startIndex").is_none(), "cursor pages carry no startIndex");
+        seen.extend(page["Resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()));
+        pages.push(page.clone());
+        match page["nextCursor"].as_str() {
+            Some(c) => uri = format!("/scim/v2/Users?cursor={c}&count=3"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids, "every user once, in creation order");
+    assert_eq!(pages.len(), 3);
+    assert!(pages[0].get("previousCursor").is_none(), "the first page has no previous page");
+    let back = pages[2]["previousCursor"].as_str().expect("the last page links back");
+    let prev = e.call("GET", &format!("/scim/v2/Users?cursor={back}&count=3"), None).await.body;
+    assert_eq!(prev["Resources"], pages[1]["Resources"], "previousCursor returns the page before");
+    let bad = e.call("GET", "/scim/v2/Users?cursor=Zm9yZ2Vk&count=3", None).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.body["scimType"], "invalidCursor");
+    let spc = e.call("GET", "/scim/v2/ServiceProviderConfig", None).await.body;
+    assert_eq!(spc["pagination"]["cursor"], true, "cursors are advertised");
+}
+
+/// Projection on GET, lists and POST /.search (per type and at the root).
+#[tokio::test]
+async fn projection_everywhere() {
+    let e = env().await;
+    let u = e
+        .call("POST", "/scim/v2/Users", Some(json!({"schemas":[USER],"userName":"p@x","title":"T","name":{"givenName":"P","familyName":"Q"}})))
+        .await
+        .body;
+    e.call("POST", "/scim/v2/Groups", Some(json!({"schemas":[GROUP],"displayName":"P Group"}))).await;
+    let id = u["id"].as_str().unwrap();
+    let one = e.call("GET", &format!("/scim/v2/Users/{id}?attributes=name.givenName"), None).await.body;
+    assert_eq!(one, json!({"schemas":[USER],"id":id,"name":{"givenName":"P"}}));
+    let list = e.call("GET", "/scim/v2/Users?excludedAttributes=title,meta", None).await.body;
+    assert!(list["Resources"][0].get("title").is_none() && list["Resources"][0].get("meta").is_none());
+    assert_eq!(list["Resources"][0]["userName"], "p@x");
+    let search = e
+        .call("POST", "/scim/v2/Users/.search", Some(json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter":"title eq \"T\"","attributes":["userName"],"count":10})))
+        .await
+        .body;
+    assert_eq!(search["totalResults"], 1);
+    assert_eq!(search["Resources"][0], json!({"schemas":[USER],"id":id,"userName":"p@x"}));
+    let root = e
+        .call("POST", "/scim/v2/.search", Some(json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter":"userName sw \"p\" or displayName sw \"P\"","attributes":["meta.resourceType"]})))
+        .await
+        .body;
+    assert_eq!(root["totalResults"], 2, "{root}");
+    let kinds: Vec<&str> = root["Resources"].as_array().unwrap().iter().map(|r| r["meta"]["resourceType"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["User", "Group"]);
+}
+
+mod membership_model {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Add(Vec<usize>),
+        RemoveByFilter(usize),
+        RemoveByValueList(Vec<usize>),
+        ReplaceAll(Vec<usize>),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        let some = proptest::collection::vec(0..6usize, 1..4);
+        prop_oneof![
+            some.clone().prop_map(Step::Add),
+            (0..6usize).prop_map(Step::RemoveByFilter),
+            some.clone().prop_map(Step::RemoveByValueList),
+            proptest::collection::vec(0..6usize, 0..4).prop_map(Step::ReplaceAll),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+        /// A random sequence of member add/remove PATCHes through the router leaves the same
+        /// membership as a model set. A remove-by-filter of a non-member must fail and change nothing.
+        #[test]
+        fn membership_matches_a_model_set(steps in proptest::collection::vec(step(), 1..12)) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let e = env().await;
+                let mut users = vec![];
+                for i in 0..6 {
+                    users.push(e.create_user(&format!("m{i}@x")).await["id"].as_str().unwrap().to_string());
+                }
+                let gid = e.call("POST", "/scim/v2/Groups", Some(json!({"schemas":[GROUP],"displayName":"G"}))).await.body["id"]
+                    .as_str().unwrap().to_string();
+                let uri = format!("/scim/v2/Groups/{gid}");
+                let mut model: BTreeSet<String> = BTreeSet::new();
+                for s in steps {
+                    let (ops, expect_ok) = match &s {
+                        Step::Add(ix) => {
+                            for i in ix { model.insert(users[*i].clone()); }
+                            (json!([{"op":"add","path":"members","value":ix.iter().map(|i| json!({"value": users[*i]})).collect::<Vec<_>>()}]), true)
+                        }
+                        Step::RemoveByFilter(i) => {
+                            let present = model.remove(&users[*i]);
+                            (json!([{"op":"remove","path":format!("members[value eq \"{}\"]", users[*i])}]), present)
+                        }
+                        Step::RemoveByValueList(ix) => {
+                            for i in ix { model.remove(&users[*i]); }
+                            (json!([{"op":"Remove","path":"members","value":ix.iter().map(|i| json!({"value": users[*i]})).collect::<Vec<_>>()}]), true)
+                        }
+                        Step::ReplaceAll(ix) => {
+                            model = ix.iter().map(|i| users[*i].clone()).collect();
+                            (json!([{"op":"replace","path":"members","value":ix.iter().map(|i| json!({"value": users[*i]})).collect::<Vec<_>>()}]), true)
+                        }
+                    };
+                    let r = e.call("PATCH", &uri, Some(json!({"schemas":[PATCH_OP],"Operations":ops}))).await;
+                    if expect_ok {
+                        assert_eq!(r.status, StatusCode::NO_CONTENT, "{s:?}: {}", r.body);
+                    } else {
+                        assert_eq!(r.body["scimType"], "noTarget", "{s:?}");
+                    }
+                    let stored: BTreeSet<String> = e.call("GET", &uri, None).await.body["members"].as_array().unwrap()
+                        .iter().map(|m| m["value"].as_str().unwrap().to_string()).collect();
+                    assert_eq!(stored, model, "after {s:?}");
+                }
+            });
+        }
+    }
+}
