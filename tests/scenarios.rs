@@ -138,8 +138,10 @@ async fn okta_oin_app() {
     s.expect(
         Method::PUT,
         &format!("/Users/{ann}"),
-        Some(json!({"schemas":[USER],"id":ann,"userName":"ann@example.com","name":{"givenName":"Ann","familyName":"Lee"},
-            "emails":[{"primary":true,"value":"ann@example.com","type":"work"}],"active":true,"title":"CTO"})),
+        Some(
+            json!({"schemas":[USER],"id":ann,"userName":"ann@example.com","name":{"givenName":"Ann","familyName":"Lee"},
+            "emails":[{"primary":true,"value":"ann@example.com","type":"work"}],"active":true,"title":"CTO"}),
+        ),
         200,
     )
     .await;
@@ -155,7 +157,9 @@ async fn okta_oin_app() {
     assert_eq!(s.get("/Users?filter=userName%20eq%20%22ann%40example.com%22").await["totalResults"], 1, "still found");
 
     // Group push, then rename + membership in one PATCH (members without type).
-    let g = s.expect(Method::POST, "/Groups", Some(json!({"schemas":[GROUP],"displayName":"Sales","members":[]})), 201).await;
+    let g = s
+        .expect(Method::POST, "/Groups", Some(json!({"schemas":[GROUP],"displayName":"Sales","members":[]})), 201)
+        .await;
     let gid = g["id"].as_str().unwrap().to_string();
     s.patch(
         &format!("/Groups/{gid}"),
@@ -209,15 +213,25 @@ async fn okta_oin_app() {
 #[tokio::test]
 async fn okta_custom_app_everything_put() {
     let s = Session::start(OKTA_UA);
-    let u = s.expect(Method::POST, "/Users", Some(json!({"schemas":[USER],"userName":"dan@example.com","active":true})), 201).await;
+    let u = s
+        .expect(Method::POST, "/Users", Some(json!({"schemas":[USER],"userName":"dan@example.com","active":true})), 201)
+        .await;
     let id = u["id"].as_str().unwrap();
     let off = s
-        .expect(Method::PUT, &format!("/Users/{id}"), Some(json!({"schemas":[USER],"userName":"dan@example.com","active":false})), 200)
+        .expect(
+            Method::PUT,
+            &format!("/Users/{id}"),
+            Some(json!({"schemas":[USER],"userName":"dan@example.com","active":false})),
+            200,
+        )
         .await;
     assert_eq!(off["active"], false);
-    let on = s.expect(Method::PUT, &format!("/Users/{id}"), Some(json!({"schemas":[USER],"userName":"dan@example.com"})), 200).await;
+    let on = s
+        .expect(Method::PUT, &format!("/Users/{id}"), Some(json!({"schemas":[USER],"userName":"dan@example.com"})), 200)
+        .await;
     assert_eq!(on["active"], true);
-    let missing = s.expect(Method::PUT, "/Users/does-not-exist", Some(json!({"schemas":[USER],"userName":"x@y"})), 404).await;
+    let missing =
+        s.expect(Method::PUT, "/Users/does-not-exist", Some(json!({"schemas":[USER],"userName":"x@y"})), 404).await;
     assert_eq!(missing["status"], "404");
     let ops: Vec<String> = s.events().iter().map(|e| e["operation"].as_str().unwrap().to_string()).collect();
     assert!(ops.contains(&"Deactivate User".to_string()) && ops.contains(&"Reactivate User".to_string()), "{ops:?}");
@@ -266,7 +280,8 @@ async fn entra_default() {
     assert_eq!(stored[ENTERPRISE]["manager"]["value"], "boss-1");
     assert_eq!(stored["active"], false, "\"False\" deactivates");
 
-    let other = s.expect(Method::POST, "/Users", Some(json!({"schemas":[USER],"userName":"fay@contoso.com"})), 201).await;
+    let other =
+        s.expect(Method::POST, "/Users", Some(json!({"schemas":[USER],"userName":"fay@contoso.com"})), 201).await;
     let fay = other["id"].as_str().unwrap().to_string();
     let g = s
         .expect(
@@ -281,15 +296,30 @@ async fn entra_default() {
     let lookup = s.get("/Groups?excludedAttributes=members&filter=displayName+eq+%22Finance%22").await;
     assert_eq!(lookup["totalResults"], 1);
     assert!(lookup["Resources"][0].get("members").is_none());
-    assert_eq!(s.get("/Groups?filter=displayName+eq+%22Fin%22").await["totalResults"], 0, "eq is exact: no partial matches");
-    s.patch(&format!("/Groups/{gid}"), json!([{"op":"Add","path":"members","value":[{"$ref":null,"value":id},{"$ref":null,"value":fay}]}]), 204)
-        .await;
+    assert_eq!(
+        s.get("/Groups?filter=displayName+eq+%22Fin%22").await["totalResults"],
+        0,
+        "eq is exact: no partial matches"
+    );
+    s.patch(
+        &format!("/Groups/{gid}"),
+        json!([{"op":"Add","path":"members","value":[{"$ref":null,"value":id},{"$ref":null,"value":fay}]}]),
+        204,
+    )
+    .await;
     assert_eq!(s.members(&gid).await, sorted(vec![id.clone(), fay.clone()]));
     s.patch(&format!("/Groups/{gid}"), json!([{"op":"Remove","path":"members","value":[{"value":id}]}]), 204).await;
     assert_eq!(s.members(&gid).await, vec![fay.clone()], "only the listed member is removed");
 
     let quirks = s.quirks_seen();
-    for q in ["entra-capitalised-op", "entra-string-boolean", "entra-value-path-create", "entra-manager-string", "entra-member-remove-by-value", "entra-extra-schema-urn"] {
+    for q in [
+        "entra-capitalised-op",
+        "entra-string-boolean",
+        "entra-value-path-create",
+        "entra-manager-string",
+        "entra-member-remove-by-value",
+        "entra-extra-schema-urn",
+    ] {
         assert!(quirks.contains(&q.to_string()), "{q} recorded: {quirks:?}");
     }
     let events = s.events();
@@ -302,7 +332,14 @@ async fn entra_default() {
 #[tokio::test]
 async fn entra_with_flag() {
     let s = Session::start(ENTRA_UA);
-    let u = s.expect(Method::POST, "/Users", Some(json!({"schemas":[USER],"userName":"gus@contoso.com","name":{"givenName":"G"}})), 201).await;
+    let u = s
+        .expect(
+            Method::POST,
+            "/Users",
+            Some(json!({"schemas":[USER],"userName":"gus@contoso.com","name":{"givenName":"G"}})),
+            201,
+        )
+        .await;
     let id = u["id"].as_str().unwrap().to_string();
     s.patch(
         &format!("/Users/{id}"),
@@ -316,11 +353,21 @@ async fn entra_with_flag() {
     assert_eq!(stored[ENTERPRISE]["employeeNumber"], "7");
     assert!(stored.get("name.givenName").is_none(), "no literal dotted key");
     assert_eq!(stored["active"], false);
-    let g = s.expect(Method::POST, "/Groups", Some(json!({"schemas":[GROUP],"displayName":"Ops","members":[{"value":id}]})), 201).await;
+    let g = s
+        .expect(
+            Method::POST,
+            "/Groups",
+            Some(json!({"schemas":[GROUP],"displayName":"Ops","members":[{"value":id}]})),
+            201,
+        )
+        .await;
     let gid = g["id"].as_str().unwrap().to_string();
-    s.patch(&format!("/Groups/{gid}"), json!([{"op":"remove","path":format!("members[value eq \"{id}\"]")}]), 204).await;
+    s.patch(&format!("/Groups/{gid}"), json!([{"op":"remove","path":format!("members[value eq \"{id}\"]")}]), 204)
+        .await;
     assert!(s.members(&gid).await.is_empty());
-    let again = s.patch(&format!("/Groups/{gid}"), json!([{"op":"remove","path":format!("members[value eq \"{id}\"]")}]), 400).await;
+    let again = s
+        .patch(&format!("/Groups/{gid}"), json!([{"op":"remove","path":format!("members[value eq \"{id}\"]")}]), 400)
+        .await;
     assert_eq!(again["scimType"], "noTarget", "a remove whose filter matches nothing");
     assert!(s.quirks_seen().contains(&"entra-dotted-key-value".to_string()));
 }
@@ -354,9 +401,17 @@ async fn onelogin_templates() {
 async fn jumpcloud_test_connection() {
     let mut s = Session::start("JumpCloud-SCIM/1.0");
     s.content_type = "application/json";
-    let u = s.expect(Method::POST, "/Users", Some(json!({"schemas":[USER],"userName":"jc-test@example.com","active":true})), 201).await;
+    let u = s
+        .expect(
+            Method::POST,
+            "/Users",
+            Some(json!({"schemas":[USER],"userName":"jc-test@example.com","active":true})),
+            201,
+        )
+        .await;
     let id = u["id"].as_str().unwrap().to_string();
-    let g = s.expect(Method::POST, "/Groups", Some(json!({"schemas":[GROUP],"displayName":"jc-test-group"})), 201).await;
+    let g =
+        s.expect(Method::POST, "/Groups", Some(json!({"schemas":[GROUP],"displayName":"jc-test-group"})), 201).await;
     let gid = g["id"].as_str().unwrap().to_string();
     s.patch(&format!("/Groups/{gid}"), json!([{"op":"add","path":"members","value":[{"value":id}]}]), 204).await;
     assert_eq!(s.members(&gid).await, vec![id.clone()]);

@@ -90,7 +90,11 @@ async fn idp_lifecycle_against_the_real_binary() {
 
     // Deactivate with Okta's path-less PATCH.
     let (s, _) = idp
-        .send(reqwest::Method::PATCH, &format!("/Users/{id}"), Some(json!({"schemas":[PATCH_OP],"Operations":[{"op":"replace","value":{"active":false}}]})))
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/Users/{id}"),
+            Some(json!({"schemas":[PATCH_OP],"Operations":[{"op":"replace","value":{"active":false}}]})),
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(idp.get(&format!("/Users/{id}")).await["active"], false);
@@ -125,7 +129,10 @@ async fn idp_lifecycle_against_the_real_binary() {
     for op in ["Lookup", "Create User", "Update User", "Deactivate User", "Push Group", "Delete User", "Auth Failure"] {
         assert!(ops.contains(&op), "{op} is in the sync log: {ops:?}");
     }
-    assert!(events.iter().all(|e| e["idp"] == "Okta" || e["idp"] == "TalkWriter Admin"), "recognised from the User-Agent");
+    assert!(
+        events.iter().all(|e| e["idp"] == "Okta" || e["idp"] == "TalkWriter Admin"),
+        "recognised from the User-Agent"
+    );
     assert!(!log.contains("Pa55word!"), "the password sent is redacted in the log");
     assert!(!log.contains(&token), "the token never reaches the log");
     let server_log = std::fs::read_to_string(stderr_path).unwrap();
@@ -161,7 +168,10 @@ async fn admin_commands() {
     let (s, body) = idp.send(reqwest::Method::POST, "/Users", Some(json!({"schemas":[USER],"userName":"x@y"}))).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
     assert!(cli(&["provisioning", "on", "--db", db_arg]).0);
-    assert_eq!(idp.send(reqwest::Method::POST, "/Users", Some(json!({"schemas":[USER],"userName":"x@y"}))).await.0, StatusCode::CREATED);
+    assert_eq!(
+        idp.send(reqwest::Method::POST, "/Users", Some(json!({"schemas":[USER],"userName":"x@y"}))).await.0,
+        StatusCode::CREATED
+    );
 
     let (ok, list, _) = cli(&["token", "list", "--db", db_arg, "--json"]);
     assert!(ok);
@@ -171,6 +181,10 @@ async fn admin_commands() {
     assert!(first["lastUsed"].is_string(), "last used is recorded");
     let (ok, _, err) = cli(&["token", "revoke", "--db", db_arg, first["id"].as_str().unwrap()]);
     assert!(ok, "{err}");
-    assert_eq!(idp.send(reqwest::Method::GET, "/Users", None).await.0, StatusCode::UNAUTHORIZED, "revocation is immediate");
+    assert_eq!(
+        idp.send(reqwest::Method::GET, "/Users", None).await.0,
+        StatusCode::UNAUTHORIZED,
+        "revocation is immediate"
+    );
     assert!(server.stop().success());
 }

@@ -25,7 +25,9 @@ impl Db {
     fn path(&self) -> Result<PathBuf> {
         match &self.db {
             Some(p) => Ok(p.clone()),
-            None => Ok(dirs::data_dir().context("no user data directory; pass --db")?.join("talkwriter").join("scim.db")),
+            None => {
+                Ok(dirs::data_dir().context("no user data directory; pass --db")?.join("talkwriter").join("scim.db"))
+            }
         }
     }
 
@@ -134,7 +136,8 @@ async fn serve(db: Db, listen: SocketAddr) -> Result<()> {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
         {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
             tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
         }
         #[cfg(not(unix))]
@@ -211,7 +214,8 @@ async fn events(db: Db, json: bool, follow: bool, limit: i64) -> Result<()> {
         // Another process writes the log, so follow the database, not this process's stream.
         loop {
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-            let page = p.query_events(&EventQuery { after_id: Some(last), limit: Some(1000), ..Default::default() }).await?;
+            let page =
+                p.query_events(&EventQuery { after_id: Some(last), limit: Some(1000), ..Default::default() }).await?;
             for e in page.events.iter().rev() {
                 print_event(e, json)?;
                 last = last.max(e.id);

@@ -212,7 +212,9 @@ fn is_test_connection(query: &str) -> bool {
     let q = query.replace("%20", " ").replace('+', " ").replace("%22", "\"");
     let Some(rest) = q.split("userName eq \"").nth(1) else { return false };
     let value = rest.split('"').next().unwrap_or("");
-    value.len() == 36 && value.chars().filter(|c| *c == '-').count() == 4 && value.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+    value.len() == 36
+        && value.chars().filter(|c| *c == '-').count() == 4
+        && value.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
 }
 
 impl Provisioning {
@@ -221,10 +223,8 @@ impl Provisioning {
         for q in outcome.quirks.labels() {
             quirks.push(q);
         }
-        let operation = outcome
-            .operation
-            .clone()
-            .unwrap_or_else(|| classify(&ctx.method, &ctx.path, outcome.status).to_string());
+        let operation =
+            outcome.operation.clone().unwrap_or_else(|| classify(&ctx.method, &ctx.path, outcome.status).to_string());
         let target_name = outcome.target_name.clone().or_else(|| {
             ctx.body.as_ref().and_then(|b| {
                 b.get("userName").or_else(|| b.get("displayName")).and_then(Value::as_str).map(str::to_string)
@@ -276,7 +276,12 @@ impl Provisioning {
         let ctx = RequestContext::new("ADMIN", "");
         let mut event = self.build_event(
             &ctx,
-            &Outcome { operation: Some(operation.into()), status: 200, detail: Some(detail.into()), ..Default::default() },
+            &Outcome {
+                operation: Some(operation.into()),
+                status: 200,
+                detail: Some(detail.into()),
+                ..Default::default()
+            },
         );
         event.idp = "TalkWriter Admin".into();
         let mut conn = self.pool.acquire().await?;

@@ -56,17 +56,10 @@ pub enum SqlBind {
 /// are rendered from the request's base URL or the row version, and value filters on `meta`.
 pub fn to_sql(kind: ResourceKind, filter: &Filter) -> Result<SqlWhere, ScimError> {
     eval::validate(kind, filter)?;
-    let mut w = Writer {
-        kind,
-        sql: String::from("("),
-        binds: Vec::new(),
-    };
+    let mut w = Writer { kind, sql: String::from("("), binds: Vec::new() };
     w.filter(&Scope::Root, filter)?;
     w.sql.push(')');
-    Ok(SqlWhere {
-        clause: w.sql,
-        binds: w.binds,
-    })
+    Ok(SqlWhere { clause: w.sql, binds: w.binds })
 }
 
 /// A query that takes bound parameters: sqlx's `query`, `query_as` and `query_scalar`.
@@ -113,10 +106,7 @@ enum Scope {
     /// The resource row.
     Root,
     /// An element of a JSON attribute inside `[...]`: a path to it and its definition.
-    Json {
-        base: JsonPath,
-        parent: Option<&'static AttrDef>,
-    },
+    Json { base: JsonPath, parent: Option<&'static AttrDef> },
     /// A `group_members` row (alias `m`) inside `members[...]` or `groups[...]`.
     Row(Rows),
 }
@@ -214,10 +204,7 @@ fn symbol(op: CompareOp) -> &'static str {
 
 /// A LIKE pattern for `co`/`sw`/`ew`, with `\`, `%` and `_` escaped (`ESCAPE '\'`).
 fn like_pattern(op: CompareOp, value: &str) -> String {
-    let v = value
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
+    let v = value.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     match op {
         CompareOp::Sw => format!("{v}%"),
         CompareOp::Ew => format!("%{v}"),
@@ -267,11 +254,7 @@ impl Writer {
         match f {
             // Chains are written flat: deep parentheses would hit SQLite's parser limits.
             Filter::And(..) | Filter::Or(..) => {
-                let joiner = if matches!(f, Filter::And(..)) {
-                    " AND "
-                } else {
-                    " OR "
-                };
+                let joiner = if matches!(f, Filter::And(..)) { " AND " } else { " OR " };
                 self.push("(");
                 for (i, operand) in f.chain().into_iter().enumerate() {
                     if i > 0 {
@@ -283,23 +266,11 @@ impl Writer {
             }
             Filter::Not(inner) => self.negated(|w| w.filter(scope, inner))?,
             Filter::Present(path) => self.present(scope, path)?,
-            Filter::Compare {
-                path,
-                op: CompareOp::Eq,
-                value: CompValue::Null,
-            } => {
+            Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Null } => {
                 self.negated(|w| w.present(scope, path))?;
             }
-            Filter::Compare {
-                path,
-                op: CompareOp::Ne,
-                value: CompValue::Null,
-            } => self.present(scope, path)?,
-            Filter::Compare {
-                path,
-                op: CompareOp::Ne,
-                value,
-            } => {
+            Filter::Compare { path, op: CompareOp::Ne, value: CompValue::Null } => self.present(scope, path)?,
+            Filter::Compare { path, op: CompareOp::Ne, value } => {
                 self.negated(|w| w.compare(scope, path, CompareOp::Eq, value))?;
             }
             Filter::Compare { path, op, value } => self.compare(scope, path, *op, value)?,
@@ -312,10 +283,7 @@ impl Writer {
     }
 
     /// `NOT COALESCE(x, 0)`: a NULL (missing value) counts as false before negation.
-    fn negated(
-        &mut self,
-        inner: impl FnOnce(&mut Self) -> Result<(), ScimError>,
-    ) -> Result<(), ScimError> {
+    fn negated(&mut self, inner: impl FnOnce(&mut Self) -> Result<(), ScimError>) -> Result<(), ScimError> {
         self.push("NOT COALESCE(");
         inner(self)?;
         self.push(", 0)");
@@ -356,19 +324,15 @@ impl Writer {
         Ok(match (self.kind, t.name.as_str(), t.sub.as_deref()) {
             (_, "id", None) => col("id"),
             (_, "externalId", None) => col("external_id"),
-            (ResourceKind::User, "userName", None) => Source::Col(Col::Key {
-                key: "users.user_name_key",
-                raw: "users.user_name",
-            }),
-            (ResourceKind::Group, "displayName", None) => Source::Col(Col::Key {
-                key: "groups.display_name_key",
-                raw: "groups.display_name",
-            }),
+            (ResourceKind::User, "userName", None) => {
+                Source::Col(Col::Key { key: "users.user_name_key", raw: "users.user_name" })
+            }
+            (ResourceKind::Group, "displayName", None) => {
+                Source::Col(Col::Key { key: "groups.display_name_key", raw: "groups.display_name" })
+            }
             (_, "meta", None) => Source::Meta,
             (_, "meta", Some("created")) => Source::Col(Col::Date(format!("{tb}.created"))),
-            (_, "meta", Some("lastModified")) => {
-                Source::Col(Col::Date(format!("{tb}.last_modified")))
-            }
+            (_, "meta", Some("lastModified")) => Source::Col(Col::Date(format!("{tb}.last_modified"))),
             (_, "meta", Some("resourceType")) => Source::Const(json!(self.kind.name())),
             (_, "meta", Some(sub @ ("location" | "version"))) => {
                 return Err(not_filterable(format!("meta.{sub}")));
@@ -416,9 +380,7 @@ impl Writer {
                     let a = self.root_path(&t)?;
                     match &t.sub {
                         None => self.json_present(&JsonLeaf::At(a)),
-                        Some(sub) if !t.multi_valued() => {
-                            self.json_present(&JsonLeaf::At(a.key(sub)?))
-                        }
+                        Some(sub) if !t.multi_valued() => self.json_present(&JsonLeaf::At(a.key(sub)?)),
                         Some(sub) => {
                             let sub = sub.clone();
                             self.each(&a, |w, e| {
@@ -434,22 +396,12 @@ impl Writer {
     }
 
     /// A comparison other than `ne` and `null`.
-    fn compare(
-        &mut self,
-        scope: &Scope,
-        path: &AttrPath,
-        op: CompareOp,
-        value: &CompValue,
-    ) -> Result<(), ScimError> {
+    fn compare(&mut self, scope: &Scope, path: &AttrPath, op: CompareOp, value: &CompValue) -> Result<(), ScimError> {
         let (source, t) = self.source(scope, path)?;
         let operand = eval::operand(&t, op, value)?;
         match source {
             Source::Col(c) => self.col_compare(&c, op, &operand),
-            Source::Const(v) => self.push(if eval::leaf_matches(&v, op, &operand) {
-                "1"
-            } else {
-                "0"
-            }),
+            Source::Const(v) => self.push(if eval::leaf_matches(&v, op, &operand) { "1" } else { "0" }),
             Source::Meta | Source::Absent => self.push("0"),
             Source::Rows(rows) => {
                 let sub = t.sub.clone().unwrap_or_else(|| "value".into());
@@ -457,11 +409,7 @@ impl Writer {
                 self.rows_exists(rows, |w| {
                     match &leaf {
                         Source::Col(c) => w.col_compare(c, op, &operand),
-                        Source::Const(v) => w.push(if eval::leaf_matches(v, op, &operand) {
-                            "1"
-                        } else {
-                            "0"
-                        }),
+                        Source::Const(v) => w.push(if eval::leaf_matches(v, op, &operand) { "1" } else { "0" }),
                         _ => w.push("0"),
                     }
                     Ok(())
@@ -504,13 +452,7 @@ impl Writer {
                     w.push("(");
                     w.json_type(&JsonLeaf::At(base.clone()));
                     w.push(" IS NOT NULL AND ");
-                    w.filter(
-                        &Scope::Json {
-                            base: base.clone(),
-                            parent,
-                        },
-                        inner,
-                    )?;
+                    w.filter(&Scope::Json { base: base.clone(), parent }, inner)?;
                     w.push(")");
                     Ok(())
                 };
@@ -522,13 +464,7 @@ impl Writer {
                     self.push(", ");
                     self.path(&a);
                     self.push(") e WHERE ");
-                    self.filter(
-                        &Scope::Json {
-                            base: JsonPath::Each(String::new()),
-                            parent,
-                        },
-                        inner,
-                    )?;
+                    self.filter(&Scope::Json { base: JsonPath::Each(String::new()), parent }, inner)?;
                     self.push(") ELSE ");
                     one(self, &a)?;
                     self.push(" END");
@@ -576,12 +512,8 @@ impl Writer {
         pred: impl FnOnce(&mut Self) -> Result<(), ScimError>,
     ) -> Result<(), ScimError> {
         self.push(match rows {
-            Rows::Members => {
-                "EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = groups.id AND "
-            }
-            Rows::Groups => {
-                "EXISTS (SELECT 1 FROM group_members m WHERE m.member_id = users.id AND "
-            }
+            Rows::Members => "EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = groups.id AND ",
+            Rows::Groups => "EXISTS (SELECT 1 FROM group_members m WHERE m.member_id = users.id AND ",
         });
         pred(self)?;
         self.push(")");
@@ -654,12 +586,7 @@ impl Writer {
         self.push(" IS NOT NULL END");
     }
 
-    fn json_compare(
-        &mut self,
-        leaf: &JsonLeaf,
-        op: CompareOp,
-        operand: &Operand,
-    ) -> Result<(), ScimError> {
+    fn json_compare(&mut self, leaf: &JsonLeaf, op: CompareOp, operand: &Operand) -> Result<(), ScimError> {
         match operand {
             Operand::Text { value, fold } => {
                 self.push("(");
@@ -766,15 +693,533 @@ fn row_column(rows: Rows, name: &str) -> Option<Source> {
         (_, "$ref") => None,
         (Rows::Members, "value") => col("m.member_id"),
         (Rows::Members, "type") => col("m.member_type"),
-        (Rows::Members, "display") => col(
-            "COALESCE(m.display, (SELECT COALESCE(u2.display_name, u2.user_name) FROM users u2 \
-             WHERE u2.id = m.member_id), (SELECT g2.display_name FROM groups g2 WHERE g2.id = m.member_id))",
-        ),
-        (Rows::Groups, "value") => col("m.group_id"),
-        (Rows::Groups, "display") => {
-            col("(SELECT g2.display_name FROM groups g2 WHERE g2.id = m.group_id)")
+        (Rows::Members, "display") => {
+            col("COALESCE(m.display, (SELECT COALESCE(u2.display_name, u2.user_name) FROM users u2 \
+             WHERE u2.id = m.member_id), (SELECT g2.display_name FROM groups g2 WHERE g2.id = m.member_id))")
         }
+        (Rows::Groups, "value") => col("m.group_id"),
+        (Rows::Groups, "display") => col("(SELECT g2.display_name FROM groups g2 WHERE g2.id = m.group_id)"),
         (Rows::Groups, "type") => Some(Source::Const(json!("direct"))),
         _ => Some(Source::Absent),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use scim_protocol::eval::matches;
+    use scim_protocol::filter::{MAX_FILTER_DEPTH, parse_filter};
+    use serde_json::Map;
+    use sqlx::SqlitePool;
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+
+    use super::*;
+
+    const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+
+    /// A store in a temp file with the real migrations, and the resources GET would render
+    /// for its rows (the way `resource::render` and `resources::related` do).
+    struct Fixture {
+        pool: SqlitePool,
+        users: Vec<(String, Value)>,
+        groups: Vec<(String, Value)>,
+        _dir: tempfile::TempDir,
+    }
+
+    fn uid(n: usize) -> String {
+        format!("00000000-0000-4000-8000-00000000000{n}")
+    }
+
+    fn gid(n: usize) -> String {
+        format!("99999999-0000-4000-8000-00000000000{n}")
+    }
+
+    fn user_docs() -> Vec<Value> {
+        vec![
+            json!({
+                "schemas": [USER, ENTERPRISE],
+                "userName": "bjensen@example.com",
+                "externalId": "701984",
+                "name": {"familyName": "O'Malley", "givenName": "Barbara"},
+                "displayName": "Babs Jensen",
+                "title": "Tour Guide",
+                "userType": "Employee",
+                "active": true,
+                "emails": [
+                    {"value": "bjensen@example.com", "type": "work", "primary": true},
+                    {"value": "babs@jensen.org", "type": "home"}
+                ],
+                "ims": [{"value": "babs@foo.com", "type": "xmpp"}],
+                ENTERPRISE: {
+                    "department": "Tour Operations",
+                    "employeeNumber": "701984",
+                    "manager": {"value": uid(3), "displayName": "John Smith"}
+                }
+            }),
+            json!({
+                "schemas": [USER],
+                "userName": "ÉLODIE@Example.fr",
+                "externalId": "E-1",
+                "displayName": "Élodie",
+                "title": "",
+                "nickName": null,
+                "active": false,
+                "emails": [{"value": "elodie@example.fr", "type": "work", "primary": true}],
+                "roles": []
+            }),
+            json!({
+                "schemas": [USER, ENTERPRISE],
+                "userName": "jsmith@example.com",
+                "userType": "Intern",
+                "emails": [{"value": "JSmith@Example.COM", "type": "home"}],
+                // Entra's plain-string manager, as sent.
+                ENTERPRISE: {"department": "Engineering", "manager": uid(1)}
+            }),
+            json!({
+                "schemas": [USER],
+                "userName": "ann_100%@x.com",
+                "externalId": "abc",
+                "title": "a*b?[c]",
+                "active": true,
+                "phoneNumbers": [{"value": "+1 555", "type": "work"}],
+                "addresses": [{"type": "work", "streetAddress": "1 Main St", "locality": "Springfield"}]
+            }),
+            json!({
+                "schemas": [USER, "urn:example:ext:1.0:User"],
+                "userName": "annie@x.com",
+                "externalId": "ABC",
+                "title": "10",
+                "active": true,
+                "level": 7,
+                "tags": ["Red", "blue"],
+                "flag": true,
+                "urn:example:ext:1.0:User": {"costCode": "X-1"}
+            }),
+            json!({
+                "schemas": [USER, ENTERPRISE],
+                "userName": "zed",
+                "active": true,
+                ENTERPRISE: {"employeeNumber": "7"},
+                "emails": []
+            }),
+            json!({
+                "schemas": [USER],
+                "userName": "kim@example.org",
+                "displayName": "Kim",
+                "userType": "Employee",
+                "emails": [{"value": "kim@example.org", "type": "work"}, {"value": "k@example.com", "type": "other"}],
+                "x509Certificates": [{"value": "MIIC"}]
+            }),
+            json!({
+                "schemas": [USER],
+                "userName": "lee@example.com",
+                "externalId": "701984-b",
+                "displayName": "lee",
+                "title": "Tour guide",
+                "userType": "Employee",
+                "active": false,
+                "emails": [{"value": "lee@example.com", "type": "work", "primary": false}]
+            }),
+        ]
+    }
+
+    /// (id, displayName, externalId, members as (member id, type, stored display)).
+    #[allow(clippy::type_complexity)]
+    fn group_rows()
+    -> Vec<(String, &'static str, Option<&'static str>, Vec<(String, &'static str, Option<&'static str>)>)> {
+        vec![
+            (gid(1), "Tour Guides", Some("G-1"), vec![(uid(1), "User", Some("Babs Jensen")), (uid(2), "User", None)]),
+            (
+                gid(2),
+                "Engineering",
+                None,
+                vec![(uid(3), "User", None), (gid(1), "Group", None), (uid(8), "User", None)],
+            ),
+            (gid(3), "Empty", Some("g-1"), vec![]),
+            (gid(4), "ÉQUIPE", None, vec![("ghost".to_string(), "User", None)]),
+        ]
+    }
+
+    fn meta(kind: ResourceKind, id: &str, created: &str, modified: &str) -> Value {
+        json!({
+            "resourceType": kind.name(),
+            "created": created,
+            "lastModified": modified,
+            "location": format!("https://example.com/scim/v2/{}/{id}", kind.endpoint()),
+            "version": "W/\"1\"",
+        })
+    }
+
+    async fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteConnectOptions::new().filename(dir.path().join("scim.db")).create_if_missing(true);
+        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await.unwrap();
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await.unwrap();
+
+        let docs = user_docs();
+        let groups = group_rows();
+        let mut users = Vec::new();
+        for (i, doc) in docs.iter().enumerate() {
+            let id = uid(i + 1);
+            let text = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_string);
+            let user_name = text("userName").unwrap();
+            let (created, modified) =
+                (format!("2026-01-0{}T10:00:00.000Z", i + 1), format!("2026-02-0{}T10:00:00.123Z", 8 - i));
+            sqlx::query(
+                "INSERT INTO users (id, user_name, user_name_key, external_id, display_name, active, data, created, last_modified)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&id)
+            .bind(&user_name)
+            .bind(user_name.to_lowercase())
+            .bind(text("externalId"))
+            .bind(text("displayName"))
+            .bind(doc.get("active").and_then(Value::as_bool).unwrap_or(true))
+            .bind(doc.to_string())
+            .bind(&created)
+            .bind(&modified)
+            .execute(&pool)
+            .await
+            .unwrap();
+            let mut r: Map<String, Value> = doc.as_object().unwrap().clone();
+            r.insert("id".into(), json!(id));
+            let mine: Vec<Value> = groups
+                .iter()
+                .filter(|g| g.3.iter().any(|m| m.0 == id))
+                .map(|g| json!({"value": g.0, "$ref": format!("https://example.com/scim/v2/Groups/{}", g.0), "display": g.1, "type": "direct"}))
+                .collect();
+            if !mine.is_empty() {
+                r.insert("groups".into(), Value::Array(mine));
+            }
+            r.insert("meta".into(), meta(ResourceKind::User, &id, &created, &modified));
+            users.push((id, Value::Object(r)));
+        }
+
+        let mut rendered = Vec::new();
+        for (i, (id, name, external_id, _)) in groups.iter().enumerate() {
+            let (created, modified) =
+                (format!("2026-02-0{}T00:00:00.000Z", i + 1), format!("2026-02-0{}T12:00:00.000Z", i + 1));
+            let mut doc = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name});
+            if let Some(e) = external_id {
+                doc["externalId"] = json!(e);
+            }
+            sqlx::query(
+                "INSERT INTO groups (id, display_name, display_name_key, external_id, data, created, last_modified)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(id)
+            .bind(name)
+            .bind(name.to_lowercase())
+            .bind(external_id)
+            .bind(doc.to_string())
+            .bind(&created)
+            .bind(&modified)
+            .execute(&pool)
+            .await
+            .unwrap();
+            rendered.push((id.clone(), doc, created, modified));
+        }
+        // Members after all groups exist (a group can be a member of another).
+        let mut out = Vec::new();
+        for ((id, doc, created, modified), (_, _, _, members)) in rendered.into_iter().zip(&groups) {
+            let mut list = Vec::new();
+            for (member, ty, display) in members {
+                sqlx::query("INSERT INTO group_members (group_id, member_id, member_type, display, added) VALUES (?, ?, ?, ?, ?)")
+                    .bind(&id)
+                    .bind(member)
+                    .bind(ty)
+                    .bind(display)
+                    .bind("2026-03-01T00:00:00.000Z")
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+                // COALESCE(m.display, u.display_name, u.user_name, g.display_name)
+                let user = users.iter().find(|(u, _)| u == member).map(|(_, r)| r);
+                let shown = display.map(str::to_string).or_else(|| {
+                    user.and_then(|u| {
+                        u.get("displayName").or(u.get("userName")).and_then(Value::as_str).map(str::to_string)
+                    })
+                    .or_else(|| groups.iter().find(|g| &g.0 == member).map(|g| g.1.to_string()))
+                });
+                let mut m =
+                    json!({"value": member, "$ref": format!("https://example.com/scim/v2/Users/{member}"), "type": ty});
+                if let Some(d) = shown {
+                    m["display"] = json!(d);
+                }
+                list.push(m);
+            }
+            let mut r = doc.as_object().unwrap().clone();
+            r.insert("id".into(), json!(id));
+            r.insert("members".into(), Value::Array(list));
+            r.insert("meta".into(), meta(ResourceKind::Group, &id, &created, &modified));
+            out.push((id, Value::Object(r)));
+        }
+        Fixture { pool, users, groups: out, _dir: dir }
+    }
+
+    async fn sql_ids(pool: &SqlitePool, kind: ResourceKind, filter: &Filter) -> BTreeSet<String> {
+        let w = to_sql(kind, filter).unwrap_or_else(|e| panic!("{filter}: {e}"));
+        let sql = format!("SELECT id FROM {} WHERE {}", table(kind), w.clause);
+        let ids: Vec<String> = bind_all(sqlx::query_scalar(&sql), &w.binds)
+            .fetch_all(pool)
+            .await
+            .unwrap_or_else(|e| panic!("{filter}: {e}\n{sql}\n{:?}", w.binds));
+        ids.into_iter().collect()
+    }
+
+    fn eval_ids(kind: ResourceKind, resources: &[(String, Value)], filter: &Filter) -> BTreeSet<String> {
+        resources.iter().filter(|(_, r)| matches(kind, r, filter)).map(|(id, _)| id.clone()).collect()
+    }
+
+    fn user_filters() -> Vec<String> {
+        let e = ENTERPRISE;
+        let (u1, u3, g1) = (uid(1), uid(3), gid(1));
+        [
+            r#"userName eq "bjensen@example.com""#,
+            r#"userName eq "BJENSEN@EXAMPLE.COM""#,
+            r#"userName eq "élodie@example.fr""#,
+            r#"userName sw "J""#,
+            r#"userName co "_100%""#,
+            r#"userName co "%""#,
+            r#"userName ew ".COM""#,
+            r#"userName gt "j""#,
+            r#"externalId eq "701984""#,
+            r#"externalId eq "abc""#,
+            r#"externalId ne "abc""#,
+            r#"externalId co "B""#,
+            r#"externalId sw "70""#,
+            "externalId pr",
+            "externalId eq null",
+            &format!(r#"id eq "{u1}""#),
+            &format!(r#"not (id eq "{u1}")"#),
+            "active eq true",
+            "active eq false",
+            "active ne true",
+            r#"active eq "False""#,
+            r#"displayName eq "élodie""#,
+            r#"displayName co "BABS""#,
+            "title pr",
+            "title eq null",
+            r#"title eq "10""#,
+            "title eq 10",
+            r#"title co "*b?[""#,
+            r#"title sw "tour g""#,
+            r#"title gt "T""#,
+            r#"name.familyName co "o'malley""#,
+            "name pr",
+            r#"emails co "example.com""#,
+            r#"emails.value ew "@example.COM""#,
+            r#"emails.type eq "work""#,
+            r#"emails[type eq "work" and value co "@example.com"]"#,
+            r#"emails[type eq "work" and primary eq true]"#,
+            r#"emails[not (type eq "work")]"#,
+            "emails.primary eq true",
+            "emails.primary ne true",
+            "emails ne null",
+            "phoneNumbers pr",
+            r#"addresses[type eq "work" and locality sw "spring"]"#,
+            &format!(r#"{e}:department eq "tour operations""#),
+            &format!(r#"{e}:manager.value eq "{u3}""#),
+            &format!(r#"{e}:manager eq "{u1}""#),
+            &format!(r#"{e}:manager[value pr]"#),
+            &format!("{e}:employeeNumber eq 7"),
+            &format!("{e}:department pr"),
+            r#"meta.created gt "2026-01-03T10:00:00Z""#,
+            r#"meta.lastModified le "2026-02-05T10:00:00.123Z""#,
+            r#"meta.created eq "2026-01-02T11:00:00+01:00""#,
+            r#"meta.created ge "2026-01-04""#,
+            r#"meta.resourceType eq "User""#,
+            r#"meta.resourceType eq "Group""#,
+            "meta pr",
+            "groups pr",
+            &format!(r#"groups.value eq "{g1}""#),
+            r#"groups[display eq "tour guides"]"#,
+            r#"groups.type eq "direct""#,
+            "not (groups pr)",
+            "level gt 6",
+            "level eq 7",
+            r#"level eq "7""#,
+            r#"tags eq "red""#,
+            r#"tags co "LU""#,
+            "flag eq true",
+            r#"urn:example:ext:1.0:User:costCode eq "x-1""#,
+            &format!(r#"schemas eq "{e}""#),
+            r#"userType eq "Employee" and (emails co "example.com" or emails.value co "example.org")"#,
+            r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#,
+            r#"title pr or userType eq "Intern""#,
+            "nickName pr",
+            "nickName eq null",
+            "x509Certificates pr",
+            "roles eq null",
+            r#"userName eq "a" and externalId eq "b""#,
+            r#"userName eq "bjensen@example.com" and externalId eq "701984""#,
+        ]
+        .into_iter()
+        .map(str::to_string)
+        .collect()
+    }
+
+    fn group_filters() -> Vec<String> {
+        let (u1, g1) = (uid(1), gid(1));
+        [
+            r#"displayName eq "tour guides""#,
+            r#"displayName eq "équipe""#,
+            r#"displayName co "ÉQ""#,
+            r#"displayName sw "t""#,
+            r#"displayName ne "Empty""#,
+            r#"externalId eq "G-1""#,
+            r#"externalId eq "g-1""#,
+            "members pr",
+            &format!(r#"members eq "{u1}""#),
+            &format!(r#"members.value eq "{g1}""#),
+            r#"members[type eq "group"]"#,
+            r#"members[display eq "élodie"]"#,
+            r#"members[display eq "Élodie"]"#,
+            r#"members.display co "jsmith""#,
+            r#"members[value eq "ghost" and not (display pr)]"#,
+            "not (members pr)",
+            "members.display pr",
+            r#"meta.lastModified gt "2026-02-02T00:00:00Z""#,
+            r#"displayName eq "Tour Guides" or members.type eq "Group""#,
+        ]
+        .into_iter()
+        .map(str::to_string)
+        .collect()
+    }
+
+    /// For every filter in the tables, the rows the SQL selects are exactly the resources
+    /// `eval::matches` selects on their rendered JSON: the store and the evaluator agree.
+    #[tokio::test]
+    async fn sql_agrees_with_eval() {
+        let fx = fixture().await;
+        let mut distinct = BTreeSet::new();
+        for (kind, resources, filters) in
+            [(ResourceKind::User, &fx.users, user_filters()), (ResourceKind::Group, &fx.groups, group_filters())]
+        {
+            for input in filters {
+                let filter = parse_filter(&input).unwrap_or_else(|e| panic!("{input}: {e}"));
+                let want = eval_ids(kind, resources, &filter);
+                let got = sql_ids(&fx.pool, kind, &filter).await;
+                assert_eq!(got, want, "{kind:?} {input}: SQL and eval must select the same resources");
+                distinct.insert(want.len());
+            }
+        }
+        assert!(distinct.len() > 4, "the tables must select varied subsets, not all or nothing: {distinct:?}");
+    }
+
+    /// Spot checks that the agreed answers are the intended ones, so agreement is not two
+    /// identical mistakes.
+    #[tokio::test]
+    async fn sql_answers() {
+        let fx = fixture().await;
+        for (kind, input, want) in [
+            (ResourceKind::User, r#"userName eq "BJensen@example.com""#, vec![uid(1)]),
+            (ResourceKind::User, r#"userName eq "élodie@example.fr""#, vec![uid(2)]),
+            (ResourceKind::User, r#"userName co "_100%""#, vec![uid(4)]),
+            (ResourceKind::User, r#"externalId eq "abc""#, vec![uid(4)]),
+            (ResourceKind::User, "active eq true", vec![uid(1), uid(4), uid(5), uid(6)]),
+            (ResourceKind::User, r#"title co "*b?[""#, vec![uid(4)]),
+            (ResourceKind::User, r#"emails[type eq "work" and value co "@example.com"]"#, vec![uid(1), uid(8)]),
+            (ResourceKind::User, &format!(r#"{ENTERPRISE}:manager eq "{}""#, uid(1)), vec![uid(3)]),
+            (ResourceKind::User, r#"meta.created eq "2026-01-02T11:00:00+01:00""#, vec![uid(2)]),
+            (ResourceKind::User, "groups pr", vec![uid(1), uid(2), uid(3), uid(8)]),
+            (ResourceKind::Group, r#"displayName eq "équipe""#, vec![gid(4)]),
+            (ResourceKind::Group, r#"members.display co "jsmith""#, vec![gid(2)]),
+            (ResourceKind::Group, "not (members pr)", vec![gid(3)]),
+        ] {
+            let got = sql_ids(&fx.pool, kind, &parse_filter(input).unwrap()).await;
+            assert_eq!(got, want.into_iter().collect::<BTreeSet<_>>(), "{input}");
+        }
+    }
+
+    /// The lookups IdPs send use an index rather than scanning the table.
+    #[tokio::test]
+    async fn idp_lookups_use_indexes() {
+        let fx = fixture().await;
+        for (kind, input, index) in [
+            (ResourceKind::User, r#"userName eq "ann@example.com""#, "user_name_key"),
+            (ResourceKind::User, r#"externalId eq "701984""#, "users_external_id"),
+            (ResourceKind::User, r#"userName eq "a" and externalId eq "b""#, "INDEX"),
+            (ResourceKind::Group, r#"displayName eq "Tour Guides""#, "groups_display_name_key"),
+            (ResourceKind::Group, r#"externalId eq "G-1""#, "groups_external_id"),
+            (ResourceKind::User, r#"id eq "x""#, "INDEX"),
+        ] {
+            let w = to_sql(kind, &parse_filter(input).unwrap()).unwrap();
+            let sql = format!("EXPLAIN QUERY PLAN SELECT id, data FROM {} WHERE {}", table(kind), w.clause);
+            let plan: Vec<(i64, i64, i64, String)> =
+                bind_all(sqlx::query_as(&sql), &w.binds).fetch_all(&fx.pool).await.unwrap();
+            let details: Vec<&str> = plan.iter().map(|r| r.3.as_str()).collect();
+            assert!(
+                !details.iter().any(|d| d.starts_with(&format!("SCAN {}", table(kind)))),
+                "{input} must not scan: {details:?}"
+            );
+            assert!(details.iter().any(|d| d.contains(index)), "{input} must use {index}: {details:?}");
+        }
+    }
+
+    /// Request text is bound, never spliced: hostile values and paths leave the clause as
+    /// written here, and the query still runs.
+    #[tokio::test]
+    async fn request_text_is_bound() {
+        let fx = fixture().await;
+        let hostile = r#"x'); DROP TABLE users; --"#;
+        for input in [
+            format!(r#"userName eq "{hostile}""#),
+            format!(r#"title co "{hostile}""#),
+            format!(r#"externalId sw "{hostile}""#),
+            format!(r#"emails[value ew "{hostile}"]"#),
+            r#"urn:x:DROP:TABLE eq "users""#.to_string(),
+            r#"DROP_TABLE pr"#.to_string(),
+        ] {
+            let f = parse_filter(&input).unwrap();
+            let w = to_sql(ResourceKind::User, &f).unwrap();
+            assert!(!w.clause.contains("DROP") && !w.clause.contains("x'"), "{input}: {}", w.clause);
+            assert!(sql_ids(&fx.pool, ResourceKind::User, &f).await.is_empty(), "{input}");
+        }
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&fx.pool).await.unwrap();
+        assert_eq!(n, 8, "the table is intact");
+    }
+
+    /// The largest filters the parser accepts run in SQLite: the deepest nesting, a value
+    /// filter at the bottom of it, and a long `or` chain of ids.
+    #[tokio::test]
+    async fn limits_run_in_sqlite() {
+        let fx = fixture().await;
+        // 30 `not (`, then `[` and `(`: 32 levels, the most the parser accepts.
+        let deep = format!(
+            r#"{}emails[(type eq "work")]{}"#,
+            "not (".repeat(MAX_FILTER_DEPTH - 2),
+            ")".repeat(MAX_FILTER_DEPTH - 2)
+        );
+        let chain = (0..80).map(|i| format!(r#"id eq "{}""#, uid(i % 10))).collect::<Vec<_>>().join(" or ");
+        let mixed = (0..45)
+            .map(|i| format!(r#"title co "{i}" and not (emails.type eq "x{i}")"#))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        for input in [deep, chain, mixed] {
+            assert!(input.len() <= scim_protocol::filter::MAX_FILTER_LEN, "{} bytes", input.len());
+            let f = parse_filter(&input).unwrap();
+            let want = eval_ids(ResourceKind::User, &fx.users, &f);
+            assert_eq!(sql_ids(&fx.pool, ResourceKind::User, &f).await, want, "{}", &input[..60]);
+        }
+    }
+
+    /// Attributes rendered from outside the row, and ill-typed comparisons, are invalidFilter.
+    #[test]
+    fn refusals() {
+        for (kind, input) in [
+            (ResourceKind::User, r#"meta.location eq "x""#),
+            (ResourceKind::User, r#"meta.version eq "W/\"1\"""#),
+            (ResourceKind::Group, r#"members[$ref eq "x"]"#),
+            (ResourceKind::User, r#"groups.$ref pr"#),
+            (ResourceKind::User, "active gt true"),
+            (ResourceKind::User, r#"meta.created eq "soon""#),
+            (ResourceKind::User, r#"meta[resourceType eq "User"]"#),
+        ] {
+            let r = to_sql(kind, &parse_filter(input).unwrap());
+            assert!(matches!(r, Err(ScimError::InvalidFilter { .. })), "{input}: {r:?}");
+        }
     }
 }

@@ -19,40 +19,34 @@ fn clause(f: &Filter, binds: &mut Vec<SqlBind>) -> Result<String, ScimError> {
         Filter::And(a, b) => format!("({} AND {})", clause(a, binds)?, clause(b, binds)?),
         Filter::Or(a, b) => format!("({} OR {})", clause(a, binds)?, clause(b, binds)?),
         Filter::Not(a) => format!("(NOT {})", clause(a, binds)?),
-        Filter::Present(p) => format!("({} IS NOT NULL)", column(&p.name, p.sub.as_deref())?.0),
+        Filter::Present(p) => {
+            let col = column(&p.name, p.sub.as_deref())?.0;
+            format!("({col} IS NOT NULL AND {col} <> '')")
+        }
         Filter::Compare { path, op, value } => {
             let (col, case_exact) = column(&path.name, path.sub.as_deref())?;
             let CompValue::String(v) = value else {
                 return Err(ScimError::invalid_path("member filters compare strings"));
             };
-            let (lhs, v) = if case_exact { (col.to_string(), v.clone()) } else { (format!("lower({col})"), v.to_lowercase()) };
-            let mut like = |pat: String| {
-                binds.push(SqlBind::Text(pat));
-                format!("{lhs} LIKE ? ESCAPE '\\'")
-            };
+            // Case folding happens in SQLite on both sides (`lower`), so column and value fold alike.
+            let (lhs, rhs) = if case_exact { (col.to_string(), "?") } else { (format!("lower({col})"), "lower(?)") };
             let esc = v.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let (sql_op, bound) = match op {
+                CompareOp::Eq => ("=", v.clone()),
+                CompareOp::Ne => ("<>", v.clone()),
+                CompareOp::Co => ("LIKE", format!("%{esc}%")),
+                CompareOp::Sw => ("LIKE", format!("{esc}%")),
+                CompareOp::Ew => ("LIKE", format!("%{esc}")),
+                CompareOp::Gt => (">", v.clone()),
+                CompareOp::Ge => (">=", v.clone()),
+                CompareOp::Lt => ("<", v.clone()),
+                CompareOp::Le => ("<=", v.clone()),
+            };
+            binds.push(SqlBind::Text(bound));
             match op {
-                CompareOp::Eq => {
-                    binds.push(SqlBind::Text(v));
-                    format!("{lhs} = ?")
-                }
-                CompareOp::Ne => {
-                    binds.push(SqlBind::Text(v));
-                    format!("({lhs} IS NULL OR {lhs} <> ?)")
-                }
-                CompareOp::Co => like(format!("%{esc}%")),
-                CompareOp::Sw => like(format!("{esc}%")),
-                CompareOp::Ew => like(format!("%{esc}")),
-                CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le => {
-                    let sym = match op {
-                        CompareOp::Gt => ">",
-                        CompareOp::Ge => ">=",
-                        CompareOp::Lt => "<",
-                        _ => "<=",
-                    };
-                    binds.push(SqlBind::Text(v));
-                    format!("{lhs} {sym} ?")
-                }
+                CompareOp::Ne => format!("({lhs} IS NULL OR {lhs} <> {rhs})"),
+                CompareOp::Co | CompareOp::Sw | CompareOp::Ew => format!("{lhs} LIKE {rhs} ESCAPE '\\'"),
+                _ => format!("{lhs} {sql_op} {rhs}"),
             }
         }
         Filter::ValuePath { .. } => {

@@ -28,9 +28,7 @@ pub struct ListQuery {
 }
 
 fn int_param(name: &str, v: &str) -> Result<i64, ScimError> {
-    v.trim()
-        .parse::<i64>()
-        .map_err(|_| ScimError::invalid_value(format!("\"{name}\" must be an integer, not \"{v}\"")))
+    v.trim().parse::<i64>().map_err(|_| ScimError::invalid_value(format!("\"{name}\" must be an integer, not \"{v}\"")))
 }
 
 impl ListQuery {
@@ -64,7 +62,11 @@ impl ListQuery {
                 ("schemas", _) => continue,
                 ("attributes" | "excludedattributes", Value::Array(items)) => items
                     .iter()
-                    .map(|i| i.as_str().map(str::to_string).ok_or_else(|| ScimError::invalid_value(format!("\"{k}\" must list strings"))))
+                    .map(|i| {
+                        i.as_str()
+                            .map(str::to_string)
+                            .ok_or_else(|| ScimError::invalid_value(format!("\"{k}\" must list strings")))
+                    })
                     .collect::<Result<Vec<_>, _>>()?
                     .join(","),
                 (_, Value::String(s)) => s.clone(),

@@ -39,7 +39,8 @@ impl Row {
         Meta { created: self.created.clone(), last_modified: self.last_modified.clone(), version: self.version }
     }
     fn doc(&self) -> Result<Value> {
-        serde_json::from_str(&self.data).map_err(|e| Error::Io(std::io::Error::other(format!("stored resource is not JSON: {e}"))))
+        serde_json::from_str(&self.data)
+            .map_err(|e| Error::Io(std::io::Error::other(format!("stored resource is not JSON: {e}"))))
     }
 }
 
@@ -90,7 +91,10 @@ pub(crate) fn check_if_match(if_match: Option<&str>, version: i64) -> Result<()>
         let t = tag.trim();
         let t = t.strip_prefix("W/").unwrap_or(t);
         let Some(inner) = t.strip_prefix('"').and_then(|t| t.strip_suffix('"')) else {
-            return Err(ScimError::InvalidVers(format!("If-Match holds \"{tag}\", which is not an entity tag such as W/\"3\"")).into());
+            return Err(ScimError::InvalidVers(format!(
+                "If-Match holds \"{tag}\", which is not an entity tag such as W/\"3\""
+            ))
+            .into());
         };
         any = true;
         if inner.parse::<i64>().ok() == Some(version) {
@@ -171,7 +175,9 @@ impl Cursor {
         let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).map_err(|_| invalid())?;
         let raw = String::from_utf8(raw).map_err(|_| invalid())?;
         let mut parts = raw.splitn(3, '|');
-        let (Some(dir), Some(created), Some(id)) = (parts.next(), parts.next(), parts.next()) else { return Err(invalid()) };
+        let (Some(dir), Some(created), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(invalid());
+        };
         if !matches!(dir, "n" | "p") || crate::tokens::parse_time(created).is_none() {
             return Err(invalid());
         }
@@ -211,7 +217,13 @@ impl Provisioning {
     }
 
     /// The computed `groups` of a user, or the `members` of a group.
-    async fn related(&self, conn: &mut SqliteConnection, kind: ResourceKind, base_url: &str, id: &str) -> Result<Value> {
+    async fn related(
+        &self,
+        conn: &mut SqliteConnection,
+        kind: ResourceKind,
+        base_url: &str,
+        id: &str,
+    ) -> Result<Value> {
         let rows: Vec<(String, String, Option<String>)> = match kind {
             ResourceKind::User => {
                 sqlx::query_as(
@@ -286,9 +298,10 @@ impl Provisioning {
         let mut conn = self.pool.acquire().await?;
         let mut count_args = SqliteArguments::default();
         add_binds(&mut count_args, &binds)?;
-        let total: i64 = sqlx::query_scalar_with(&format!("SELECT COUNT(*) FROM {} WHERE {where_sql}", table(kind)), count_args)
-            .fetch_one(&mut *conn)
-            .await?;
+        let total: i64 =
+            sqlx::query_scalar_with(&format!("SELECT COUNT(*) FROM {} WHERE {where_sql}", table(kind)), count_args)
+                .fetch_one(&mut *conn)
+                .await?;
 
         let mut args = SqliteArguments::default();
         add_binds(&mut args, &binds)?;
@@ -337,7 +350,8 @@ impl Provisioning {
                 if backwards {
                     rows.reverse();
                 }
-                let key = |r: &Row, forward: bool| Cursor { forward, created: r.created.clone(), id: r.id.clone() }.encode();
+                let key =
+                    |r: &Row, forward: bool| Cursor { forward, created: r.created.clone(), id: r.id.clone() }.encode();
                 // Going forward, "more" means a next page; going back, it means a previous one.
                 let (has_next, has_prev) = match &position {
                     None => (more, false),
@@ -422,7 +436,9 @@ impl Provisioning {
             }
         };
         inserted.map_err(|e| {
-            crate::error::map_unique(e, || format!("a User with userName \"{}\" already exists (userName ignores case)", cols.name))
+            crate::error::map_unique(e, || {
+                format!("a User with userName \"{}\" already exists (userName ignores case)", cols.name)
+            })
         })?;
         if let Some(members) = &incoming.members {
             self.add_members(&mut tx, &id, members, &now).await?;
@@ -470,7 +486,13 @@ impl Provisioning {
     }
 
     /// Inserts members, checking each exists; a member already present is left as it is.
-    async fn add_members(&self, conn: &mut SqliteConnection, group_id: &str, members: &[Member], now: &str) -> Result<usize> {
+    async fn add_members(
+        &self,
+        conn: &mut SqliteConnection,
+        group_id: &str,
+        members: &[Member],
+        now: &str,
+    ) -> Result<usize> {
         let mut added = 0;
         for m in members {
             let exists: Option<i64> = match m.kind {
@@ -527,7 +549,10 @@ impl Provisioning {
         if let Some(body_id) = body.get("id").and_then(Value::as_str)
             && body_id != id
         {
-            return Err(ScimError::Mutability(format!("\"id\" is immutable: the body says \"{body_id}\" but the URL says \"{id}\"")).into());
+            return Err(ScimError::Mutability(format!(
+                "\"id\" is immutable: the body says \"{body_id}\" but the URL says \"{id}\""
+            ))
+            .into());
         }
         let incoming = normalize(kind, body, &mut quirks)?;
         let mut doc = incoming.doc;
@@ -573,7 +598,14 @@ impl Provisioning {
         })
     }
 
-    async fn store_doc(&self, conn: &mut SqliteConnection, kind: ResourceKind, id: &str, doc: &Value, now: &str) -> Result<()> {
+    async fn store_doc(
+        &self,
+        conn: &mut SqliteConnection,
+        kind: ResourceKind,
+        id: &str,
+        doc: &Value,
+        now: &str,
+    ) -> Result<()> {
         let cols = columns(kind, doc);
         let r = match kind {
             ResourceKind::User => {
@@ -607,7 +639,11 @@ impl Provisioning {
                 .await
             }
         };
-        r.map_err(|e| crate::error::map_unique(e, || format!("a User with userName \"{}\" already exists (userName ignores case)", cols.name)))?;
+        r.map_err(|e| {
+            crate::error::map_unique(e, || {
+                format!("a User with userName \"{}\" already exists (userName ignores case)", cols.name)
+            })
+        })?;
         Ok(())
     }
 
@@ -660,12 +696,17 @@ impl Provisioning {
                     let mut args = SqliteArguments::default();
                     args.add(id.to_string()).map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
                     add_binds(&mut args, &w.binds)?;
-                    let n = sqlx::query_with(&format!("DELETE FROM group_members WHERE group_id = ? AND ({})", w.clause), args)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected() as usize;
+                    let n = sqlx::query_with(
+                        &format!("DELETE FROM group_members WHERE group_id = ? AND ({})", w.clause),
+                        args,
+                    )
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected() as usize;
                     if n == 0 {
-                        return Err(ScimError::NoTarget(format!("no member of the group matches the filter {filter}")).into());
+                        return Err(
+                            ScimError::NoTarget(format!("no member of the group matches the filter {filter}")).into()
+                        );
                     }
                     removed += n;
                 }
@@ -695,7 +736,13 @@ impl Provisioning {
     }
 
     /// DELETE: removes the resource permanently, and its memberships.
-    pub async fn delete(&self, kind: ResourceKind, ctx: &RequestContext, id: &str, if_match: Option<&str>) -> Result<()> {
+    pub async fn delete(
+        &self,
+        kind: ResourceKind,
+        ctx: &RequestContext,
+        id: &str,
+        if_match: Option<&str>,
+    ) -> Result<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let row = self.load_row(&mut tx, kind, id).await?;
         check_if_match(if_match, row.version)?;

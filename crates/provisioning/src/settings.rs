@@ -7,10 +7,7 @@ const PUBLIC_URL: &str = "public_url";
 
 impl Provisioning {
     async fn setting(&self, key: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?").bind(key).fetch_optional(&self.pool).await?)
     }
 
     async fn set_setting(&self, key: &str, value: Option<&str>) -> Result<()> {

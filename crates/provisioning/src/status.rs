@@ -51,7 +51,13 @@ const MAPPING: &[(&str, &str, bool, &[&str], &str)] = &[
     ("active", "Account status", false, &["active"], "active"),
     ("displayName", "Display name", false, &["displayName"], "displayName"),
     ("title", "Job title", false, &["title"], "title"),
-    ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "Department", false, &[ENTERPRISE_USER_SCHEMA, "department"], "department"),
+    (
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+        "Department",
+        false,
+        &[ENTERPRISE_USER_SCHEMA, "department"],
+        "department",
+    ),
 ];
 
 /// How many recent user writes are searched for "seen".
@@ -86,8 +92,10 @@ impl Provisioning {
             sqlx::query_scalar("SELECT time FROM events WHERE token_id IS NOT NULL ORDER BY id LIMIT 1")
                 .fetch_optional(&mut *conn)
                 .await?;
-        let first_user: Option<String> = sqlx::query_scalar("SELECT MIN(created) FROM users").fetch_one(&mut *conn).await?;
-        let first_group: Option<String> = sqlx::query_scalar("SELECT MIN(created) FROM groups").fetch_one(&mut *conn).await?;
+        let first_user: Option<String> =
+            sqlx::query_scalar("SELECT MIN(created) FROM users").fetch_one(&mut *conn).await?;
+        let first_group: Option<String> =
+            sqlx::query_scalar("SELECT MIN(created) FROM groups").fetch_one(&mut *conn).await?;
         drop(conn);
         Ok(Status {
             provisioning_enabled: self.provisioning_enabled().await?,
@@ -107,9 +115,10 @@ impl Provisioning {
     /// The attribute mapping with an example from the most recently synced user, and when
     /// each attribute was last sent by the IdP.
     pub async fn mapping(&self) -> Result<Vec<MappingRow>> {
-        let latest: Option<String> = sqlx::query_scalar("SELECT data FROM users ORDER BY last_modified DESC, id DESC LIMIT 1")
-            .fetch_optional(&self.pool)
-            .await?;
+        let latest: Option<String> =
+            sqlx::query_scalar("SELECT data FROM users ORDER BY last_modified DESC, id DESC LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await?;
         let latest: Value = latest.and_then(|d| serde_json::from_str(&d).ok()).unwrap_or(Value::Null);
         let recent: Vec<(String, String)> = sqlx::query_as(
             "SELECT time, request_body FROM events WHERE resource_type = 'User' AND method IN ('POST', 'PUT', 'PATCH')
@@ -130,9 +139,17 @@ impl Provisioning {
                 let path_needle = format!(".{key}\"");
                 let last_seen = recent
                     .iter()
-                    .find(|(_, body)| body.contains(&needle) || body.contains(&path_needle) || body.contains(&format!(":{key}\"")))
+                    .find(|(_, body)| {
+                        body.contains(&needle) || body.contains(&path_needle) || body.contains(&format!(":{key}\""))
+                    })
                     .map(|(t, _)| t.clone());
-                MappingRow { scim_attribute: attr.to_string(), field: field.to_string(), required: *required, example, last_seen }
+                MappingRow {
+                    scim_attribute: attr.to_string(),
+                    field: field.to_string(),
+                    required: *required,
+                    example,
+                    last_seen,
+                }
             })
             .collect())
     }

@@ -141,9 +141,10 @@ impl Provisioning {
     /// All tokens, newest first.
     pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>> {
         let now = self.clock.stamp();
-        let rows: Vec<TokenRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM tokens ORDER BY created DESC, id DESC"))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<TokenRow> =
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM tokens ORDER BY created DESC, id DESC"))
+                .fetch_all(&self.pool)
+                .await?;
         Ok(rows.into_iter().map(|r| r.info(&now)).collect())
     }
 
@@ -179,7 +180,9 @@ impl Provisioning {
             return Err(Error::InvalidInput("the grace period is between 0 seconds and 30 days".into()));
         }
         let label = label.unwrap_or_else(|| old.label.clone());
-        let new = self.create_token(&label, old.expires.as_deref().and_then(parse_time).filter(|e| *e > self.clock.now())).await?;
+        let new = self
+            .create_token(&label, old.expires.as_deref().and_then(parse_time).filter(|e| *e > self.clock.now()))
+            .await?;
         if grace_secs == 0 {
             self.revoke_token(id).await?;
         } else {
@@ -197,9 +200,11 @@ impl Provisioning {
 
     /// Checks a presented bearer token. Unknown, revoked and expired tokens are refused alike.
     pub async fn verify_token(&self, presented: &str) -> Result<TokenInfo> {
-        let refused = || Error::Scim(scim_protocol::ScimError::Unauthorized(
-            "the bearer token is missing, wrong, revoked or expired".into(),
-        ));
+        let refused = || {
+            Error::Scim(scim_protocol::ScimError::Unauthorized(
+                "the bearer token is missing, wrong, revoked or expired".into(),
+            ))
+        };
         if !presented.starts_with(TOKEN_PREFIX) || presented.len() > 256 {
             return Err(refused());
         }

@@ -11,14 +11,17 @@ use scim_protocol::ScimError;
 use scim_protocol::schema::{ALL_SCHEMAS, LIST_RESPONSE_SCHEMA, SERVICE_PROVIDER_CONFIG_SCHEMA};
 
 use crate::AppState;
+use crate::MAX_BODY_BYTES;
 use crate::handlers::scim_json;
 use crate::request::{ScimRequest, refuse};
-use crate::MAX_BODY_BYTES;
 
 const KINDS: [ResourceKind; 2] = [ResourceKind::User, ResourceKind::Group];
 
 fn log(s: &AppState, req: &ScimRequest, status: u16) {
-    s.p.log_request(&req.ctx, &provisioning::Outcome { status, operation: Some("Discovery".into()), ..Default::default() });
+    s.p.log_request(
+        &req.ctx,
+        &provisioning::Outcome { status, operation: Some("Discovery".into()), ..Default::default() },
+    );
 }
 
 fn list(items: Vec<Value>) -> Value {

@@ -29,10 +29,8 @@ impl IntoResponse for ApiError {
         let mut res = (status, self.0.to_json().to_string()).into_response();
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
         if status == StatusCode::UNAUTHORIZED {
-            res.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"TalkWriter SCIM\""),
-            );
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"TalkWriter SCIM\""));
         }
         res
     }
@@ -41,5 +39,6 @@ impl IntoResponse for ApiError {
 /// A panic in a handler becomes a SCIM 500 with no internals in it.
 pub(crate) fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
-    ApiError(ScimError::Internal("the server could not complete the request; it has been logged".into())).into_response()
+    ApiError(ScimError::Internal("the server could not complete the request; it has been logged".into()))
+        .into_response()
 }

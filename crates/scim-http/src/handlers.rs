@@ -46,7 +46,14 @@ fn list_summary(list: &Value) -> Value {
     json!({"totalResults": list["totalResults"], "startIndex": list["startIndex"], "itemsPerPage": list["itemsPerPage"], "Resources": items})
 }
 
-fn log_read(s: &AppState, req: &ScimRequest, kind: Option<ResourceKind>, status: u16, target: Option<&Value>, response: Value) {
+fn log_read(
+    s: &AppState,
+    req: &ScimRequest,
+    kind: Option<ResourceKind>,
+    status: u16,
+    target: Option<&Value>,
+    response: Value,
+) {
     s.p.log_request(
         &req.ctx,
         &Outcome {
@@ -100,7 +107,11 @@ async fn get_one(s: AppState, req: ScimRequest, kind: ResourceKind, id: String) 
     let projection = Projection::parse(req.param("attributes"), req.param("excludedAttributes"));
     match s.p.get(kind, &req.ctx.base_url, &id, &projection).await {
         Ok((body, etag)) => {
-            if req.if_none_match.as_deref().is_some_and(|inm| inm.split(',').any(|t| t.trim() == etag || t.trim() == "*")) {
+            if req
+                .if_none_match
+                .as_deref()
+                .is_some_and(|inm| inm.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+            {
                 log_read(&s, &req, Some(kind), 304, Some(&body), json!({"id": id}));
                 return with_etag(StatusCode::NOT_MODIFIED.into_response(), &etag);
             }
@@ -160,7 +171,16 @@ macro_rules! resource_handlers {
     };
 }
 
-resource_handlers!(ResourceKind::User, list_users, search_users, create_user, get_user, replace_user, patch_user, delete_user);
+resource_handlers!(
+    ResourceKind::User,
+    list_users,
+    search_users,
+    create_user,
+    get_user,
+    replace_user,
+    patch_user,
+    delete_user
+);
 resource_handlers!(
     ResourceKind::Group,
     list_groups,
@@ -213,7 +233,11 @@ pub(crate) async fn search_root(State(s): State<AppState>, req: ScimRequest) -> 
 }
 
 pub(crate) async fn not_implemented(State(s): State<AppState>, req: ScimRequest) -> Response {
-    let what = if req.ctx.path.contains("/Bulk") { "/Bulk is not supported (bulk.supported is false)" } else { "/Me is not supported: SCIM clients here authenticate as an IdP, not as a user" };
+    let what = if req.ctx.path.contains("/Bulk") {
+        "/Bulk is not supported (bulk.supported is false)"
+    } else {
+        "/Me is not supported: SCIM clients here authenticate as an IdP, not as a user"
+    };
     fail(&s, &req, ScimError::NotImplemented(what.into()))
 }
 

@@ -37,13 +37,19 @@ pub fn router(p: Provisioning) -> Router {
         .route("/Users/.search", post(handlers::search_users))
         .route(
             "/Users/{id}",
-            get(handlers::get_user).put(handlers::replace_user).patch(handlers::patch_user).delete(handlers::delete_user),
+            get(handlers::get_user)
+                .put(handlers::replace_user)
+                .patch(handlers::patch_user)
+                .delete(handlers::delete_user),
         )
         .route("/Groups", get(handlers::list_groups).post(handlers::create_group))
         .route("/Groups/.search", post(handlers::search_groups))
         .route(
             "/Groups/{id}",
-            get(handlers::get_group).put(handlers::replace_group).patch(handlers::patch_group).delete(handlers::delete_group),
+            get(handlers::get_group)
+                .put(handlers::replace_group)
+                .patch(handlers::patch_group)
+                .delete(handlers::delete_group),
         )
         .route("/.search", post(handlers::search_root))
         .route("/Me", axum::routing::any(handlers::not_implemented))

@@ -24,10 +24,7 @@ pub(crate) struct ScimRequest {
 
 impl ScimRequest {
     pub fn body(&self) -> Result<&Value, ApiError> {
-        self.ctx
-            .body
-            .as_ref()
-            .ok_or_else(|| ApiError(ScimError::invalid_syntax("this request needs a JSON body")))
+        self.ctx.body.as_ref().ok_or_else(|| ApiError(ScimError::invalid_syntax("this request needs a JSON body")))
     }
 
     pub fn query_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
@@ -92,7 +89,11 @@ impl FromRequest<AppState> for ScimRequest {
         ctx.simulated = parts.headers.contains_key("x-talkwriter-simulated");
 
         let Some(token) = bearer(&parts) else {
-            return Err(refuse(state, &ctx, ScimError::Unauthorized("an Authorization: Bearer token is required".into())));
+            return Err(refuse(
+                state,
+                &ctx,
+                ScimError::Unauthorized("an Authorization: Bearer token is required".into()),
+            ));
         };
         match state.p.verify_token(token).await {
             Ok(info) => ctx.token_id = Some(info.id),
@@ -106,7 +107,9 @@ impl FromRequest<AppState> for ScimRequest {
             return Err(refuse(
                 state,
                 &ctx,
-                ScimError::Forbidden("SCIM provisioning is turned off in TalkWriter Admin; no changes are accepted".into()),
+                ScimError::Forbidden(
+                    "SCIM provisioning is turned off in TalkWriter Admin; no changes are accepted".into(),
+                ),
             ));
         }
         ctx.base_url = public_url.unwrap_or_else(|| {
@@ -114,11 +117,8 @@ impl FromRequest<AppState> for ScimRequest {
             format!("http://{host}{BASE_PATH}")
         });
 
-        let query = parts
-            .uri
-            .query()
-            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-            .unwrap_or_default();
+        let query =
+            parts.uri.query().map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
         let if_match = header_text(&parts, header::IF_MATCH);
         let if_none_match = header_text(&parts, header::IF_NONE_MATCH);
 
@@ -132,7 +132,9 @@ impl FromRequest<AppState> for ScimRequest {
                     return Err(refuse(
                         state,
                         &ctx,
-                        ScimError::PayloadTooLarge(format!("the request body is over the limit of {MAX_BODY_BYTES} bytes")),
+                        ScimError::PayloadTooLarge(format!(
+                            "the request body is over the limit of {MAX_BODY_BYTES} bytes"
+                        )),
                     ));
                 }
             };
@@ -140,7 +142,11 @@ impl FromRequest<AppState> for ScimRequest {
                 match serde_json::from_slice::<Value>(&bytes) {
                     Ok(v) => ctx.body = Some(v),
                     Err(e) => {
-                        return Err(refuse(state, &ctx, ScimError::invalid_syntax(format!("the body is not valid JSON: {e}"))));
+                        return Err(refuse(
+                            state,
+                            &ctx,
+                            ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")),
+                        ));
                     }
                 }
             }

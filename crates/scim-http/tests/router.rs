@@ -43,11 +43,18 @@ impl Env {
         if !has_auth {
             req = req.header(header::AUTHORIZATION, format!("Bearer {}", self.token));
         }
-        let res = scim_http::router(self.p.clone()).oneshot(req.body(body.unwrap_or_else(Body::empty)).unwrap()).await.unwrap();
+        let res = scim_http::router(self.p.clone())
+            .oneshot(req.body(body.unwrap_or_else(Body::empty)).unwrap())
+            .await
+            .unwrap();
         let status = res.status();
         let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())) };
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
         if status.as_u16() >= 400 && status != StatusCode::SERVICE_UNAVAILABLE {
             assert_eq!(
                 headers.get(header::CONTENT_TYPE).unwrap(),
@@ -124,14 +131,51 @@ async fn duplicate_user_name_is_409_uniqueness() {
 #[tokio::test]
 async fn bad_input_is_refused_and_changes_nothing() {
     let e = env().await;
-    let cases: Vec<(&str, &str, Body, &str, u16, Option<&str>)> = vec![
+    // (method, uri, body, content type, status, scimType)
+    type Case = (&'static str, &'static str, Body, &'static str, u16, Option<&'static str>);
+    let cases: Vec<Case> = vec![
         ("POST", "/scim/v2/Users", Body::from("{not json"), "application/scim+json", 400, Some("invalidSyntax")),
         ("POST", "/scim/v2/Users", Body::from("[1,2]"), "application/scim+json", 400, Some("invalidSyntax")),
-        ("POST", "/scim/v2/Users", Body::from(r#"{"userName":"x"}"#), "application/scim+json", 400, Some("invalidSyntax")),
-        ("POST", "/scim/v2/Users", Body::from(format!(r#"{{"schemas":["{USER}"]}}"#)), "application/json", 400, Some("invalidValue")),
-        ("POST", "/scim/v2/Users", Body::from(format!(r#"{{"schemas":["{USER}"],"userName":5}}"#)), "application/json", 400, Some("invalidValue")),
-        ("POST", "/scim/v2/Users", Body::from(format!(r#"{{"schemas":["{USER}"],"userName":"a","active":"maybe"}}"#)), "application/json", 400, Some("invalidValue")),
-        ("POST", "/scim/v2/Users", Body::from(format!(r#"{{"schemas":["{USER}"],"userName":"a"}}"#)), "text/plain", 415, None),
+        (
+            "POST",
+            "/scim/v2/Users",
+            Body::from(r#"{"userName":"x"}"#),
+            "application/scim+json",
+            400,
+            Some("invalidSyntax"),
+        ),
+        (
+            "POST",
+            "/scim/v2/Users",
+            Body::from(format!(r#"{{"schemas":["{USER}"]}}"#)),
+            "application/json",
+            400,
+            Some("invalidValue"),
+        ),
+        (
+            "POST",
+            "/scim/v2/Users",
+            Body::from(format!(r#"{{"schemas":["{USER}"],"userName":5}}"#)),
+            "application/json",
+            400,
+            Some("invalidValue"),
+        ),
+        (
+            "POST",
+            "/scim/v2/Users",
+            Body::from(format!(r#"{{"schemas":["{USER}"],"userName":"a","active":"maybe"}}"#)),
+            "application/json",
+            400,
+            Some("invalidValue"),
+        ),
+        (
+            "POST",
+            "/scim/v2/Users",
+            Body::from(format!(r#"{{"schemas":["{USER}"],"userName":"a"}}"#)),
+            "text/plain",
+            415,
+            None,
+        ),
         ("POST", "/scim/v2/Users", Body::from(vec![b'{'; 2 * 1024 * 1024]), "application/json", 413, None),
         ("POST", "/scim/v2/Users", Body::from(vec![0xff, 0xfe, b'{']), "application/json", 400, Some("invalidSyntax")),
         ("POST", "/scim/v2/Users", Body::from("[".repeat(10_000)), "application/json", 400, Some("invalidSyntax")),
@@ -139,13 +183,27 @@ async fn bad_input_is_refused_and_changes_nothing() {
         ("GET", "/scim/v2/Users?startIndex=abc", Body::empty(), "application/json", 400, Some("invalidValue")),
         ("GET", "/scim/v2/Users?sortOrder=sideways", Body::empty(), "application/json", 400, Some("invalidValue")),
         ("GET", "/scim/v2/Users/nope", Body::empty(), "application/json", 404, None),
-        ("PUT", "/scim/v2/Users/nope", Body::from(format!(r#"{{"schemas":["{USER}"],"userName":"a"}}"#)), "application/json", 404, None),
+        (
+            "PUT",
+            "/scim/v2/Users/nope",
+            Body::from(format!(r#"{{"schemas":["{USER}"],"userName":"a"}}"#)),
+            "application/json",
+            404,
+            None,
+        ),
         ("DELETE", "/scim/v2/Users/nope", Body::empty(), "application/json", 404, None),
         ("GET", "/scim/v2/Nothing", Body::empty(), "application/json", 404, None),
         ("DELETE", "/scim/v2/ServiceProviderConfig", Body::empty(), "application/json", 405, None),
         ("GET", "/scim/v2/Me", Body::empty(), "application/json", 501, None),
         ("POST", "/scim/v2/Bulk", Body::from("{}"), "application/json", 501, None),
-        ("POST", "/scim/v2/Users/.search", Body::from(r#"{"filter":"userName eq"}"#), "application/json", 400, Some("invalidFilter")),
+        (
+            "POST",
+            "/scim/v2/Users/.search",
+            Body::from(r#"{"filter":"userName eq"}"#),
+            "application/json",
+            400,
+            Some("invalidFilter"),
+        ),
     ];
     e.create_user("keep@example.com").await;
     let before = e.call("GET", "/scim/v2/Users", None).await.body;
@@ -164,7 +222,9 @@ async fn bad_tokens_get_401() {
     let e = env().await;
     let revoked = e.p.create_token("old", None).await.unwrap();
     e.p.revoke_token(&revoked.info.id).await.unwrap();
-    for auth in [None, Some("Bearer twscim_wrong"), Some("Basic dXNlcjpwYXNz"), Some(&*format!("Bearer {}", revoked.token))] {
+    for auth in
+        [None, Some("Bearer twscim_wrong"), Some("Basic dXNlcjpwYXNz"), Some(&*format!("Bearer {}", revoked.token))]
+    {
         let mut headers = vec![];
         let a;
         if let Some(v) = auth {
@@ -205,17 +265,29 @@ async fn provisioning_switch() {
 async fn put_replaces() {
     let e = env().await;
     let u = e
-        .call("POST", "/scim/v2/Users", Some(json!({"schemas":[USER],"userName":"c@x","title":"Boss","active":false,"name":{"givenName":"C"}})))
+        .call(
+            "POST",
+            "/scim/v2/Users",
+            Some(json!({"schemas":[USER],"userName":"c@x","title":"Boss","active":false,"name":{"givenName":"C"}})),
+        )
         .await
         .body;
     let id = u["id"].as_str().unwrap();
-    let r = e.call("PUT", &format!("/scim/v2/Users/{id}"), Some(json!({"schemas":[USER],"userName":"c@x","displayName":"C X"}))).await;
+    let r = e
+        .call(
+            "PUT",
+            &format!("/scim/v2/Users/{id}"),
+            Some(json!({"schemas":[USER],"userName":"c@x","displayName":"C X"})),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(r.body.get("title").is_none() && r.body.get("name").is_none(), "omitted attributes are cleared");
     assert_eq!(r.body["active"], true, "active left out means true");
     assert_eq!(r.body["meta"]["version"], "W/\"2\"");
     assert_eq!(r.body["meta"]["created"], u["meta"]["created"], "created never changes");
-    let bad = e.call("PUT", &format!("/scim/v2/Users/{id}"), Some(json!({"schemas":[USER],"id":"other","userName":"c@x"}))).await;
+    let bad = e
+        .call("PUT", &format!("/scim/v2/Users/{id}"), Some(json!({"schemas":[USER],"id":"other","userName":"c@x"})))
+        .await;
     assert_eq!(bad.body["scimType"], "mutability");
 }
 
@@ -243,7 +315,13 @@ async fn deactivate_then_delete() {
     let e = env().await;
     let id = e.create_user("e@x").await["id"].as_str().unwrap().to_string();
     let uri = format!("/scim/v2/Users/{id}");
-    let r = e.call("PATCH", &uri, Some(json!({"schemas":[PATCH_OP],"Operations":[{"op":"Replace","path":"active","value":"False"}]}))).await;
+    let r = e
+        .call(
+            "PATCH",
+            &uri,
+            Some(json!({"schemas":[PATCH_OP],"Operations":[{"op":"Replace","path":"active","value":"False"}]})),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["active"], false);
     assert_eq!(e.call("GET", &uri, None).await.body["active"], false, "a deactivated user is still returned");
@@ -253,11 +331,15 @@ async fn deactivate_then_delete() {
     assert_eq!(e.call("GET", &uri, None).await.status, StatusCode::NOT_FOUND);
     assert_eq!(e.call("DELETE", &uri, None).await.status, StatusCode::NOT_FOUND);
     e.p.flush_log().await;
-    let ops: Vec<String> = e.p.query_events(&Default::default()).await.unwrap().events.into_iter().map(|ev| ev.operation).collect();
+    let ops: Vec<String> =
+        e.p.query_events(&Default::default()).await.unwrap().events.into_iter().map(|ev| ev.operation).collect();
     for op in ["Create User", "Deactivate User", "Delete User", "Lookup"] {
         assert!(ops.iter().any(|o| o == op), "{op} is in the log: {ops:?}");
     }
-    let deactivate = e.p.query_events(&provisioning::EventQuery { operation: Some("Deactivate User".into()), ..Default::default() }).await.unwrap();
+    let deactivate =
+        e.p.query_events(&provisioning::EventQuery { operation: Some("Deactivate User".into()), ..Default::default() })
+            .await
+            .unwrap();
     assert!(deactivate.events[0].quirks.contains("entra-string-boolean"), "the quirk is recorded");
 }
 
@@ -268,8 +350,12 @@ async fn groups_and_membership() {
     let a = e.create_user("a@x").await["id"].as_str().unwrap().to_string();
     let b = e.create_user("b@x").await["id"].as_str().unwrap().to_string();
     let g = e
-        .call("POST", "/scim/v2/Groups", Some(json!({"schemas":[GROUP, "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],
-            "displayName":"Engineering","members":[{"value":a}]})))
+        .call(
+            "POST",
+            "/scim/v2/Groups",
+            Some(json!({"schemas":[GROUP, "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],
+            "displayName":"Engineering","members":[{"value":a}]})),
+        )
         .await;
     assert_eq!(g.status, StatusCode::CREATED, "{}", g.body);
     let gid = g.body["id"].as_str().unwrap().to_string();
@@ -278,10 +364,14 @@ async fn groups_and_membership() {
     assert_eq!(g.body["members"][0]["$ref"], format!("http://scim.test/scim/v2/Users/{a}"));
     let guri = format!("/scim/v2/Groups/{gid}");
     let r = e
-        .call("PATCH", &guri, Some(json!({"schemas":[PATCH_OP],"Operations":[
+        .call(
+            "PATCH",
+            &guri,
+            Some(json!({"schemas":[PATCH_OP],"Operations":[
             {"op":"replace","value":{"id":gid,"displayName":"Eng"}},
             {"op":"remove","path":format!("members[value eq \"{a}\"]")},
-            {"op":"add","path":"members","value":[{"value":b,"display":"b@x"}]}]})))
+            {"op":"add","path":"members","value":[{"value":b,"display":"b@x"}]}]})),
+        )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
     let got = e.call("GET", &guri, None).await.body;
@@ -293,11 +383,26 @@ async fn groups_and_membership() {
     assert_eq!(user_b["groups"][0]["display"], "Eng");
     let rename_only = e.call("PATCH", &guri, Some(json!({"schemas":[PATCH_OP],"Operations":[{"op":"replace","value":{"id":gid,"displayName":"Engineering"}}]}))).await;
     assert_eq!(rename_only.status, StatusCode::NO_CONTENT);
-    assert_eq!(e.call("GET", &guri, None).await.body["members"].as_array().unwrap().len(), 1, "a rename never touches membership");
-    let lookup = e.call("GET", "/scim/v2/Groups?filter=displayName%20eq%20%22engineering%22&excludedAttributes=members", None).await.body;
+    assert_eq!(
+        e.call("GET", &guri, None).await.body["members"].as_array().unwrap().len(),
+        1,
+        "a rename never touches membership"
+    );
+    let lookup = e
+        .call("GET", "/scim/v2/Groups?filter=displayName%20eq%20%22engineering%22&excludedAttributes=members", None)
+        .await
+        .body;
     assert_eq!(lookup["totalResults"], 1, "{lookup}");
     assert!(lookup["Resources"][0].get("members").is_none(), "excludedAttributes=members");
-    let bad = e.call("PATCH", &guri, Some(json!({"schemas":[PATCH_OP],"Operations":[{"op":"add","path":"members","value":[{"value":"ghost"}]}]}))).await;
+    let bad = e
+        .call(
+            "PATCH",
+            &guri,
+            Some(
+                json!({"schemas":[PATCH_OP],"Operations":[{"op":"add","path":"members","value":[{"value":"ghost"}]}]}),
+            ),
+        )
+        .await;
     assert_eq!(bad.body["scimType"], "invalidValue", "members must exist");
     assert_eq!(e.call("DELETE", &format!("/scim/v2/Users/{b}"), None).await.status, StatusCode::NO_CONTENT);
     assert!(e.call("GET", &guri, None).await.body["members"].as_array().unwrap().is_empty(), "no orphan membership");
@@ -314,7 +419,10 @@ async fn discovery() {
     assert_eq!(spc["etag"]["supported"], true);
     let rts = e.call("GET", "/scim/v2/ResourceTypes", None).await.body;
     assert_eq!(rts["totalResults"], 2);
-    assert_eq!(e.call("GET", "/scim/v2/ResourceTypes/User", None).await.body["schemaExtensions"][0]["schema"], ENTERPRISE);
+    assert_eq!(
+        e.call("GET", "/scim/v2/ResourceTypes/User", None).await.body["schemaExtensions"][0]["schema"],
+        ENTERPRISE
+    );
     let schemas = e.call("GET", "/scim/v2/Schemas", None).await.body;
     assert_eq!(schemas["totalResults"], 3);
     let user = e.call("GET", &format!("/scim/v2/Schemas/{USER}"), None).await.body;
@@ -342,7 +450,10 @@ async fn paging() {
     let none = e.call("GET", "/scim/v2/Users?count=-3&startIndex=-9", None).await.body;
     assert_eq!(none["itemsPerPage"], 0);
     assert_eq!(none["startIndex"], 1);
-    let entra = e.call("GET", "/scim/v2/Users?filter=userName%20eq%20%22c0ffee00-1234-4abc-8def-0123456789ab%22", None).await.body;
+    let entra = e
+        .call("GET", "/scim/v2/Users?filter=userName%20eq%20%22c0ffee00-1234-4abc-8def-0123456789ab%22", None)
+        .await
+        .body;
     assert_eq!(entra["totalResults"], 0, "Entra's test connection gets an empty list");
 }
 
@@ -395,7 +506,11 @@ async fn cursor_paging() {
 async fn projection_everywhere() {
     let e = env().await;
     let u = e
-        .call("POST", "/scim/v2/Users", Some(json!({"schemas":[USER],"userName":"p@x","title":"T","name":{"givenName":"P","familyName":"Q"}})))
+        .call(
+            "POST",
+            "/scim/v2/Users",
+            Some(json!({"schemas":[USER],"userName":"p@x","title":"T","name":{"givenName":"P","familyName":"Q"}})),
+        )
         .await
         .body;
     e.call("POST", "/scim/v2/Groups", Some(json!({"schemas":[GROUP],"displayName":"P Group"}))).await;
@@ -406,19 +521,28 @@ async fn projection_everywhere() {
     assert!(list["Resources"][0].get("title").is_none() && list["Resources"][0].get("meta").is_none());
     assert_eq!(list["Resources"][0]["userName"], "p@x");
     let search = e
-        .call("POST", "/scim/v2/Users/.search", Some(json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
-            "filter":"title eq \"T\"","attributes":["userName"],"count":10})))
+        .call(
+            "POST",
+            "/scim/v2/Users/.search",
+            Some(json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter":"title eq \"T\"","attributes":["userName"],"count":10})),
+        )
         .await
         .body;
     assert_eq!(search["totalResults"], 1);
     assert_eq!(search["Resources"][0], json!({"schemas":[USER],"id":id,"userName":"p@x"}));
     let root = e
-        .call("POST", "/scim/v2/.search", Some(json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
-            "filter":"userName sw \"p\" or displayName sw \"P\"","attributes":["meta.resourceType"]})))
+        .call(
+            "POST",
+            "/scim/v2/.search",
+            Some(json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter":"userName sw \"p\" or displayName sw \"P\"","attributes":["meta.resourceType"]})),
+        )
         .await
         .body;
     assert_eq!(root["totalResults"], 2, "{root}");
-    let kinds: Vec<&str> = root["Resources"].as_array().unwrap().iter().map(|r| r["meta"]["resourceType"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> =
+        root["Resources"].as_array().unwrap().iter().map(|r| r["meta"]["resourceType"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["User", "Group"]);
 }
 

@@ -73,20 +73,12 @@ pub struct PatchPath {
 impl AttrPath {
     /// A plain attribute path without URN or sub-attribute: `AttrPath::new("userName")`.
     pub fn new(name: impl Into<String>) -> Self {
-        Self {
-            urn: None,
-            name: name.into(),
-            sub: None,
-        }
+        Self { urn: None, name: name.into(), sub: None }
     }
 
     /// `name.sub`.
     pub fn with_sub(name: impl Into<String>, sub: impl Into<String>) -> Self {
-        Self {
-            urn: None,
-            name: name.into(),
-            sub: Some(sub.into()),
-        }
+        Self { urn: None, name: name.into(), sub: Some(sub.into()) }
     }
 
     /// The whole path read as a schema URN. The grammar splits
@@ -130,8 +122,7 @@ impl CompareOp {
             CompareOp::Lt,
             CompareOp::Le,
         ];
-        ALL.into_iter()
-            .find(|op| op.as_str().eq_ignore_ascii_case(word))
+        ALL.into_iter().find(|op| op.as_str().eq_ignore_ascii_case(word))
     }
 }
 
@@ -186,11 +177,7 @@ impl fmt::Display for Filter {
             Filter::Compare { path, op, value } => write!(f, "({op} {path} {value})"),
             Filter::Present(path) => write!(f, "(pr {path})"),
             Filter::And(..) | Filter::Or(..) => {
-                let keyword = if matches!(self, Filter::And(..)) {
-                    "and"
-                } else {
-                    "or"
-                };
+                let keyword = if matches!(self, Filter::And(..)) { "and" } else { "or" };
                 write!(f, "({keyword}")?;
                 for operand in self.chain() {
                     write!(f, " {operand}")?;
@@ -201,10 +188,7 @@ impl fmt::Display for Filter {
             Filter::ValuePath { path, filter } => {
                 // The brackets stand in for the inner expression's parentheses.
                 let inner = filter.to_string();
-                let inner = inner
-                    .strip_prefix('(')
-                    .and_then(|s| s.strip_suffix(')'))
-                    .unwrap_or(&inner);
+                let inner = inner.strip_prefix('(').and_then(|s| s.strip_suffix(')')).unwrap_or(&inner);
                 write!(f, "({path} [{inner}])")
             }
         }
@@ -262,20 +246,12 @@ fn write_scim(filter: &Filter, out: &mut String) {
                 write_scim(l, out)
             }
             out.push_str(" and ");
-            if matches!(**r, Filter::Or(..) | Filter::And(..)) {
-                grouped(r, out)
-            } else {
-                write_scim(r, out)
-            }
+            if matches!(**r, Filter::Or(..) | Filter::And(..)) { grouped(r, out) } else { write_scim(r, out) }
         }
         Filter::Or(l, r) => {
             write_scim(l, out);
             out.push_str(" or ");
-            if matches!(**r, Filter::Or(..)) {
-                grouped(r, out)
-            } else {
-                write_scim(r, out)
-            }
+            if matches!(**r, Filter::Or(..)) { grouped(r, out) } else { write_scim(r, out) }
         }
         Filter::Not(inner) => {
             out.push_str("not ");

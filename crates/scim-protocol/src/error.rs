@@ -82,8 +82,16 @@ impl ScimError {
     pub fn status(&self) -> u16 {
         use ScimError::*;
         match self {
-            InvalidFilter { .. } | TooMany(_) | Mutability(_) | InvalidSyntax(_) | InvalidPath(_)
-            | NoTarget(_) | InvalidValue(_) | InvalidVers(_) | Sensitive(_) | InvalidCursor(_) => 400,
+            InvalidFilter { .. }
+            | TooMany(_)
+            | Mutability(_)
+            | InvalidSyntax(_)
+            | InvalidPath(_)
+            | NoTarget(_)
+            | InvalidValue(_)
+            | InvalidVers(_)
+            | Sensitive(_)
+            | InvalidCursor(_) => 400,
             Uniqueness(_) => 409,
             NotFound(_) => 404,
             Unauthorized(_) => 401,

@@ -108,10 +108,7 @@ pub fn target(kind: ResourceKind, path: &AttrPath) -> Target {
         (Some(_), Some((schema, _))) if schema.id == kind.core().id => None,
         (Some(_), Some((schema, _))) => Some(schema.id.to_string()),
         (Some(urn), None) if urn.eq_ignore_ascii_case(kind.core().id) => None,
-        (Some(urn), None) => Some(
-            kind.extension(urn)
-                .map_or_else(|| urn.clone(), |s| s.id.to_string()),
-        ),
+        (Some(urn), None) => Some(kind.extension(urn).map_or_else(|| urn.clone(), |s| s.id.to_string())),
     };
     let attr = found.map(|(_, a)| a);
     let sub_def = path.sub.as_deref().and_then(|s| attr?.sub(s));
@@ -130,10 +127,7 @@ pub fn target(kind: ResourceKind, path: &AttrPath) -> Target {
     Target {
         container,
         name: attr.map_or_else(|| path.name.clone(), |a| a.name.to_string()),
-        sub: path
-            .sub
-            .as_ref()
-            .map(|s| sub_def.map_or_else(|| s.clone(), |d| d.name.to_string())),
+        sub: path.sub.as_ref().map(|s| sub_def.map_or_else(|| s.clone(), |d| d.name.to_string())),
         attr,
         leaf,
         fold: fold_for(leaf, keyed),
@@ -148,10 +142,7 @@ pub fn element_target(parent: Option<&'static AttrDef>, path: &AttrPath) -> Targ
     Target {
         container: None,
         name: attr.map_or_else(|| path.name.clone(), |a| a.name.to_string()),
-        sub: path
-            .sub
-            .as_ref()
-            .map(|s| sub_def.map_or_else(|| s.clone(), |d| d.name.to_string())),
+        sub: path.sub.as_ref().map(|s| sub_def.map_or_else(|| s.clone(), |d| d.name.to_string())),
         attr,
         leaf,
         fold: fold_for(leaf, false),
@@ -205,22 +196,15 @@ pub fn operand(target: &Target, op: CompareOp, value: &CompValue) -> Result<Oper
     if *value == CompValue::Null {
         return Err(bad("null only with eq or ne".into()));
     }
-    let text = |s: &str| Operand::Text {
-        value: target.fold.apply(s),
-        fold: target.fold,
-    };
+    let text = |s: &str| Operand::Text { value: target.fold.apply(s), fold: target.fold };
     let operand = match (target.leaf.map(|d| d.ty), value) {
         (Some(AttrType::Boolean), _) if substring || ordering => {
             return Err(bad(format!("eq or ne for the boolean {}", name())));
         }
         (Some(AttrType::Boolean), CompValue::Bool(b)) => Operand::Bool(*b),
         // Entra sends booleans as strings elsewhere; accept "True"/"false" here too.
-        (Some(AttrType::Boolean), CompValue::String(s)) if s.eq_ignore_ascii_case("true") => {
-            Operand::Bool(true)
-        }
-        (Some(AttrType::Boolean), CompValue::String(s)) if s.eq_ignore_ascii_case("false") => {
-            Operand::Bool(false)
-        }
+        (Some(AttrType::Boolean), CompValue::String(s)) if s.eq_ignore_ascii_case("true") => Operand::Bool(true),
+        (Some(AttrType::Boolean), CompValue::String(s)) if s.eq_ignore_ascii_case("false") => Operand::Bool(false),
         (Some(AttrType::Boolean), _) => {
             return Err(bad(format!("true or false for the boolean {}", name())));
         }
@@ -230,18 +214,13 @@ pub fn operand(target: &Target, op: CompareOp, value: &CompValue) -> Result<Oper
         (Some(AttrType::DateTime), CompValue::String(s)) => match parse_date(s) {
             Some(d) => Operand::Date(d),
             None => {
-                return Err(bad(format!(
-                    "a dateTime like \"2011-05-13T04:42:34Z\" for {}",
-                    name()
-                )));
+                return Err(bad(format!("a dateTime like \"2011-05-13T04:42:34Z\" for {}", name())));
             }
         },
         (Some(AttrType::DateTime), _) => {
             return Err(bad(format!("a dateTime string for {}", name())));
         }
-        (Some(AttrType::Integer | AttrType::Decimal), CompValue::Number(n)) => {
-            Operand::Number(n.clone())
-        }
+        (Some(AttrType::Integer | AttrType::Decimal), CompValue::Number(n)) => Operand::Number(n.clone()),
         (Some(AttrType::Integer | AttrType::Decimal), _) => {
             return Err(bad(format!("a number for {}", name())));
         }
@@ -289,10 +268,7 @@ pub fn leaf_matches(leaf: &Value, op: CompareOp, operand: &Operand) -> bool {
         (Operand::Number(n), Value::Number(m)) => {
             let o = match (m.as_i64(), n.as_i64()) {
                 (Some(a), Some(b)) => Some(a.cmp(&b)),
-                _ => m
-                    .as_f64()
-                    .zip(n.as_f64())
-                    .and_then(|(a, b)| a.partial_cmp(&b)),
+                _ => m.as_f64().zip(n.as_f64()).and_then(|(a, b)| a.partial_cmp(&b)),
             };
             o.is_some_and(ordered)
         }
@@ -309,8 +285,7 @@ pub fn parse_date(s: &str) -> Option<DateTime<Utc>> {
         .map(|d| d.with_timezone(&Utc))
         .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").map(|d| d.and_utc()))
         .or_else(|_| {
-            NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
+            NaiveDate::parse_from_str(s, "%Y-%m-%d").map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
         })
         .ok()?;
     Some(utc.trunc_subsecs(3))
@@ -330,11 +305,7 @@ pub fn is_present(v: &Value) -> bool {
 /// Looks a key up in an object, exact spelling first, then ignoring ASCII case.
 pub fn get_ci<'v>(v: &'v Value, key: &str) -> Option<&'v Value> {
     let obj = v.as_object()?;
-    obj.get(key).or_else(|| {
-        obj.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })
+    obj.get(key).or_else(|| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
 }
 
 #[derive(Clone, Copy)]
@@ -359,31 +330,19 @@ fn check(scope: Scope, filter: &Filter) -> Result<()> {
             let target = match scope {
                 Scope::Root(kind) => target(kind, path),
                 Scope::Element(_) if path.urn.is_some() => {
-                    return Err(invalid(
-                        "a sub-attribute name (no schema URN inside '[...]')",
-                        path.to_string(),
-                    ));
+                    return Err(invalid("a sub-attribute name (no schema URN inside '[...]')", path.to_string()));
                 }
                 Scope::Element(parent) => element_target(parent, path),
             };
             match filter {
-                Filter::Compare {
-                    op: CompareOp::Eq | CompareOp::Ne,
-                    value: CompValue::Null,
-                    ..
-                } => Ok(()),
+                Filter::Compare { op: CompareOp::Eq | CompareOp::Ne, value: CompValue::Null, .. } => Ok(()),
                 Filter::Compare { op, value, .. } => operand(&target, *op, value).map(drop),
                 _ => Ok(()),
             }
         }
         Filter::ValuePath { path, filter } => match scope {
-            Scope::Root(kind) if path.sub.is_none() => {
-                check(Scope::Element(target(kind, path).attr), filter)
-            }
-            Scope::Root(_) => Err(invalid(
-                "a value filter on an attribute without a sub-attribute",
-                path.to_string(),
-            )),
+            Scope::Root(kind) if path.sub.is_none() => check(Scope::Element(target(kind, path).attr), filter),
+            Scope::Root(_) => Err(invalid("a value filter on an attribute without a sub-attribute", path.to_string())),
             Scope::Element(_) => Err(invalid("no value filter inside '[...]'", path.to_string())),
         },
     }
@@ -423,9 +382,7 @@ fn present_root(resource: &Value, target: &Target) -> bool {
                 Some(urn) => get_ci(resource, urn),
                 None => Some(resource),
             };
-            container
-                .and_then(|c| get_ci(c, &target.name))
-                .is_some_and(is_present)
+            container.and_then(|c| get_ci(c, &target.name)).is_some_and(is_present)
         }
         Some(_) => leaves(resource, target).into_iter().any(is_present),
     }
@@ -443,19 +400,13 @@ fn eval_root(kind: ResourceKind, resource: &Value, filter: &Filter) -> bool {
                 op,
                 value,
                 || present_root(resource, &t),
-                |op, o| {
-                    leaves(resource, &t)
-                        .into_iter()
-                        .any(|leaf| leaf_matches(leaf, op, o))
-                },
+                |op, o| leaves(resource, &t).into_iter().any(|leaf| leaf_matches(leaf, op, o)),
                 &t,
             )
         }
         Filter::ValuePath { path, filter } => {
             let t = target(kind, path);
-            elements(resource, &t)
-                .into_iter()
-                .any(|e| eval_element(t.attr, e, filter))
+            elements(resource, &t).into_iter().any(|e| eval_element(t.attr, e, filter))
         }
     }
 }
@@ -583,10 +534,7 @@ mod tests {
             (r#"name.familyName co "O'Malley""#, true),
             (r#"userName sw "J""#, false),
             (r#"userName sw "B""#, true),
-            (
-                r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "b""#,
-                true,
-            ),
+            (r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "b""#, true),
             ("title pr", true),
             (r#"meta.lastModified gt "2011-05-13T04:42:34Z""#, false),
             (r#"meta.lastModified ge "2011-05-13T04:42:34Z""#, true),
@@ -595,22 +543,10 @@ mod tests {
             (r#"title pr and userType eq "Employee""#, true),
             (r#"title pr or userType eq "Intern""#, true),
             (&format!(r#"schemas eq "{ENTERPRISE}""#), true),
-            (
-                r#"userType eq "Employee" and (emails co "example.com" or emails.value co "example.org")"#,
-                true,
-            ),
-            (
-                r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#,
-                false,
-            ),
-            (
-                r#"userType eq "Employee" and (emails.type eq "work")"#,
-                true,
-            ),
-            (
-                r#"userType eq "Employee" and emails[type eq "work" and value co "@example.com"]"#,
-                true,
-            ),
+            (r#"userType eq "Employee" and (emails co "example.com" or emails.value co "example.org")"#, true),
+            (r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#, false),
+            (r#"userType eq "Employee" and (emails.type eq "work")"#, true),
+            (r#"userType eq "Employee" and emails[type eq "work" and value co "@example.com"]"#, true),
             (
                 r#"emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]"#,
                 true,
@@ -633,22 +569,13 @@ mod tests {
             (r#"externalId eq "701984 ""#, false),
             (r#"id eq "2819C223-7F76-453A-919D-413861904646""#, false),
             (r#"id eq "2819c223-7f76-453a-919d-413861904646""#, true),
-            (
-                r#"userName eq "bjensen@example.com" and externalId eq "701984""#,
-                true,
-            ),
-            (
-                r#"userName eq "bjensen@example.com" and externalId eq "701985""#,
-                false,
-            ),
+            (r#"userName eq "bjensen@example.com" and externalId eq "701984""#, true),
+            (r#"userName eq "bjensen@example.com" and externalId eq "701985""#, false),
             (r#"displayName eq "BABS JENSEN""#, true),
             (r#"meta.resourceType eq "user""#, false),
             (r#"meta.resourceType eq "User""#, true),
             (r#"emails[type eq "WORK"]"#, true),
-            (
-                r#"Emails[TYPE eq "work"].value"#.split('.').next().unwrap(),
-                true,
-            ),
+            (r#"Emails[TYPE eq "work"].value"#.split('.').next().unwrap(), true),
         ] {
             check(ResourceKind::User, &u, filter, expected);
         }
@@ -657,24 +584,12 @@ mod tests {
             (r#"displayName eq "Tour Guides""#, true),
             (r#"displayName eq "tour guides""#, true),
             (r#"displayName eq "Tour""#, false),
-            (
-                r#"members[value eq "2819c223-7f76-453a-919d-413861904646"]"#,
-                true,
-            ),
-            (
-                r#"members[value eq "2819C223-7F76-453A-919D-413861904646"]"#,
-                false,
-            ),
-            (
-                r#"members.value eq "902c246b-6245-4190-8e05-00816be7344a""#,
-                true,
-            ),
+            (r#"members[value eq "2819c223-7f76-453a-919d-413861904646"]"#, true),
+            (r#"members[value eq "2819C223-7F76-453A-919D-413861904646"]"#, false),
+            (r#"members.value eq "902c246b-6245-4190-8e05-00816be7344a""#, true),
             (r#"members eq "902c246b-6245-4190-8e05-00816be7344a""#, true),
             (r#"members[type eq "user" and display pr]"#, true),
-            (
-                r#"members[value eq "902c246b-6245-4190-8e05-00816be7344a" and display pr]"#,
-                false,
-            ),
+            (r#"members[value eq "902c246b-6245-4190-8e05-00816be7344a" and display pr]"#, false),
         ] {
             check(ResourceKind::Group, &g, filter, expected);
         }
@@ -722,18 +637,9 @@ mod tests {
             ("active eq false", false),
             (r#"active eq "True""#, true),
             ("active ne false", true),
-            (
-                &format!(r#"{ENTERPRISE}:department eq "tour operations""#),
-                true,
-            ),
-            (
-                &format!(r#"{ENTERPRISE}:manager.value eq "26118915-6090-4610-87e4-49d8ca9f808d""#),
-                true,
-            ),
-            (
-                &format!(r#"{ENTERPRISE}:manager eq "26118915-6090-4610-87e4-49d8ca9f808d""#),
-                true,
-            ),
+            (&format!(r#"{ENTERPRISE}:department eq "tour operations""#), true),
+            (&format!(r#"{ENTERPRISE}:manager.value eq "26118915-6090-4610-87e4-49d8ca9f808d""#), true),
+            (&format!(r#"{ENTERPRISE}:manager eq "26118915-6090-4610-87e4-49d8ca9f808d""#), true),
             (&format!("{ENTERPRISE}:employeeNumber eq 701984"), true),
             (r#"department eq "Tour Operations""#, false),
             ("emails.primary eq true", true),
@@ -821,16 +727,10 @@ mod tests {
         ] {
             let f = parse_filter(filter).unwrap();
             assert!(
-                matches!(
-                    validate(ResourceKind::User, &f),
-                    Err(ScimError::InvalidFilter { .. })
-                ),
+                matches!(validate(ResourceKind::User, &f), Err(ScimError::InvalidFilter { .. })),
                 "{filter} must be invalid"
             );
-            assert!(
-                !matches(ResourceKind::User, &u, &f),
-                "{filter}: an invalid filter selects nothing"
-            );
+            assert!(!matches(ResourceKind::User, &u, &f), "{filter}: an invalid filter selects nothing");
         }
     }
 
@@ -839,9 +739,7 @@ mod tests {
     #[test]
     fn element_matching() {
         let emails = ResourceKind::User.find_attr(None, "emails").map(|(_, a)| a);
-        let members = ResourceKind::Group
-            .find_attr(None, "members")
-            .map(|(_, a)| a);
+        let members = ResourceKind::Group.find_attr(None, "members").map(|(_, a)| a);
         let work = json!({"value": "a@x.com", "type": "work", "primary": true});
         for (attr, element, filter, expected) in [
             (emails, &work, r#"type eq "WORK""#, true),
@@ -849,22 +747,13 @@ mod tests {
             (emails, &work, r#"primary eq "true""#, true),
             (emails, &work, r#"not (value ew ".com")"#, false),
             (emails, &work, "display pr", false),
-            (
-                members,
-                &json!({"value": "ABC"}),
-                r#"value eq "abc""#,
-                false,
-            ),
+            (members, &json!({"value": "ABC"}), r#"value eq "abc""#, false),
             (members, &json!({"value": "ABC"}), r#"value eq "ABC""#, true),
             (None, &json!({"value": "ABC"}), r#"value eq "abc""#, true),
             (emails, &work, "primary gt true", false),
         ] {
             let f = parse_filter(filter).unwrap();
-            assert_eq!(
-                matches_element(attr, element, &f),
-                expected,
-                "{filter} on {element}"
-            );
+            assert_eq!(matches_element(attr, element, &f), expected, "{filter} on {element}");
         }
     }
 }

@@ -77,10 +77,7 @@ impl Tok<'_> {
             Tok::RBracket => "']'".into(),
             Tok::Dot => "'.'".into(),
             Tok::Word(w) => format!("'{}'", clip(w)),
-            Tok::Str(s) => format!(
-                "string {}",
-                clip(&serde_json::Value::from(s.as_str()).to_string())
-            ),
+            Tok::Str(s) => format!("string {}", clip(&serde_json::Value::from(s.as_str()).to_string())),
             Tok::Num(n) => format!("number {n}"),
             Tok::Other(c) => format!("{c:?}"),
             Tok::End => return None,
@@ -101,16 +98,8 @@ fn clip(s: &str) -> String {
     }
 }
 
-pub(crate) fn error(
-    position: usize,
-    expected: impl Into<String>,
-    found: Option<String>,
-) -> ScimError {
-    ScimError::InvalidFilter {
-        position,
-        expected: expected.into(),
-        found,
-    }
+pub(crate) fn error(position: usize, expected: impl Into<String>, found: Option<String>) -> ScimError {
+    ScimError::InvalidFilter { position, expected: expected.into(), found }
 }
 
 fn is_word_char(c: char) -> bool {
@@ -136,12 +125,7 @@ impl<'a> Parser<'a> {
                 Some(format!("{} bytes", src.len())),
             ));
         }
-        Ok(Self {
-            src,
-            pos: 0,
-            peeked: None,
-            depth: 0,
-        })
+        Ok(Self { src, pos: 0, peeked: None, depth: 0 })
     }
 
     pub fn peek(&mut self) -> Result<&Token<'a>> {
@@ -165,31 +149,19 @@ impl<'a> Parser<'a> {
 
     pub fn expect_end(&mut self, expected: &str) -> Result<()> {
         let t = self.next()?;
-        if t.tok == Tok::End {
-            Ok(())
-        } else {
-            Err(Self::unexpected(&t, expected))
-        }
+        if t.tok == Tok::End { Ok(()) } else { Err(Self::unexpected(&t, expected)) }
     }
 
     fn expect(&mut self, tok: Tok<'_>, expected: &str) -> Result<()> {
         let t = self.next()?;
-        if t.tok == tok {
-            Ok(())
-        } else {
-            Err(Self::unexpected(&t, expected))
-        }
+        if t.tok == tok { Ok(()) } else { Err(Self::unexpected(&t, expected)) }
     }
 
     /// Opens one level of nesting at `t`.
     fn enter(&mut self, t: &Token<'_>) -> Result<()> {
         self.depth += 1;
         if self.depth > MAX_FILTER_DEPTH {
-            return Err(error(
-                t.start,
-                format!("at most {MAX_FILTER_DEPTH} levels of nesting"),
-                t.tok.describe(),
-            ));
+            return Err(error(t.start, format!("at most {MAX_FILTER_DEPTH} levels of nesting"), t.tok.describe()));
         }
         Ok(())
     }
@@ -202,10 +174,7 @@ impl<'a> Parser<'a> {
         self.pos += rest.len() - trimmed.len();
         let start = self.pos;
         let Some(c) = trimmed.chars().next() else {
-            return Ok(Token {
-                tok: Tok::End,
-                start,
-            });
+            return Ok(Token { tok: Tok::End, start });
         };
         let single = match c {
             '(' => Some(Tok::LParen),
@@ -223,9 +192,7 @@ impl<'a> Parser<'a> {
             '"' => Tok::Str(self.string()?),
             '-' | '0'..='9' => Tok::Num(self.number()?),
             c if c.is_ascii_alphabetic() || c == '$' || c == '_' => {
-                let len = trimmed
-                    .find(|c: char| !is_word_char(c))
-                    .unwrap_or(trimmed.len());
+                let len = trimmed.find(|c: char| !is_word_char(c)).unwrap_or(trimmed.len());
                 self.pos += len;
                 Tok::Word(&trimmed[..len])
             }
@@ -242,16 +209,10 @@ impl<'a> Parser<'a> {
         let src = self.src;
         let open = self.pos;
         let mut out = String::new();
-        let mut chars = src[open + 1..]
-            .char_indices()
-            .map(|(i, c)| (open + 1 + i, c));
+        let mut chars = src[open + 1..].char_indices().map(|(i, c)| (open + 1 + i, c));
         loop {
             let Some((i, c)) = chars.next() else {
-                return Err(error(
-                    open,
-                    "a closing '\"' for the string opened here",
-                    None,
-                ));
+                return Err(error(open, "a closing '\"' for the string opened here", None));
             };
             match c {
                 '"' => {
@@ -260,11 +221,7 @@ impl<'a> Parser<'a> {
                 }
                 '\\' => {
                     let bad = |found: Option<String>| {
-                        error(
-                            i,
-                            "an escape: \\\" \\\\ \\/ \\b \\f \\n \\r \\t or \\uXXXX",
-                            found,
-                        )
+                        error(i, "an escape: \\\" \\\\ \\/ \\b \\f \\n \\r \\t or \\uXXXX", found)
                     };
                     let Some((_, e)) = chars.next() else {
                         return Err(bad(None));
@@ -278,10 +235,7 @@ impl<'a> Parser<'a> {
                         't' => out.push('\t'),
                         'u' => {
                             let hi = hex4(&mut chars).ok_or_else(|| {
-                                bad(Some(format!(
-                                    "'{}'",
-                                    src[i..].chars().take(6).collect::<String>()
-                                )))
+                                bad(Some(format!("'{}'", src[i..].chars().take(6).collect::<String>())))
                             })?;
                             let code = if (0xD800..0xDC00).contains(&hi) {
                                 // A high surrogate must be followed by `\u` and a low one.
@@ -291,22 +245,14 @@ impl<'a> Parser<'a> {
                                 }
                                 .filter(|lo| (0xDC00..0xE000).contains(lo))
                                 .ok_or_else(|| {
-                                    error(
-                                        i,
-                                        "a low surrogate \\uDC00-\\uDFFF after a high surrogate",
-                                        None,
-                                    )
+                                    error(i, "a low surrogate \\uDC00-\\uDFFF after a high surrogate", None)
                                 })?;
                                 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
                             } else {
                                 hi
                             };
                             let ch = char::from_u32(code).ok_or_else(|| {
-                                error(
-                                    i,
-                                    "a Unicode scalar value (a lone low surrogate is not one)",
-                                    None,
-                                )
+                                error(i, "a Unicode scalar value (a lone low surrogate is not one)", None)
                             })?;
                             out.push(ch);
                         }
@@ -334,11 +280,7 @@ impl<'a> Parser<'a> {
             i += 1;
         }
         if !digits(&mut i) {
-            return Err(error(
-                i,
-                "a digit",
-                self.src[i..].chars().next().map(|c| format!("{c:?}")),
-            ));
+            return Err(error(i, "a digit", self.src[i..].chars().next().map(|c| format!("{c:?}"))));
         }
         if i + 1 < bytes.len() && bytes[i] == b'.' && bytes[i + 1].is_ascii_digit() {
             i += 1;
@@ -358,18 +300,12 @@ impl<'a> Parser<'a> {
             }
         }
         // `12ab` or `1.2.3` is neither a number nor a path.
-        let end = self.src[i..]
-            .find(|c: char| !is_word_char(c))
-            .map_or(self.src.len(), |n| i + n);
+        let end = self.src[i..].find(|c: char| !is_word_char(c)).map_or(self.src.len(), |n| i + n);
         let lexeme = &self.src[start..end];
         self.pos = end;
         let invalid = || error(start, "a JSON number", Some(format!("'{}'", clip(lexeme))));
         let unsigned = lexeme.strip_prefix('-').unwrap_or(lexeme);
-        if end != i
-            || (unsigned.len() > 1
-                && unsigned.starts_with('0')
-                && unsigned.as_bytes()[1].is_ascii_digit())
-        {
+        if end != i || (unsigned.len() > 1 && unsigned.starts_with('0') && unsigned.as_bytes()[1].is_ascii_digit()) {
             return Err(invalid());
         }
         // Integers stay integers; anything else goes through `str::parse`, which rounds
@@ -378,11 +314,7 @@ impl<'a> Parser<'a> {
         let number = match (lexeme.parse::<i64>(), lexeme.parse::<u64>()) {
             (Ok(n), _) if integer => Number::from(n),
             (_, Ok(n)) if integer => Number::from(n),
-            _ => lexeme
-                .parse::<f64>()
-                .ok()
-                .and_then(Number::from_f64)
-                .ok_or_else(invalid)?,
+            _ => lexeme.parse::<f64>().ok().and_then(Number::from_f64).ok_or_else(invalid)?,
         };
         Ok(number)
     }
@@ -440,10 +372,7 @@ impl<'a> Parser<'a> {
         match t.tok {
             Tok::LBracket if !in_value && path.sub.is_none() => {
                 let filter = self.value_filter(&t)?;
-                Ok(Filter::ValuePath {
-                    path,
-                    filter: Box::new(filter),
-                })
+                Ok(Filter::ValuePath { path, filter: Box::new(filter) })
             }
             Tok::Word(w) if w.eq_ignore_ascii_case("pr") => Ok(Filter::Present(path)),
             Tok::Word(w) if CompareOp::from_keyword(w).is_some() => {
@@ -480,10 +409,7 @@ impl<'a> Parser<'a> {
             Tok::Word(w) if w.eq_ignore_ascii_case("false") => CompValue::Bool(false),
             Tok::Word(w) if w.eq_ignore_ascii_case("null") => CompValue::Null,
             _ => {
-                return Err(Self::unexpected(
-                    &t,
-                    "a value: a \"string\", a number, true, false or null",
-                ));
+                return Err(Self::unexpected(&t, "a value: a \"string\", a number, true, false or null"));
             }
         })
     }
@@ -526,11 +452,7 @@ pub(crate) fn parse_attr_path(word: &str, start: usize, allow_urn: bool) -> Resu
     let sub = parts.next();
     if parts.next().is_some() {
         let second_dot = rest_start + name.len() + 1 + sub.unwrap_or_default().len();
-        return Err(error(
-            second_dot,
-            "at most one sub-attribute ('name.sub')",
-            Some("'.'".into()),
-        ));
+        return Err(error(second_dot, "at most one sub-attribute ('name.sub')", Some("'.'".into())));
     }
     let check = |segment: &str, at: usize| {
         if is_attr_name(segment) {
@@ -548,17 +470,11 @@ pub(crate) fn parse_attr_path(word: &str, start: usize, allow_urn: bool) -> Resu
     if let Some(sub) = sub {
         check(sub, rest_start + name.len() + 1)?;
     }
-    Ok(AttrPath {
-        urn: urn.map(str::to_string),
-        name: name.to_string(),
-        sub: sub.map(str::to_string),
-    })
+    Ok(AttrPath { urn: urn.map(str::to_string), name: name.to_string(), sub: sub.map(str::to_string) })
 }
 
 fn hex4(chars: &mut impl Iterator<Item = (usize, char)>) -> Option<u32> {
-    (0..4).try_fold(0u32, |acc, _| {
-        Some(acc * 16 + chars.next()?.1.to_digit(16)?)
-    })
+    (0..4).try_fold(0u32, |acc, _| Some(acc * 16 + chars.next()?.1.to_digit(16)?))
 }
 
 #[cfg(test)]
@@ -573,30 +489,16 @@ mod tests {
         let filter = parse_filter(input).unwrap_or_else(|e| panic!("{input:?} must parse: {e}"));
         assert_eq!(filter.to_string(), canonical, "canonical form of {input:?}");
         let printed = filter.to_scim_string();
-        assert_eq!(
-            parse_filter(&printed).ok(),
-            Some(filter),
-            "{printed:?} must reparse to the same tree"
-        );
+        assert_eq!(parse_filter(&printed).ok(), Some(filter), "{printed:?} must reparse to the same tree");
     }
 
     /// Asserts that `input` is refused at byte `position` with `expected` in the message.
     #[track_caller]
     fn rejects(input: &str, position: usize, expected: &str) {
         match parse_filter(input) {
-            Err(ScimError::InvalidFilter {
-                position: p,
-                expected: e,
-                found,
-            }) => {
-                assert!(
-                    e.contains(expected),
-                    "{input:?}: expected {expected:?} in {e:?} (found {found:?})"
-                );
-                assert_eq!(
-                    p, position,
-                    "{input:?}: position of the error ({e}, found {found:?})"
-                );
+            Err(ScimError::InvalidFilter { position: p, expected: e, found }) => {
+                assert!(e.contains(expected), "{input:?}: expected {expected:?} in {e:?} (found {found:?})");
+                assert_eq!(p, position, "{input:?}: position of the error ({e}, found {found:?})");
             }
             other => panic!("{input:?} must be an invalidFilter, got {other:?}"),
         }
@@ -608,44 +510,20 @@ mod tests {
         let enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
         for (input, canonical) in [
             (r#"userName eq "bjensen""#, r#"(eq userName "bjensen")"#),
-            (
-                r#"name.familyName co "O'Malley""#,
-                r#"(co name.familyName "O'Malley")"#,
-            ),
+            (r#"name.familyName co "O'Malley""#, r#"(co name.familyName "O'Malley")"#),
             (r#"userName sw "J""#, r#"(sw userName "J")"#),
             (
                 r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "J""#,
                 r#"(sw urn:ietf:params:scim:schemas:core:2.0:User:userName "J")"#,
             ),
             ("title pr", "(pr title)"),
-            (
-                r#"meta.lastModified gt "2011-05-13T04:42:34Z""#,
-                r#"(gt meta.lastModified "2011-05-13T04:42:34Z")"#,
-            ),
-            (
-                r#"meta.lastModified ge "2011-05-13T04:42:34Z""#,
-                r#"(ge meta.lastModified "2011-05-13T04:42:34Z")"#,
-            ),
-            (
-                r#"meta.lastModified lt "2011-05-13T04:42:34Z""#,
-                r#"(lt meta.lastModified "2011-05-13T04:42:34Z")"#,
-            ),
-            (
-                r#"meta.lastModified le "2011-05-13T04:42:34Z""#,
-                r#"(le meta.lastModified "2011-05-13T04:42:34Z")"#,
-            ),
-            (
-                r#"title pr and userType eq "Employee""#,
-                r#"(and (pr title) (eq userType "Employee"))"#,
-            ),
-            (
-                r#"title pr or userType eq "Intern""#,
-                r#"(or (pr title) (eq userType "Intern"))"#,
-            ),
-            (
-                &format!(r#"schemas eq "{enterprise}""#),
-                &format!(r#"(eq schemas "{enterprise}")"#),
-            ),
+            (r#"meta.lastModified gt "2011-05-13T04:42:34Z""#, r#"(gt meta.lastModified "2011-05-13T04:42:34Z")"#),
+            (r#"meta.lastModified ge "2011-05-13T04:42:34Z""#, r#"(ge meta.lastModified "2011-05-13T04:42:34Z")"#),
+            (r#"meta.lastModified lt "2011-05-13T04:42:34Z""#, r#"(lt meta.lastModified "2011-05-13T04:42:34Z")"#),
+            (r#"meta.lastModified le "2011-05-13T04:42:34Z""#, r#"(le meta.lastModified "2011-05-13T04:42:34Z")"#),
+            (r#"title pr and userType eq "Employee""#, r#"(and (pr title) (eq userType "Employee"))"#),
+            (r#"title pr or userType eq "Intern""#, r#"(or (pr title) (eq userType "Intern"))"#),
+            (&format!(r#"schemas eq "{enterprise}""#), &format!(r#"(eq schemas "{enterprise}")"#)),
             (
                 r#"userType eq "Employee" and (emails co "example.com" or emails.value co "example.org")"#,
                 r#"(and (eq userType "Employee") (or (co emails "example.com") (co emails.value "example.org")))"#,
@@ -679,30 +557,15 @@ mod tests {
             ("a pr or b pr and c pr", "(or (pr a) (and (pr b) (pr c)))"),
             ("a pr and b pr or c pr", "(or (and (pr a) (pr b)) (pr c))"),
             ("(a pr or b pr) and c pr", "(and (or (pr a) (pr b)) (pr c))"),
-            (
-                "a pr and (b pr or c pr) and d pr",
-                "(and (pr a) (or (pr b) (pr c)) (pr d))",
-            ),
+            ("a pr and (b pr or c pr) and d pr", "(and (pr a) (or (pr b) (pr c)) (pr d))"),
             ("not (a pr) and b pr", "(and (not (pr a)) (pr b))"),
-            (
-                "not (a pr and b pr) or c pr",
-                "(or (not (and (pr a) (pr b))) (pr c))",
-            ),
+            ("not (a pr and b pr) or c pr", "(or (not (and (pr a) (pr b))) (pr c))"),
             ("((((a pr))))", "(pr a)"),
             ("a pr and b pr and c pr", "(and (pr a) (pr b) (pr c))"),
-            (
-                "a pr or b pr or c pr or d pr",
-                "(or (pr a) (pr b) (pr c) (pr d))",
-            ),
+            ("a pr or b pr or c pr or d pr", "(or (pr a) (pr b) (pr c) (pr d))"),
             // Printed flat, but the tree keeps the right-nested group (the round trip checks it).
-            (
-                "a pr and (b pr and c pr)",
-                "(and (pr a) (pr b) (pr c))",
-            ),
-            (
-                r#"a eq 1 or not (b co "x")"#,
-                r#"(or (eq a 1) (not (co b "x")))"#,
-            ),
+            ("a pr and (b pr and c pr)", "(and (pr a) (pr b) (pr c))"),
+            (r#"a eq 1 or not (b co "x")"#, r#"(or (eq a 1) (not (co b "x")))"#),
         ] {
             parses(input, canonical);
         }
@@ -718,15 +581,9 @@ mod tests {
     #[test]
     fn keywords_and_names() {
         for (input, canonical) in [
-            (
-                r#"userName EQ "x" AND title PR"#,
-                r#"(and (eq userName "x") (pr title))"#,
-            ),
+            (r#"userName EQ "x" AND title PR"#, r#"(and (eq userName "x") (pr title))"#),
             (r#"UserName Eq "john""#, r#"(eq UserName "john")"#),
-            (
-                "a eq TRUE or b ne False or c eq NULL",
-                "(or (eq a true) (ne b false) (eq c null))",
-            ),
+            ("a eq TRUE or b ne False or c eq NULL", "(or (eq a true) (ne b false) (eq c null))"),
             ("NOT (a pr)", "(not (pr a))"),
             // RFC 7644's ABNF writes `"not" "("` with no space between.
             ("not(a pr)", "(not (pr a))"),
@@ -749,12 +606,7 @@ mod tests {
         let e = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
         for (input, urn, name, sub) in [
             (format!(r#"{e}:department eq "Eng""#), e, "department", None),
-            (
-                format!(r#"{e}:manager.value eq "26118915""#),
-                e,
-                "manager",
-                Some("value"),
-            ),
+            (format!(r#"{e}:manager.value eq "26118915""#), e, "manager", Some("value")),
             (
                 r#"urn:ietf:params:scim:schemas:core:2.0:User:name.givenName pr"#.to_string(),
                 "urn:ietf:params:scim:schemas:core:2.0:User",
@@ -763,9 +615,7 @@ mod tests {
             ),
         ] {
             let f = parse_filter(&input).unwrap();
-            let (Filter::Compare { path, .. } | Filter::Present(path)) = &f else {
-                panic!("{f:?}")
-            };
+            let (Filter::Compare { path, .. } | Filter::Present(path)) = &f else { panic!("{f:?}") };
             assert_eq!(path.urn.as_deref(), Some(urn), "{input}");
             assert_eq!(path.name, name, "{input}");
             assert_eq!(path.sub.as_deref(), sub, "{input}");
@@ -776,24 +626,15 @@ mod tests {
     #[test]
     fn idp_lookups() {
         for (input, canonical) in [
-            (
-                r#"userName eq "ann@example.com""#,
-                r#"(eq userName "ann@example.com")"#,
-            ),
+            (r#"userName eq "ann@example.com""#, r#"(eq userName "ann@example.com")"#),
             (r#"externalId eq "0a1b""#, r#"(eq externalId "0a1b")"#),
             (r#"displayName eq "Group""#, r#"(eq displayName "Group")"#),
-            (
-                r#"userName eq "a" and externalId eq "b""#,
-                r#"(and (eq userName "a") (eq externalId "b"))"#,
-            ),
+            (r#"userName eq "a" and externalId eq "b""#, r#"(and (eq userName "a") (eq externalId "b"))"#),
             (
                 r#"userName eq "6a9c59b4-c3b0-4e5f-ae6f-2c1bd4d4e9a7""#,
                 r#"(eq userName "6a9c59b4-c3b0-4e5f-ae6f-2c1bd4d4e9a7")"#,
             ),
-            (
-                r#"members[value eq "2819c223"]"#,
-                r#"(members [eq value "2819c223"])"#,
-            ),
+            (r#"members[value eq "2819c223"]"#, r#"(members [eq value "2819c223"])"#),
         ] {
             parses(input, canonical);
         }
@@ -850,17 +691,9 @@ mod tests {
             ("name. eq 1", 5, "an attribute name"),
             ("1abc eq 1", 0, "a JSON number"),
             ("a:b eq 1", 0, "schema URN"),
-            (
-                "urn:ietf:params:scim:schemas:core:2.0:User: eq 1",
-                43,
-                "an attribute name",
-            ),
+            ("urn:ietf:params:scim:schemas:core:2.0:User: eq 1", 43, "an attribute name"),
             (r#"emails[urn:x:y:type eq "work"]"#, 7, "no schema URN"),
-            (
-                r#"emails[type[value eq 1] pr]"#,
-                11,
-                "a comparison operator",
-            ),
+            (r#"emails[type[value eq 1] pr]"#, 11, "a comparison operator"),
             (r#"name.givenName[value eq 1]"#, 14, "a comparison operator"),
             ("not a pr", 4, "a comparison operator"),
             ("a pr b pr", 5, "end of input"),
@@ -881,36 +714,18 @@ mod tests {
 
         let nest = |n: usize| format!("{}a pr{}", "(".repeat(n), ")".repeat(n));
         parses(&nest(MAX_FILTER_DEPTH), "(pr a)");
-        rejects(
-            &nest(MAX_FILTER_DEPTH + 1),
-            MAX_FILTER_DEPTH,
-            "levels of nesting",
-        );
+        rejects(&nest(MAX_FILTER_DEPTH + 1), MAX_FILTER_DEPTH, "levels of nesting");
 
         let nots = |n: usize| format!("{}a pr{}", "not (".repeat(n), ")".repeat(n));
-        assert!(
-            parse_filter(&nots(MAX_FILTER_DEPTH)).is_ok(),
-            "{MAX_FILTER_DEPTH} nots are allowed"
-        );
-        rejects(
-            &nots(MAX_FILTER_DEPTH + 1),
-            MAX_FILTER_DEPTH * 5 + 4,
-            "levels of nesting",
-        );
+        assert!(parse_filter(&nots(MAX_FILTER_DEPTH)).is_ok(), "{MAX_FILTER_DEPTH} nots are allowed");
+        rejects(&nots(MAX_FILTER_DEPTH + 1), MAX_FILTER_DEPTH * 5 + 4, "levels of nesting");
 
-        let brackets = format!(
-            "emails[{}type pr{}]",
-            "(".repeat(MAX_FILTER_DEPTH - 1),
-            ")".repeat(MAX_FILTER_DEPTH - 1)
-        );
+        let brackets =
+            format!("emails[{}type pr{}]", "(".repeat(MAX_FILTER_DEPTH - 1), ")".repeat(MAX_FILTER_DEPTH - 1));
         assert!(parse_filter(&brackets).is_ok(), "'[' counts as one level");
 
         // Thousands of '(' fail fast at the limit instead of recursing.
-        rejects(
-            &"(".repeat(MAX_FILTER_LEN),
-            MAX_FILTER_DEPTH,
-            "levels of nesting",
-        );
+        rejects(&"(".repeat(MAX_FILTER_LEN), MAX_FILTER_DEPTH, "levels of nesting");
         // The longest chain that fits is a loop, not recursion, and parses.
         let chain = vec!["a pr"; MAX_FILTER_LEN / 9].join(" or ");
         assert!(parse_filter(&chain).is_ok(), "a long flat chain parses");
@@ -920,19 +735,10 @@ mod tests {
     #[test]
     fn printing() {
         let f = parse_filter(r#"a pr and (b eq "x" or c eq 1) and not (d pr)"#).unwrap();
-        assert_eq!(
-            f.to_string(),
-            r#"(and (pr a) (or (eq b "x") (eq c 1)) (not (pr d)))"#
-        );
-        assert_eq!(
-            f.to_scim_string(),
-            r#"a pr and (b eq "x" or c eq 1) and not (d pr)"#
-        );
+        assert_eq!(f.to_string(), r#"(and (pr a) (or (eq b "x") (eq c 1)) (not (pr d)))"#);
+        assert_eq!(f.to_scim_string(), r#"a pr and (b eq "x" or c eq 1) and not (d pr)"#);
         let v = parse_filter(r#"emails[type eq "work" and value co "@example.com"]"#).unwrap();
-        assert_eq!(
-            v.to_string(),
-            r#"(emails [and (eq type "work") (co value "@example.com")])"#
-        );
+        assert_eq!(v.to_string(), r#"(emails [and (eq type "work") (co value "@example.com")])"#);
     }
 
     fn arb_name() -> impl Strategy<Value = String> {
@@ -957,11 +763,7 @@ mod tests {
         } else {
             Just(None).boxed()
         };
-        (urn, arb_name(), proptest::option::of(arb_name())).prop_map(|(urn, name, sub)| AttrPath {
-            urn,
-            name,
-            sub,
-        })
+        (urn, arb_name(), proptest::option::of(arb_name())).prop_map(|(urn, name, sub)| AttrPath { urn, name, sub })
     }
 
     fn arb_value() -> impl Strategy<Value = CompValue> {
@@ -993,15 +795,16 @@ mod tests {
     fn arb_filter_in(allow_urn: bool) -> impl Strategy<Value = Filter> {
         let leaf = prop_oneof![
             arb_path(allow_urn).prop_map(Filter::Present),
-            (arb_path(allow_urn), arb_op(), arb_value())
-                .prop_map(|(path, op, value)| Filter::Compare { path, op, value }),
+            (arb_path(allow_urn), arb_op(), arb_value()).prop_map(|(path, op, value)| Filter::Compare {
+                path,
+                op,
+                value
+            }),
         ];
         leaf.prop_recursive(6, 40, 2, |inner| {
             prop_oneof![
-                (inner.clone(), inner.clone())
-                    .prop_map(|(l, r)| Filter::And(Box::new(l), Box::new(r))),
-                (inner.clone(), inner.clone())
-                    .prop_map(|(l, r)| Filter::Or(Box::new(l), Box::new(r))),
+                (inner.clone(), inner.clone()).prop_map(|(l, r)| Filter::And(Box::new(l), Box::new(r))),
+                (inner.clone(), inner.clone()).prop_map(|(l, r)| Filter::Or(Box::new(l), Box::new(r))),
                 inner.prop_map(|f| Filter::Not(Box::new(f))),
             ]
         })
@@ -1010,17 +813,12 @@ mod tests {
     fn arb_filter() -> impl Strategy<Value = Filter> {
         let value_path = (arb_path(true), arb_filter_in(false)).prop_map(|(mut path, filter)| {
             path.sub = None;
-            Filter::ValuePath {
-                path,
-                filter: Box::new(filter),
-            }
+            Filter::ValuePath { path, filter: Box::new(filter) }
         });
         prop_oneof![3 => arb_filter_in(true), 1 => value_path].prop_recursive(3, 20, 2, |inner| {
             prop_oneof![
-                (inner.clone(), inner.clone())
-                    .prop_map(|(l, r)| Filter::And(Box::new(l), Box::new(r))),
-                (inner.clone(), inner.clone())
-                    .prop_map(|(l, r)| Filter::Or(Box::new(l), Box::new(r))),
+                (inner.clone(), inner.clone()).prop_map(|(l, r)| Filter::And(Box::new(l), Box::new(r))),
+                (inner.clone(), inner.clone()).prop_map(|(l, r)| Filter::Or(Box::new(l), Box::new(r))),
                 inner.prop_map(|f| Filter::Not(Box::new(f))),
             ]
         })

@@ -46,9 +46,8 @@ pub struct Member {
 
 /// Parses one `members` element. Okta leaves out `type` (defaulted to `User`); Entra sends `"$ref": null`.
 pub fn parse_member(v: &Value, quirks: &mut Quirks) -> Result<Member> {
-    let obj = v
-        .as_object()
-        .ok_or_else(|| ScimError::invalid_value("each member must be an object with a \"value\""))?;
+    let obj =
+        v.as_object().ok_or_else(|| ScimError::invalid_value("each member must be an object with a \"value\""))?;
     let value = get_ci(obj, "value")
         .and_then(Value::as_str)
         .filter(|s| !s.trim().is_empty())
@@ -62,9 +61,7 @@ pub fn parse_member(v: &Value, quirks: &mut Quirks) -> Result<Member> {
         Some(Value::String(t)) if t.eq_ignore_ascii_case("user") => MemberKind::User,
         Some(Value::String(t)) if t.eq_ignore_ascii_case("group") => MemberKind::Group,
         Some(other) => {
-            return Err(ScimError::invalid_value(format!(
-                "member type must be \"User\" or \"Group\", not {other}"
-            )));
+            return Err(ScimError::invalid_value(format!("member type must be \"User\" or \"Group\", not {other}")));
         }
     };
     Ok(Member { value: value.to_string(), display, kind })
@@ -88,9 +85,7 @@ pub fn key_ci(obj: &Map<String, Value>, name: &str) -> Option<String> {
 /// readOnly attributes (`id`, `meta`, `groups`) are ignored as RFC 7644 §3.3 says; `password` is
 /// accepted and never stored; unknown attributes are kept as sent.
 pub fn normalize(kind: ResourceKind, body: &Value, quirks: &mut Quirks) -> Result<Incoming> {
-    let obj = body
-        .as_object()
-        .ok_or_else(|| ScimError::invalid_syntax("the request body must be a JSON object"))?;
+    let obj = body.as_object().ok_or_else(|| ScimError::invalid_syntax("the request body must be a JSON object"))?;
     let schemas = check_schemas(kind, obj, quirks)?;
 
     let mut doc = Map::new();
@@ -162,9 +157,7 @@ fn check_schemas(kind: ResourceKind, obj: &Map<String, Value>, quirks: &mut Quir
     let schemas = get_ci(obj, "schemas").ok_or_else(|| {
         ScimError::invalid_syntax(format!("\"schemas\" is required and must include \"{}\"", kind.core().id))
     })?;
-    let list = schemas
-        .as_array()
-        .ok_or_else(|| ScimError::invalid_syntax("\"schemas\" must be an array of URNs"))?;
+    let list = schemas.as_array().ok_or_else(|| ScimError::invalid_syntax("\"schemas\" must be an array of URNs"))?;
     let mut core = false;
     let mut others = vec![];
     for s in list {
@@ -345,10 +338,7 @@ pub fn render(kind: ResourceKind, base_url: &str, id: &str, doc: &Value, meta: &
     let mut out = Map::new();
     let empty = Map::new();
     let doc = doc.as_object().unwrap_or(&empty);
-    out.insert(
-        "schemas".into(),
-        doc.get("schemas").cloned().unwrap_or_else(|| json!([kind.core().id])),
-    );
+    out.insert("schemas".into(), doc.get("schemas").cloned().unwrap_or_else(|| json!([kind.core().id])));
     out.insert("id".into(), Value::String(id.to_string()));
     if let Some(e) = doc.get("externalId") {
         out.insert("externalId".into(), e.clone());
@@ -391,10 +381,8 @@ pub struct Projection {
 impl Projection {
     pub fn parse(attributes: Option<&str>, excluded: Option<&str>) -> Self {
         let split = |s: Option<&str>| -> Vec<String> {
-            s.map(|s| {
-                s.split(',').map(|p| p.trim().to_ascii_lowercase()).filter(|p| !p.is_empty()).collect()
-            })
-            .unwrap_or_default()
+            s.map(|s| s.split(',').map(|p| p.trim().to_ascii_lowercase()).filter(|p| !p.is_empty()).collect())
+                .unwrap_or_default()
         };
         Projection { attributes: split(attributes), excluded: split(excluded) }
     }
@@ -547,8 +535,11 @@ mod tests {
             (json!({"schemas":[crate::schema::USER_SCHEMA],"userName":"a","name":{"givenName":3}}), "name.givenName"),
             (json!({"schemas":[crate::schema::USER_SCHEMA],"userName":""}), "userName"),
             (json!({"schemas":[crate::schema::USER_SCHEMA]}), "userName"),
-            (json!({"schemas":[crate::schema::USER_SCHEMA],"userName":"a",
-                    "emails":[{"value":"a","primary":true},{"value":"b","primary":true}]}), "primary"),
+            (
+                json!({"schemas":[crate::schema::USER_SCHEMA],"userName":"a",
+                    "emails":[{"value":"a","primary":true},{"value":"b","primary":true}]}),
+                "primary",
+            ),
         ] {
             let err = user(body.clone()).unwrap_err();
             assert_eq!(err.scim_type(), Some("invalidValue"), "{body}");

@@ -10,8 +10,7 @@ pub const ENTERPRISE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension
 pub const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 pub const SEARCH_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
-pub const SERVICE_PROVIDER_CONFIG_SCHEMA: &str =
-    "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
+pub const SERVICE_PROVIDER_CONFIG_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 pub const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 pub const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 
@@ -117,8 +116,7 @@ impl AttrDef {
             v["referenceTypes"] = json!(self.reference_types);
         }
         if self.ty == AttrType::Complex {
-            v["subAttributes"] =
-                Value::Array(self.sub_attributes.iter().map(AttrDef::to_json).collect());
+            v["subAttributes"] = Value::Array(self.sub_attributes.iter().map(AttrDef::to_json).collect());
         }
         v
     }
@@ -198,8 +196,7 @@ const fn mv(kinds: &'static [&'static str], value_desc: &'static str) -> [AttrDe
 }
 
 const EMAIL_SUBS: [AttrDef; 4] = mv(&["work", "home", "other"], "Email address for the user.");
-const PHONE_SUBS: [AttrDef; 4] =
-    mv(&["work", "home", "mobile", "fax", "pager", "other"], "Phone number of the user.");
+const PHONE_SUBS: [AttrDef; 4] = mv(&["work", "home", "mobile", "fax", "pager", "other"], "Phone number of the user.");
 const IMS_SUBS: [AttrDef; 4] =
     mv(&["aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo"], "Instant messaging address.");
 const PHOTO_SUBS: [AttrDef; 4] = mv(&["photo", "thumbnail"], "URL of a photo of the user.");
