@@ -188,3 +188,70 @@ async fn admin_commands() {
     );
     assert!(server.stop().success());
 }
+
+/// Headless parity for access: users and groups provisioned over HTTP, the access rule set from
+/// the CLI, and `users`/`groups` print each with its access and reason.
+#[tokio::test]
+async fn cli_users_and_groups_show_access() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("scim.db");
+    let db_arg = db.to_str().unwrap();
+    let (_, token, _) = cli(&["token", "create", "--db", db_arg]);
+    let server = ScimServer::start(&db);
+    let idp = Idp { http: reqwest::Client::new(), base: server.base.clone(), token: token.trim().into() };
+    let mut ids = vec![];
+    for name in ["ann@x.io", "bob@x.io"] {
+        let (s, u) = idp.send(reqwest::Method::POST, "/Users", Some(json!({"schemas":[USER],"userName":name}))).await;
+        assert_eq!(s, StatusCode::CREATED);
+        ids.push(u["id"].as_str().unwrap().to_string());
+    }
+    let (s, _) = idp
+        .send(
+            reqwest::Method::POST,
+            "/Groups",
+            Some(json!({"schemas":[GROUP],"displayName":"Engineering","members":[{"value":ids[0]}]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+
+    let (ok, out, err) = cli(&["access", "groups", "--grant", "Engineering", "--db", db_arg]);
+    assert!(ok, "{err}");
+    assert!(out.contains("1 user(s) changed access"), "bob loses access: {out}");
+
+    let (ok, out, _) = cli(&["users", "--json", "--db", db_arg]);
+    assert!(ok);
+    let users: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(users.len(), 2);
+    let ann = users.iter().find(|u| u["userName"] == "ann@x.io").unwrap();
+    assert_eq!(ann["access"]["granted"], true);
+    assert_eq!(ann["access"]["reason"], "Active; member of Engineering, which grants access");
+    let bob = users.iter().find(|u| u["userName"] == "bob@x.io").unwrap();
+    assert_eq!(bob["access"]["granted"], false);
+
+    let (ok, out, _) = cli(&["users", "--json", "--filter", "userName sw \"bob\"", "--db", db_arg]);
+    assert!(ok);
+    assert_eq!(out.lines().count(), 1, "the SCIM filter selects bob only: {out}");
+
+    let (ok, out, _) = cli(&["users", "show", "ANN@x.io", "--json", "--db", db_arg]);
+    assert!(ok);
+    let shown: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["access"]["granted"], true, "userName matches without regard to case");
+    assert_eq!(shown["groups"][0]["display"], "Engineering");
+
+    let (ok, out, _) = cli(&["groups", "--json", "--db", db_arg]);
+    assert!(ok);
+    let g: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        (g["displayName"].as_str(), g["members"].as_i64(), g["grantsAccess"].as_bool()),
+        (Some("Engineering"), Some(1), Some(true))
+    );
+
+    let (ok, out, _) = cli(&["events", "--db", db_arg, "--operation", "Access Revoked", "--json"]);
+    assert!(ok);
+    let revoked: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(revoked[0]["targetName"], "bob@x.io");
+    let (ok, csv, _) = cli(&["events", "--db", db_arg, "--csv", "--result", "success"]);
+    assert!(ok && csv.starts_with("id,time,idp,operation"));
+    assert!(server.stop().success());
+}

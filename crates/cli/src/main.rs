@@ -1,11 +1,17 @@
 //! `talkwriter-scim`: the headless SCIM server and its admin commands.
 
+mod backup;
+mod directory;
+mod events;
+mod serve;
+mod sim;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use provisioning::{Config, EventQuery, Provisioning};
+use provisioning::{Config, Provisioning};
 
 #[derive(Parser)]
 #[command(name = "talkwriter-scim", version, about = "TalkWriter's SCIM 2.0 provisioning server, headless")]
@@ -46,26 +52,29 @@ enum Command {
         /// The address to listen on. Keep it on 127.0.0.1 unless a proxy in front needs otherwise.
         #[arg(long, default_value = "127.0.0.1:8787")]
         listen: SocketAddr,
+        #[command(flatten)]
+        opts: serve::ServeOptions,
+    },
+    /// Copy the database to OUT while it may be serving (SQLite online backup), and check the copy.
+    Backup {
+        #[command(flatten)]
+        db: Db,
+        /// The backup file to create; it must not exist yet.
+        out: PathBuf,
     },
     /// Create, list and revoke bearer tokens.
     Token {
         #[command(subcommand)]
         command: TokenCommand,
     },
-    /// Print the sync log, newest last.
-    Events {
-        #[command(flatten)]
-        db: Db,
-        /// One JSON object per line.
-        #[arg(long)]
-        json: bool,
-        /// Keep printing new events as they arrive.
-        #[arg(long)]
-        follow: bool,
-        /// How many of the latest events to print first.
-        #[arg(long, default_value_t = 100)]
-        limit: i64,
-    },
+    /// Print the sync log, newest last, with filters.
+    Events(events::EventsArgs),
+    /// List users with their access, or show one (`users show USERNAME`).
+    Users(directory::UsersArgs),
+    /// List groups with their members and whether they grant access, or show one.
+    Groups(directory::GroupsArgs),
+    /// Show or set the access rule: every active user, or only members of granting groups.
+    Access(directory::AccessArgs),
     /// Turn SCIM provisioning on or off. While off, every SCIM request is refused.
     Provisioning {
         #[arg(value_parser = ["on", "off"])]
@@ -73,6 +82,13 @@ enum Command {
         #[command(flatten)]
         db: Db,
     },
+    /// Play an IdP's provisioning of a made-up directory against a SCIM endpoint (a test sync).
+    Simulate(sim::SimulateArgs),
+    /// Check a SCIM endpoint: discovery, CRUD, filters, paging, IdP PATCH shapes, errors, auth.
+    /// Exits non-zero when a check fails.
+    Check(sim::CheckArgs),
+    /// Entra's "Test connection": look up a random userName, expect an empty list.
+    TestConnection(sim::CheckArgs),
 }
 
 #[derive(Subcommand)]
@@ -109,44 +125,23 @@ async fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Serve { db, listen } => serve(db, listen).await,
+        Command::Serve { db, listen, opts } => serve::run(db, listen, opts).await,
+        Command::Backup { db, out } => backup::run(db, &out).await,
         Command::Token { command } => token(command).await,
-        Command::Events { db, json, follow, limit } => events(db, json, follow, limit).await,
+        Command::Events(a) => events::run(a).await,
+        Command::Users(a) => directory::users(a).await,
+        Command::Groups(a) => directory::groups(a).await,
+        Command::Access(a) => directory::access(a).await,
         Command::Provisioning { state, db } => {
             let p = db.open().await?;
             p.set_provisioning_enabled(state == "on").await?;
             println!("SCIM provisioning is {state}");
             Ok(())
         }
+        Command::Simulate(args) => sim::simulate(args).await,
+        Command::Check(args) => sim::check(args).await,
+        Command::TestConnection(args) => sim::test_connection(args).await,
     }
-}
-
-async fn serve(db: Db, listen: SocketAddr) -> Result<()> {
-    let p = db.open().await?;
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
-    let addr = listener.local_addr()?;
-    let url = format!("http://{addr}{}", scim_http::BASE_PATH);
-    if !p.has_tokens().await? {
-        let t = p.create_token("First token", None).await?;
-        println!("SCIM endpoint URL: {url}");
-        println!("Bearer token (shown once, keep it secret): {}", t.token);
-    }
-    tracing::info!(%url, db = %db.path()?.display(), "serving SCIM");
-    let shutdown = async {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
-        }
-        #[cfg(not(unix))]
-        let _ = ctrl_c.await;
-        tracing::info!("shutting down");
-    };
-    scim_http::serve(p.clone(), listener, shutdown).await?;
-    p.close().await;
-    Ok(())
 }
 
 async fn token(command: TokenCommand) -> Result<()> {
@@ -179,47 +174,6 @@ async fn token(command: TokenCommand) -> Result<()> {
             let p = db.open().await?;
             let t = p.revoke_token(&id).await?;
             println!("revoked {} ({})", t.id, t.label);
-        }
-    }
-    Ok(())
-}
-
-fn print_event(e: &provisioning::SyncEvent, json: bool) -> Result<()> {
-    if json {
-        println!("{}", serde_json::to_string(e)?);
-    } else {
-        println!(
-            "{}  {:<10} {:<20} {:<32} {} {:>7.1} ms  {}",
-            e.time,
-            e.idp,
-            e.operation,
-            e.target_name.as_deref().or(e.target_id.as_deref()).unwrap_or("-"),
-            e.status,
-            e.latency_ms,
-            e.detail.as_deref().unwrap_or("")
-        );
-    }
-    Ok(())
-}
-
-async fn events(db: Db, json: bool, follow: bool, limit: i64) -> Result<()> {
-    let p = db.open().await?;
-    let page = p.query_events(&EventQuery { limit: Some(limit), ..Default::default() }).await?;
-    let mut last = 0;
-    for e in page.events.iter().rev() {
-        print_event(e, json)?;
-        last = e.id;
-    }
-    if follow {
-        // Another process writes the log, so follow the database, not this process's stream.
-        loop {
-            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-            let page =
-                p.query_events(&EventQuery { after_id: Some(last), limit: Some(1000), ..Default::default() }).await?;
-            for e in page.events.iter().rev() {
-                print_event(e, json)?;
-                last = last.max(e.id);
-            }
         }
     }
     Ok(())

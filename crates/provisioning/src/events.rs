@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{Sqlite, SqliteConnection};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -47,6 +47,9 @@ pub struct SyncEvent {
     pub response_body: Option<String>,
     pub detail: Option<String>,
     pub simulated: bool,
+    /// JSON array of the attributes a write changed: `{"attribute","before","after"}`, and for
+    /// membership `{"attribute":"members","added":[..],"removed":[..]}`.
+    pub diff: Option<String>,
 }
 
 /// What the HTTP layer knows about a request, passed down so its event can be written.
@@ -94,10 +97,11 @@ pub struct Outcome {
     pub response: Option<Value>,
     pub detail: Option<String>,
     pub quirks: Quirks,
+    pub diff: Option<Value>,
 }
 
 /// Filters for reading the sync log.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "camelCase", default)]
 pub struct EventQuery {
@@ -249,6 +253,7 @@ impl Provisioning {
             response_body: outcome.response.as_ref().map(body_text),
             detail: outcome.detail.clone(),
             simulated: ctx.simulated,
+            diff: outcome.diff.as_ref().map(Value::to_string),
         }
     }
 
@@ -273,6 +278,12 @@ impl Provisioning {
 
     /// Records an admin action (token created, provisioning turned off) in the sync log.
     pub(crate) async fn audit(&self, operation: &str, detail: &str) -> Result<()> {
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        self.commit_events(tx, vec![self.admin_event(operation, detail)]).await
+    }
+
+    /// An event of an admin action in TalkWriter Admin (the audit trail).
+    pub(crate) fn admin_event(&self, operation: &str, detail: &str) -> SyncEvent {
         let ctx = RequestContext::new("ADMIN", "");
         let mut event = self.build_event(
             &ctx,
@@ -284,72 +295,262 @@ impl Provisioning {
             },
         );
         event.idp = "TalkWriter Admin".into();
-        let mut conn = self.pool.acquire().await?;
-        event.id = insert_event(&mut conn, &event).await?;
-        let _ = self.events.live.send(event);
+        event
+    }
+
+    /// Inserts events in the transaction, commits it, then broadcasts them.
+    pub(crate) async fn commit_events(
+        &self,
+        mut tx: sqlx::Transaction<'static, Sqlite>,
+        mut events: Vec<SyncEvent>,
+    ) -> Result<()> {
+        for e in events.iter_mut() {
+            e.id = insert_event(&mut tx, e).await?;
+        }
+        tx.commit().await?;
+        for e in events {
+            let _ = self.events.live.send(e);
+        }
         Ok(())
     }
 
     /// Reads the sync log, newest first.
     pub async fn query_events(&self, q: &EventQuery) -> Result<EventPage> {
         let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-        let mut sql = String::from("SELECT * FROM events WHERE 1 = 1");
-        let mut binds: Vec<String> = vec![];
-        let mut ints: Vec<(usize, i64)> = vec![];
-        if let Some(b) = q.before_id {
-            sql.push_str(" AND id < ?");
-            ints.push((binds.len(), b));
-            binds.push(String::new());
-        }
-        if let Some(a) = q.after_id {
-            sql.push_str(" AND id > ?");
-            ints.push((binds.len(), a));
-            binds.push(String::new());
-        }
-        for (cond, val) in [
-            (" AND time >= ?", &q.since),
-            (" AND time <= ?", &q.until),
-            (" AND operation = ?", &q.operation),
-            (" AND idp = ?", &q.idp),
-            (" AND target_id = ?", &q.target_id),
-        ] {
-            if let Some(v) = val.as_ref().filter(|v| !v.is_empty()) {
-                sql.push_str(cond);
-                binds.push(v.clone());
-            }
-        }
-        match q.result.as_deref() {
-            Some("success") => sql.push_str(" AND status < 400"),
-            Some("failure") => sql.push_str(" AND status >= 400"),
-            _ => {}
-        }
-        if let Some(t) = q.text.as_ref().filter(|t| !t.is_empty()) {
-            sql.push_str(" AND (target_name LIKE ? ESCAPE '\\' OR target_id = ? OR request_body LIKE ? ESCAPE '\\')");
-            let like = format!("%{}%", t.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-            binds.push(like.clone());
-            binds.push(t.clone());
-            binds.push(like);
-        }
-        sql.push_str(" ORDER BY id DESC LIMIT ?");
-        let mut query = sqlx::query_as::<Sqlite, SyncEvent>(&sql);
-        for (i, b) in binds.iter().enumerate() {
-            match ints.iter().find(|(j, _)| *j == i) {
-                Some((_, n)) => query = query.bind(*n),
-                None => query = query.bind(b),
-            }
-        }
-        let mut events = query.bind(limit + 1).fetch_all(&self.pool).await?;
+        let mut events = self.select_events(q, limit + 1).await?;
         let has_more = events.len() as i64 > limit;
         events.truncate(limit as usize);
         Ok(EventPage { events, has_more })
     }
+
+    async fn select_events(&self, q: &EventQuery, limit: i64) -> Result<Vec<SyncEvent>> {
+        let mut b = sqlx::QueryBuilder::<Sqlite>::new("SELECT * FROM events WHERE 1 = 1");
+        if let Some(id) = q.before_id {
+            b.push(" AND id < ").push_bind(id);
+        }
+        if let Some(id) = q.after_id {
+            b.push(" AND id > ").push_bind(id);
+        }
+        let text = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+        if let Some(v) = text(&q.since) {
+            b.push(" AND time >= ").push_bind(v);
+        }
+        if let Some(v) = text(&q.until) {
+            b.push(" AND time <= ").push_bind(v);
+        }
+        if let Some(v) = text(&q.operation) {
+            b.push(" AND operation = ").push_bind(v);
+        }
+        if let Some(v) = text(&q.idp) {
+            b.push(" AND idp = ").push_bind(v);
+        }
+        if let Some(v) = text(&q.target_id) {
+            b.push(" AND target_id = ").push_bind(v);
+        }
+        match q.result.as_deref() {
+            Some("success") => {
+                b.push(" AND status < 400");
+            }
+            Some("failure") => {
+                b.push(" AND status >= 400");
+            }
+            _ => {}
+        }
+        if let Some(t) = text(&q.text) {
+            let like = format!("%{}%", t.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            b.push(" AND (target_name LIKE ").push_bind(like.clone()).push(" ESCAPE '\\'");
+            b.push(" OR target_id = ").push_bind(t);
+            b.push(" OR request_body LIKE ").push_bind(like).push(" ESCAPE '\\')");
+        }
+        b.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
+        Ok(b.build_query_as::<SyncEvent>().fetch_all(&self.pool).await?)
+    }
+
+    /// Requests per minute or hour (`bucket`) between `since` and `until`, by result, for the
+    /// activity chart. Admin actions and the access changes a request caused are not requests
+    /// and are left out.
+    pub async fn activity(&self, since: &str, until: &str, bucket: &str) -> Result<Vec<ActivityBucket>> {
+        let width = if bucket == "hour" { 13 } else { 16 };
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT substr(time, 1, ?) AS b, SUM(status < 400), SUM(status >= 400) FROM events
+             WHERE time >= ? AND time <= ? AND method <> 'ADMIN' AND operation NOT LIKE 'Access %'
+             GROUP BY b ORDER BY b",
+        )
+        .bind(width)
+        .bind(since)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(b, success, failure)| ActivityBucket {
+                start: if width == 13 { format!("{b}:00:00Z") } else { format!("{b}:00Z") },
+                success,
+                failure,
+            })
+            .collect())
+    }
+
+    /// The events a query selects, oldest first, as CSV or JSON (an array), for export. At most
+    /// [`MAX_EXPORT`] events.
+    pub async fn export_events(&self, q: &EventQuery, format: ExportFormat) -> Result<String> {
+        let mut all = self.select_events(q, MAX_EXPORT).await?;
+        all.reverse();
+        Ok(match format {
+            ExportFormat::Json => serde_json::to_string_pretty(&all).unwrap_or_else(|_| "[]".into()),
+            ExportFormat::Csv => {
+                let mut out = String::from(
+                    "id,time,idp,operation,resource_type,target_id,target_name,method,path,status,latency_ms,quirks,detail,simulated\n",
+                );
+                for e in &all {
+                    let cells = [
+                        e.id.to_string(),
+                        e.time.clone(),
+                        e.idp.clone(),
+                        e.operation.clone(),
+                        e.resource_type.clone().unwrap_or_default(),
+                        e.target_id.clone().unwrap_or_default(),
+                        e.target_name.clone().unwrap_or_default(),
+                        e.method.clone(),
+                        e.path.clone(),
+                        e.status.to_string(),
+                        format!("{:.1}", e.latency_ms),
+                        e.quirks.clone(),
+                        e.detail.clone().unwrap_or_default(),
+                        e.simulated.to_string(),
+                    ];
+                    out.push_str(&cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(","));
+                    out.push('\n');
+                }
+                out
+            }
+        })
+    }
+
+    /// Deletes events older than `max_age_days` and beyond the newest `max_rows`. Returns how many.
+    pub async fn prune_events(&self, max_age_days: Option<i64>, max_rows: Option<i64>) -> Result<u64> {
+        let mut deleted = 0;
+        if let Some(days) = max_age_days.filter(|d| *d > 0) {
+            let cutoff = crate::stamp(self.clock.now() - chrono::Duration::days(days));
+            deleted += sqlx::query("DELETE FROM events WHERE time < ?")
+                .bind(cutoff)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        if let Some(rows) = max_rows.filter(|r| *r > 0) {
+            deleted +=
+                sqlx::query("DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)")
+                    .bind(rows)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+        }
+        Ok(deleted)
+    }
+
+    /// The retention setting: days and/or rows (`None` keeps everything).
+    pub async fn log_retention(&self) -> Result<Retention> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT key, value FROM settings WHERE key IN ('log_retention_days', 'log_retention_rows')")
+                .fetch_all(&self.pool)
+                .await?;
+        let get = |k: &str| rows.iter().find(|(key, _)| key == k).and_then(|(_, v)| v.parse().ok());
+        Ok(Retention { days: get("log_retention_days"), rows: get("log_retention_rows") })
+    }
+
+    /// Sets the retention and prunes at once.
+    pub async fn set_log_retention(&self, r: &Retention) -> Result<u64> {
+        if r.days.is_some_and(|d| d < 1) || r.rows.is_some_and(|n| n < 1000) {
+            return Err(crate::Error::InvalidInput("keep at least 1 day and at least 1,000 events".into()));
+        }
+        for (k, v) in [("log_retention_days", r.days), ("log_retention_rows", r.rows)] {
+            match v {
+                Some(v) => sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+                    .bind(k)
+                    .bind(v.to_string())
+                    .execute(&self.pool)
+                    .await?,
+                None => sqlx::query("DELETE FROM settings WHERE key = ?").bind(k).execute(&self.pool).await?,
+            };
+        }
+        let detail = match (r.days, r.rows) {
+            (None, None) => "Sync log retention: keep everything".to_string(),
+            (d, n) => format!(
+                "Sync log retention: {}{}",
+                d.map(|d| format!("{d} days")).unwrap_or_default(),
+                n.map(|n| format!("{}{n} events", if d.is_some() { ", at most " } else { "at most " }))
+                    .unwrap_or_default()
+            ),
+        };
+        self.audit("Settings Changed", &detail).await?;
+        self.prune_events(r.days, r.rows).await
+    }
+
+    /// Applies the retention setting every `every`, until the service is closed.
+    pub fn spawn_retention_job(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        let p = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                if p.pool.is_closed() {
+                    break;
+                }
+                match p.log_retention().await {
+                    Ok(r) => {
+                        if let Err(e) = p.prune_events(r.days, r.rows).await {
+                            tracing::warn!(error = %e, "sync log retention failed");
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not read the retention setting"),
+                }
+            }
+        })
+    }
+}
+
+/// At most this many events in one export.
+pub const MAX_EXPORT: i64 = 1_000_000;
+
+/// An export format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    Csv,
+    Json,
+}
+
+/// One bar of the activity chart.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ActivityBucket {
+    pub start: String,
+    pub success: i64,
+    pub failure: i64,
+}
+
+/// How long the sync log keeps events.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct Retention {
+    pub days: Option<i64>,
+    pub rows: Option<i64>,
+}
+
+/// A CSV cell (RFC 4180), with spreadsheet formula injection defused.
+fn csv_cell(s: &str) -> String {
+    let s =
+        if s.starts_with(['=', '+', '-', '@']) && s.parse::<f64>().is_err() { format!("'{s}") } else { s.to_string() };
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
 }
 
 pub(crate) async fn insert_event(conn: &mut SqliteConnection, e: &SyncEvent) -> Result<i64> {
     let id = sqlx::query_scalar(
         "INSERT INTO events (time, method, path, operation, resource_type, target_id, target_name, status, latency_ms,
-                             user_agent, idp, token_id, quirks, request_body, response_body, detail, simulated)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                             user_agent, idp, token_id, quirks, request_body, response_body, detail, simulated, diff)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(&e.time)
     .bind(&e.method)
@@ -368,6 +569,7 @@ pub(crate) async fn insert_event(conn: &mut SqliteConnection, e: &SyncEvent) -> 
     .bind(&e.response_body)
     .bind(&e.detail)
     .bind(e.simulated)
+    .bind(&e.diff)
     .fetch_one(&mut *conn)
     .await?;
     Ok(id)

@@ -2,7 +2,11 @@
 //! sync log, with a live event stream. Shells (the HTTP router, the CLI, the desktop app) call
 //! into [`Provisioning`]; nothing here knows about HTTP frameworks or windows.
 
+mod access;
+mod backup;
 mod clock;
+pub mod diff;
+mod directory;
 mod error;
 pub mod events;
 pub mod filter_sql;
@@ -20,9 +24,12 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tokio::sync::{broadcast, mpsc};
 
+pub use access::{Access, AccessRule};
+pub use backup::BackupSummary;
 pub use clock::{Clock, stamp};
+pub use directory::{DirectoryGroup, DirectoryPage, DirectoryQuery, DirectoryUser, GroupDetail, UserDetail};
 pub use error::{Error, Result};
-pub use events::{EventPage, EventQuery, Outcome, RequestContext, SyncEvent};
+pub use events::{ActivityBucket, EventPage, EventQuery, ExportFormat, Outcome, RequestContext, Retention, SyncEvent};
 pub use query::{ListQuery, MAX_PAGE_SIZE};
 pub use resources::Written;
 pub use scim_protocol::{ResourceKind, ScimError};
@@ -96,7 +103,7 @@ impl Provisioning {
 }
 
 #[cfg(unix)]
-fn create_private(path: &Path) -> std::io::Result<()> {
+pub(crate) fn create_private(path: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
         Ok(_) => Ok(()),
@@ -106,6 +113,6 @@ fn create_private(path: &Path) -> std::io::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn create_private(_path: &Path) -> std::io::Result<()> {
+pub(crate) fn create_private(_path: &Path) -> std::io::Result<()> {
     Ok(())
 }

@@ -10,7 +10,9 @@ use scim_protocol::resource::{self, Member, MemberKind, Meta, normalize, render}
 use scim_protocol::schema::LIST_RESPONSE_SCHEMA;
 use scim_protocol::{Quirks, ResourceKind, ScimError};
 
-use crate::events::{Outcome, RequestContext, insert_event};
+use crate::access::{self, Cause, Snapshot};
+use crate::diff;
+use crate::events::{Outcome, RequestContext};
 use crate::filter_sql::{SqlBind, to_sql};
 use crate::query::ListQuery;
 use crate::{Error, Provisioning, Result};
@@ -440,60 +442,100 @@ impl Provisioning {
                 format!("a User with userName \"{}\" already exists (userName ignores case)", cols.name)
             })
         })?;
+        let mut diff = diff::diff(&Value::Null, &doc);
         if let Some(members) = &incoming.members {
-            self.add_members(&mut tx, &id, members, &now).await?;
+            let added = self.add_members(&mut tx, &id, members, &now).await?;
+            diff.extend(diff::members(&added, &[]));
         }
         let row = self.load_row(&mut tx, kind, &id).await?;
         let resource = self.render_row(&mut tx, kind, &ctx.base_url, &row, true).await?;
-        let op = match kind {
-            ResourceKind::User => "Create User",
-            ResourceKind::Group => "Push Group",
+        let (op, snapshot) = match kind {
+            // A new group grants nothing until an admin marks it as granting.
+            ResourceKind::User => {
+                ("Create User", Some(Snapshot(std::collections::HashMap::from([(id.clone(), None)]))))
+            }
+            ResourceKind::Group => ("Push Group", None),
         };
         let location = format!("{}/{}/{id}", ctx.base_url, kind.endpoint());
-        self.commit_with_event(tx, ctx, kind, &id, &cols.name, op, 201, Some(&resource), quirks, None).await?;
+        let change = Change {
+            kind,
+            id: &id,
+            name: &cols.name,
+            operation: op,
+            status: 201,
+            response: Some(&resource),
+            quirks,
+            detail: None,
+            diff,
+        };
+        self.commit_change(tx, ctx, change, snapshot, Cause::UserWrite).await?;
         Ok(Written { resource: Some(resource), etag: row.meta().etag(), location, status: 201 })
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn commit_with_event(
+    /// Writes a change's event, and an event for each user whose access it changed, then
+    /// commits and broadcasts them.
+    async fn commit_change(
         &self,
         mut tx: sqlx::Transaction<'static, sqlx::Sqlite>,
         ctx: &RequestContext,
-        kind: ResourceKind,
-        id: &str,
-        name: &str,
-        operation: &str,
-        status: u16,
-        response: Option<&Value>,
-        quirks: Quirks,
-        detail: Option<String>,
+        change: Change<'_>,
+        snapshot: Option<Snapshot>,
+        cause: Cause<'_>,
     ) -> Result<()> {
         let outcome = Outcome {
-            operation: Some(operation.to_string()),
-            resource_type: Some(kind.name().to_string()),
-            target_id: Some(id.to_string()),
-            target_name: Some(name.to_string()),
-            status,
-            response: response.cloned(),
-            detail,
-            quirks,
+            operation: Some(change.operation.to_string()),
+            resource_type: Some(change.kind.name().to_string()),
+            target_id: Some(change.id.to_string()),
+            target_name: Some(change.name.to_string()),
+            status: change.status,
+            response: change.response.cloned(),
+            detail: change.detail,
+            quirks: change.quirks,
+            diff: (!change.diff.is_empty()).then_some(Value::Array(change.diff)),
         };
-        let mut event = self.build_event(ctx, &outcome);
-        event.id = insert_event(&mut tx, &event).await?;
-        tx.commit().await?;
-        let _ = self.events.live.send(event);
-        Ok(())
+        let main = self.build_event(ctx, &outcome);
+        let mut events = vec![];
+        if let Some(snapshot) = snapshot {
+            for (uid, uname, op, detail) in snapshot.changes(&mut tx, cause, &main.idp).await? {
+                let mut e = main.clone();
+                e.operation = op.to_string();
+                e.resource_type = Some("User".into());
+                e.target_id = Some(uid);
+                e.target_name = Some(uname);
+                e.detail = Some(detail);
+                e.request_body = None;
+                e.response_body = None;
+                e.diff = None;
+                events.push(e);
+            }
+        }
+        events.insert(0, main);
+        self.commit_events(tx, events).await
+    }
+
+    /// Whether membership of this group can decide anyone's access: the rule is "groups" and
+    /// the group grants access. Only then are members' access snapshots worth taking.
+    async fn group_grants(&self, conn: &mut SqliteConnection, group_id: &str) -> Result<bool> {
+        if access::rule_mode(conn).await? != "groups" {
+            return Ok(false);
+        }
+        let g: Option<i64> = sqlx::query_scalar("SELECT 1 FROM granting_groups WHERE group_id = ?")
+            .bind(group_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        Ok(g.is_some())
     }
 
     /// Inserts members, checking each exists; a member already present is left as it is.
+    /// Returns the ids that were not members before.
     async fn add_members(
         &self,
         conn: &mut SqliteConnection,
         group_id: &str,
         members: &[Member],
         now: &str,
-    ) -> Result<usize> {
-        let mut added = 0;
+    ) -> Result<Vec<String>> {
+        let mut added = vec![];
         for m in members {
             let exists: Option<i64> = match m.kind {
                 MemberKind::User => sqlx::query_scalar("SELECT 1 FROM users WHERE id = ?"),
@@ -513,7 +555,7 @@ impl Provisioning {
             if m.kind == MemberKind::Group && m.value == group_id {
                 return Err(ScimError::invalid_value("a group cannot be a member of itself").into());
             }
-            added += sqlx::query(
+            let n = sqlx::query(
                 "INSERT INTO group_members (group_id, member_id, member_type, display, added) VALUES (?, ?, ?, ?, ?)
                  ON CONFLICT (group_id, member_id) DO NOTHING",
             )
@@ -524,9 +566,29 @@ impl Provisioning {
             .bind(now)
             .execute(&mut *conn)
             .await?
-            .rows_affected() as usize;
+            .rows_affected();
+            if n > 0 {
+                added.push(m.value.clone());
+            }
         }
         Ok(added)
+    }
+
+    /// Removes members by id; returns the ids that were members.
+    async fn remove_members(&self, conn: &mut SqliteConnection, group_id: &str, ids: &[String]) -> Result<Vec<String>> {
+        let mut removed = vec![];
+        for mid in ids {
+            let n = sqlx::query("DELETE FROM group_members WHERE group_id = ? AND member_id = ?")
+                .bind(group_id)
+                .bind(mid)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            if n > 0 {
+                removed.push(mid.clone());
+            }
+        }
+        Ok(removed)
     }
 
     async fn member_set(&self, conn: &mut SqliteConnection, group_id: &str) -> Result<Vec<String>> {
@@ -564,32 +626,52 @@ impl Provisioning {
         check_if_match(if_match, row.version)?;
         let before = row.doc()?;
         let members_before = if kind == ResourceKind::Group { self.member_set(&mut tx, id).await? } else { vec![] };
-        let members_changed = match (&incoming.members, kind) {
-            (_, ResourceKind::User) => false,
-            (None, _) => !members_before.is_empty(),
-            (Some(ms), _) => {
-                let mut after: Vec<String> = ms.iter().map(|m| m.value.clone()).collect();
-                after.sort();
-                after.dedup();
-                after != members_before
-            }
+        let members_after: Vec<String> = {
+            let mut v: Vec<String> = incoming.members.iter().flatten().map(|m| m.value.clone()).collect();
+            v.sort();
+            v.dedup();
+            v
         };
-        let doc_changed = before != doc;
+        let members_changed = kind == ResourceKind::Group && members_after != members_before;
+        let snapshot = match kind {
+            ResourceKind::User => Some(Snapshot::take(&mut tx, [id.to_string()]).await?),
+            ResourceKind::Group if members_changed && self.group_grants(&mut tx, id).await? => {
+                let ids: Vec<String> = members_before.iter().chain(&members_after).cloned().collect();
+                Some(Snapshot::take(&mut tx, ids).await?)
+            }
+            ResourceKind::Group => None,
+        };
         let now = self.clock.stamp();
         let cols = columns(kind, &doc);
+        let mut diff = diff::diff(&before, &doc);
         if members_changed {
-            sqlx::query("DELETE FROM group_members WHERE group_id = ?").bind(id).execute(&mut *tx).await?;
-            if let Some(ms) = &incoming.members {
-                self.add_members(&mut tx, id, ms, &now).await?;
-            }
+            let gone: Vec<String> = members_before.iter().filter(|m| !members_after.contains(m)).cloned().collect();
+            let removed = self.remove_members(&mut tx, id, &gone).await?;
+            let added = match &incoming.members {
+                Some(ms) => self.add_members(&mut tx, id, ms, &now).await?,
+                None => vec![],
+            };
+            diff.extend(diff::members(&added, &removed));
         }
-        if doc_changed || members_changed {
+        if before != doc || members_changed {
             self.store_doc(&mut tx, kind, id, &doc, &now).await?;
         }
         let row = self.load_row(&mut tx, kind, id).await?;
         let resource = self.render_row(&mut tx, kind, &ctx.base_url, &row, true).await?;
         let op = operation_for_update(kind, &before, &doc, members_changed);
-        self.commit_with_event(tx, ctx, kind, id, &cols.name, op, 200, Some(&resource), quirks, None).await?;
+        let change = Change {
+            kind,
+            id,
+            name: &cols.name,
+            operation: op,
+            status: 200,
+            response: Some(&resource),
+            quirks,
+            detail: None,
+            diff,
+        };
+        let cause = if kind == ResourceKind::Group { Cause::Membership(&cols.name) } else { Cause::UserWrite };
+        self.commit_change(tx, ctx, change, snapshot, cause).await?;
         Ok(Written {
             resource: Some(resource),
             etag: row.meta().etag(),
@@ -647,6 +729,34 @@ impl Provisioning {
         Ok(())
     }
 
+    /// The member ids a member op selects, so removals are by id (and their access can be
+    /// compared before and after).
+    async fn select_members(&self, conn: &mut SqliteConnection, group_id: &str, op: &MemberOp) -> Result<Vec<String>> {
+        Ok(match op {
+            MemberOp::Add(ms) => ms.iter().map(|m| m.value.clone()).collect(),
+            MemberOp::Remove(ids) => ids.clone(),
+            MemberOp::RemoveAll => self.member_set(conn, group_id).await?,
+            MemberOp::RemoveWhere(filter) => {
+                let w = crate::member_filter::member_filter_sql(filter)?;
+                let mut args = SqliteArguments::default();
+                add_arg(&mut args, group_id.to_string())?;
+                add_binds(&mut args, &w.binds)?;
+                let ids: Vec<String> = sqlx::query_scalar_with(
+                    &format!("SELECT member_id FROM group_members WHERE group_id = ? AND ({})", w.clause),
+                    args,
+                )
+                .fetch_all(&mut *conn)
+                .await?;
+                if ids.is_empty() {
+                    return Err(
+                        ScimError::NoTarget(format!("no member of the group matches the filter {filter}")).into()
+                    );
+                }
+                ids
+            }
+        })
+    }
+
     /// PATCH (RFC 7644 §3.5.2). Users answer 200 with the resource; groups answer 204, since a
     /// group may hold 100,000 members and a membership change must not send them all back.
     pub async fn patch(
@@ -667,52 +777,39 @@ impl Provisioning {
         // Re-validate the whole document: types, required attributes, the schemas list.
         let doc = normalize(kind, &doc, &mut quirks)?.doc;
         let now = self.clock.stamp();
-        let (mut added, mut removed) = (0usize, 0usize);
+        let mut selected = Vec::with_capacity(outcome.member_ops.len());
         for op in &outcome.member_ops {
+            selected.push(self.select_members(&mut tx, id, op).await?);
+        }
+        let snapshot = match kind {
+            ResourceKind::User => Some(Snapshot::take(&mut tx, [id.to_string()]).await?),
+            ResourceKind::Group if !selected.is_empty() && self.group_grants(&mut tx, id).await? => {
+                let ids: Vec<String> = selected.iter().flatten().cloned().collect();
+                Some(Snapshot::take(&mut tx, ids).await?)
+            }
+            ResourceKind::Group => None,
+        };
+        let (mut added, mut removed) = (Vec::new(), Vec::new());
+        for (op, ids) in outcome.member_ops.iter().zip(&selected) {
             match op {
                 MemberOp::Add(ms) => {
-                    let ms: Vec<Member> = ms.to_vec();
-                    added += self.add_members(&mut tx, id, &ms, &now).await?;
-                }
-                MemberOp::Remove(ids) => {
-                    for mid in ids {
-                        removed += sqlx::query("DELETE FROM group_members WHERE group_id = ? AND member_id = ?")
-                            .bind(id)
-                            .bind(mid)
-                            .execute(&mut *tx)
-                            .await?
-                            .rows_affected() as usize;
+                    for a in self.add_members(&mut tx, id, ms, &now).await? {
+                        removed.retain(|r| r != &a);
+                        added.push(a);
                     }
                 }
-                MemberOp::RemoveAll => {
-                    removed += sqlx::query("DELETE FROM group_members WHERE group_id = ?")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected() as usize;
-                }
-                MemberOp::RemoveWhere(filter) => {
-                    let w = crate::member_filter::member_filter_sql(filter)?;
-                    let mut args = SqliteArguments::default();
-                    args.add(id.to_string()).map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
-                    add_binds(&mut args, &w.binds)?;
-                    let n = sqlx::query_with(
-                        &format!("DELETE FROM group_members WHERE group_id = ? AND ({})", w.clause),
-                        args,
-                    )
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected() as usize;
-                    if n == 0 {
-                        return Err(
-                            ScimError::NoTarget(format!("no member of the group matches the filter {filter}")).into()
-                        );
+                _ => {
+                    for r in self.remove_members(&mut tx, id, ids).await? {
+                        if let Some(i) = added.iter().position(|a| a == &r) {
+                            added.remove(i);
+                        } else {
+                            removed.push(r);
+                        }
                     }
-                    removed += n;
                 }
             }
         }
-        let members_changed = added + removed > 0;
+        let members_changed = !added.is_empty() || !removed.is_empty();
         let doc_changed = doc != before;
         if doc_changed || members_changed {
             self.store_doc(&mut tx, kind, id, &doc, &now).await?;
@@ -725,13 +822,27 @@ impl Provisioning {
             ResourceKind::Group => (None, 204),
         };
         let op = match kind {
-            ResourceKind::Group if !doc_changed && added > 0 && removed == 0 => "Add to Group",
-            ResourceKind::Group if !doc_changed && removed > 0 && added == 0 => "Remove from Group",
+            ResourceKind::Group if !doc_changed && !added.is_empty() && removed.is_empty() => "Add to Group",
+            ResourceKind::Group if !doc_changed && !removed.is_empty() && added.is_empty() => "Remove from Group",
             _ => operation_for_update(kind, &before, &doc, members_changed),
         };
         let detail = (kind == ResourceKind::Group && members_changed)
-            .then(|| format!("{added} member(s) added, {removed} removed"));
-        self.commit_with_event(tx, ctx, kind, id, &cols.name, op, status, resource.as_ref(), quirks, detail).await?;
+            .then(|| format!("{} member(s) added, {} removed", added.len(), removed.len()));
+        let mut diff = diff::diff(&before, &doc);
+        diff.extend(diff::members(&added, &removed));
+        let change = Change {
+            kind,
+            id,
+            name: &cols.name,
+            operation: op,
+            status,
+            response: resource.as_ref(),
+            quirks,
+            detail,
+            diff,
+        };
+        let cause = if kind == ResourceKind::Group { Cause::Membership(&cols.name) } else { Cause::UserWrite };
+        self.commit_change(tx, ctx, change, snapshot, cause).await?;
         Ok(Written { resource, etag: row.meta().etag(), location, status })
     }
 
@@ -747,6 +858,15 @@ impl Provisioning {
         let row = self.load_row(&mut tx, kind, id).await?;
         check_if_match(if_match, row.version)?;
         let doc = row.doc()?;
+        let name = columns(kind, &doc).name;
+        let snapshot = match kind {
+            ResourceKind::User => Some(Snapshot::take(&mut tx, [id.to_string()]).await?),
+            ResourceKind::Group if self.group_grants(&mut tx, id).await? => {
+                let members = self.member_set(&mut tx, id).await?;
+                Some(Snapshot::take(&mut tx, members).await?)
+            }
+            ResourceKind::Group => None,
+        };
         let now = self.clock.stamp();
         // The groups that lose a member change too.
         sqlx::query(
@@ -759,13 +879,36 @@ impl Provisioning {
         .await?;
         sqlx::query("DELETE FROM group_members WHERE member_id = ?").bind(id).execute(&mut *tx).await?;
         sqlx::query(&format!("DELETE FROM {} WHERE id = ?", table(kind))).bind(id).execute(&mut *tx).await?;
-        let op = match kind {
-            ResourceKind::User => "Delete User",
-            ResourceKind::Group => "Delete Group",
+        let (op, cause) = match kind {
+            ResourceKind::User => ("Delete User", Cause::UserWrite),
+            ResourceKind::Group => ("Delete Group", Cause::GroupDeleted(&name)),
         };
-        let name = columns(kind, &doc).name;
-        self.commit_with_event(tx, ctx, kind, id, &name, op, 204, None, Quirks::default(), None).await
+        let change = Change {
+            kind,
+            id,
+            name: &name,
+            operation: op,
+            status: 204,
+            response: None,
+            quirks: Quirks::default(),
+            detail: None,
+            diff: diff::diff(&doc, &Value::Null),
+        };
+        self.commit_change(tx, ctx, change, snapshot, cause).await
     }
+}
+
+/// A write, for its sync-log event.
+struct Change<'a> {
+    kind: ResourceKind,
+    id: &'a str,
+    name: &'a str,
+    operation: &'static str,
+    status: u16,
+    response: Option<&'a Value>,
+    quirks: Quirks,
+    detail: Option<String>,
+    diff: Vec<Value>,
 }
 
 fn operation_for_update(kind: ResourceKind, before: &Value, after: &Value, members_changed: bool) -> &'static str {

@@ -40,7 +40,17 @@ impl Provisioning {
 
     /// Turns provisioning on or off. While off, every SCIM request is refused.
     pub async fn set_provisioning_enabled(&self, on: bool) -> Result<()> {
-        self.set_setting(PROVISIONING, Some(if on { "true" } else { "false" })).await
+        let was = self.provisioning_enabled().await?;
+        self.set_setting(PROVISIONING, Some(if on { "true" } else { "false" })).await?;
+        if was != on {
+            let (op, detail) = if on {
+                ("Provisioning Turned On", "SCIM provisioning was turned on: IdP requests are accepted")
+            } else {
+                ("Provisioning Turned Off", "SCIM provisioning was turned off: every SCIM request is refused")
+            };
+            self.audit(op, detail).await?;
+        }
+        Ok(())
     }
 
     /// Sets the switch only if it was never set.
@@ -70,7 +80,16 @@ impl Provisioning {
                 )));
             }
         }
-        self.set_setting(PUBLIC_URL, url.as_deref()).await
+        let was = self.public_url().await?;
+        self.set_setting(PUBLIC_URL, url.as_deref()).await?;
+        if was != url {
+            let detail = match &url {
+                Some(u) => format!("Public SCIM URL set to {u}"),
+                None => "Public SCIM URL cleared; the local URL is shown".to_string(),
+            };
+            self.audit("Settings Changed", &detail).await?;
+        }
+        Ok(())
     }
 }
 

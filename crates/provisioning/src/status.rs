@@ -77,13 +77,14 @@ impl Provisioning {
         .bind(&now)
         .fetch_one(&mut *conn)
         .await?;
-        let last_request: Option<SyncEvent> =
-            sqlx::query_as("SELECT * FROM events WHERE method <> 'ADMIN' ORDER BY id DESC LIMIT 1")
-                .fetch_optional(&mut *conn)
-                .await?;
+        let last_request: Option<SyncEvent> = sqlx::query_as(
+            "SELECT * FROM events WHERE method <> 'ADMIN' AND operation NOT LIKE 'Access %' ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_optional(&mut *conn)
+        .await?;
         let hour_ago = crate::stamp(self.clock.now() - chrono::Duration::hours(1));
         let (requests_last_hour, errors_last_hour): (i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*), COALESCE(SUM(status >= 400), 0) FROM events WHERE time >= ? AND method <> 'ADMIN'",
+            "SELECT COUNT(*), COALESCE(SUM(status >= 400), 0) FROM events WHERE time >= ? AND method <> 'ADMIN' AND operation NOT LIKE 'Access %'",
         )
         .bind(&hour_ago)
         .fetch_one(&mut *conn)

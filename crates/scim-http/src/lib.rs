@@ -5,15 +5,20 @@
 mod discovery;
 mod error;
 mod handlers;
+mod json;
+pub mod limits;
 mod request;
+pub mod tls;
 
 use std::future::Future;
+use std::net::SocketAddr;
 
 use axum::Router;
 use axum::routing::{get, post};
 use provisioning::Provisioning;
 
 pub use error::ApiError;
+pub use limits::Limits;
 
 /// The SCIM base path.
 pub const BASE_PATH: &str = "/scim/v2";
@@ -23,10 +28,18 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub p: Provisioning,
+    pub limits: Limits,
+    pub auth_failures: limits::AuthFailures,
 }
 
-/// The router: `/scim/v2/...` and `GET /health`.
+/// The router: `/scim/v2/...` and `GET /health`, with the default [`Limits`].
 pub fn router(p: Provisioning) -> Router {
+    router_with(p, Limits::default())
+}
+
+/// The router with the given limits. Failed authentication is limited per client address only
+/// when the server provides `ConnectInfo<SocketAddr>` (as [`serve`] does).
+pub fn router_with(p: Provisioning, limits: Limits) -> Router {
     let scim = Router::new()
         .route("/ServiceProviderConfig", get(discovery::service_provider_config))
         .route("/ResourceTypes", get(discovery::resource_types))
@@ -62,7 +75,13 @@ pub fn router(p: Provisioning) -> Router {
         .fallback(handlers::unknown_endpoint)
         .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
-        .with_state(AppState { p })
+        // The timeout covers the body upload too, so a client that trickles a body is cut off.
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            limits.request_timeout,
+        ))
+        .layer(axum::middleware::map_response(limits::timeout_body))
+        .with_state(AppState { p, auth_failures: limits::AuthFailures::new(&limits), limits })
 }
 
 /// Serves `router(p)` on `listener` until `shutdown` resolves, then finishes in-flight
@@ -72,7 +91,22 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(p.clone());
+    serve_with(p, listener, Limits::default(), shutdown).await
+}
+
+/// Serves `router_with(p, limits)` on any listener whose peers have a socket address (plain TCP,
+/// or [`tls::TlsListener`]), with the client's address available for rate limiting.
+pub async fn serve_with<L>(
+    p: Provisioning,
+    listener: L,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+    SocketAddr: for<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
+{
+    let app = router_with(p.clone(), limits).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     p.flush_log().await;
     result

@@ -7,12 +7,13 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
+use std::net::IpAddr;
 
 use provisioning::{Outcome, RequestContext};
 use scim_protocol::{ScimError, quirks};
 
 use crate::error::ApiError;
-use crate::{AppState, BASE_PATH, MAX_BODY_BYTES};
+use crate::{AppState, BASE_PATH, MAX_BODY_BYTES, limits};
 
 /// An authenticated SCIM request.
 pub(crate) struct ScimRequest {
@@ -48,6 +49,32 @@ pub(crate) fn refuse(state: &AppState, ctx: &RequestContext, err: ScimError) -> 
         },
     );
     ApiError(err).into_response()
+}
+
+/// Refuses a request that failed authentication, and counts it against its address. The
+/// failure that reaches the limit is logged a second time, as the start of a block.
+fn refuse_auth(state: &AppState, ctx: &RequestContext, ip: Option<IpAddr>, err: ScimError) -> Response {
+    let res = refuse(state, ctx, err);
+    if let Some(ip) = ip
+        && let limits::Recorded::Blocked { failures } = state.auth_failures.record(ip)
+    {
+        let window = state.limits.auth_failure_window.as_secs();
+        let (blocked, _) = limits::too_many(state.limits.auth_failure_window);
+        state.p.log_request(
+            ctx,
+            &Outcome {
+                operation: Some("Auth Failure".into()),
+                status: blocked.status(),
+                response: Some(blocked.to_json()),
+                detail: Some(format!(
+                    "rate-limited: {failures} failed authentications from {ip} within {window} s; \
+                     its requests are refused with 429 until the window ends"
+                )),
+                ..Default::default()
+            },
+        );
+    }
+    res
 }
 
 fn bearer(req: &axum::http::request::Parts) -> Option<&str> {
@@ -88,16 +115,22 @@ impl FromRequest<AppState> for ScimRequest {
         ctx.user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
         ctx.simulated = parts.headers.contains_key("x-talkwriter-simulated");
 
+        let ip = limits::client_ip(&parts);
+        if let Some(left) = ip.and_then(|ip| state.auth_failures.blocked(ip)) {
+            // Not logged one by one: a flood of refusals must not flood the sync log.
+            return Err(limits::too_many(left).1);
+        }
         let Some(token) = bearer(&parts) else {
-            return Err(refuse(
+            return Err(refuse_auth(
                 state,
                 &ctx,
+                ip,
                 ScimError::Unauthorized("an Authorization: Bearer token is required".into()),
             ));
         };
         match state.p.verify_token(token).await {
             Ok(info) => ctx.token_id = Some(info.id),
-            Err(e) => return Err(refuse(state, &ctx, e.to_scim())),
+            Err(e) => return Err(refuse_auth(state, &ctx, ip, e.to_scim())),
         }
         let (enabled, public_url) = match state.p.request_settings().await {
             Ok(s) => s,
@@ -139,15 +172,9 @@ impl FromRequest<AppState> for ScimRequest {
                 }
             };
             if !bytes.iter().all(u8::is_ascii_whitespace) {
-                match serde_json::from_slice::<Value>(&bytes) {
+                match crate::json::decode(&bytes) {
                     Ok(v) => ctx.body = Some(v),
-                    Err(e) => {
-                        return Err(refuse(
-                            state,
-                            &ctx,
-                            ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")),
-                        ));
-                    }
+                    Err(e) => return Err(refuse(state, &ctx, e)),
                 }
             }
         }

@@ -65,6 +65,12 @@ pub enum ScimError {
     /// `/Me`, or a feature the server does not advertise. 501.
     #[error("{0}")]
     NotImplemented(String),
+    /// A request from an address with too many failed authentications in the last minute. 429.
+    #[error("{0}")]
+    TooManyRequests(String),
+    /// A request that did not finish within the server's request timeout. 503.
+    #[error("{0}")]
+    Unavailable(String),
     /// A fault on the server's side. 500; the detail stays generic.
     #[error("{0}")]
     Internal(String),
@@ -101,6 +107,8 @@ impl ScimError {
             UnsupportedMediaType(_) => 415,
             MethodNotAllowed(_) => 405,
             NotImplemented(_) => 501,
+            TooManyRequests(_) => 429,
+            Unavailable(_) => 503,
             Internal(_) => 500,
         }
     }

@@ -1,0 +1,98 @@
+//! `talkwriter-scim events`: the sync log, with the same filters as the app's.
+
+use anyhow::Result;
+use provisioning::{EventQuery, ExportFormat, SyncEvent};
+
+use crate::Db;
+
+#[derive(clap::Args)]
+pub struct EventsArgs {
+    #[command(flatten)]
+    db: Db,
+    /// One JSON object per line.
+    #[arg(long)]
+    json: bool,
+    /// Print the whole selection as CSV (for a spreadsheet) instead.
+    #[arg(long, conflicts_with_all = ["json", "follow"])]
+    csv: bool,
+    /// Keep printing new events as they arrive.
+    #[arg(long)]
+    follow: bool,
+    /// How many of the latest matching events to print first.
+    #[arg(long, default_value_t = 100)]
+    limit: i64,
+    /// Only events at or after this time (RFC 3339, e.g. 2026-11-28T00:00:00Z).
+    #[arg(long)]
+    since: Option<String>,
+    /// Only events at or before this time.
+    #[arg(long)]
+    until: Option<String>,
+    /// Only this operation, e.g. "Create User", "Deactivate User", "Auth Failure".
+    #[arg(long)]
+    operation: Option<String>,
+    /// Only successes or failures.
+    #[arg(long, value_parser = ["success", "failure"])]
+    result: Option<String>,
+    /// Only this IdP: Okta, "Entra ID", OneLogin, JumpCloud, Other, "TalkWriter Admin".
+    #[arg(long)]
+    idp: Option<String>,
+    /// Free text: a userName or group name (contains), an id, or text in the request body.
+    #[arg(long)]
+    text: Option<String>,
+}
+
+fn print_event(e: &SyncEvent, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(e)?);
+    } else {
+        println!(
+            "{}  {:<16} {:<20} {:<32} {} {:>7.1} ms  {}",
+            e.time,
+            e.idp,
+            e.operation,
+            e.target_name.as_deref().or(e.target_id.as_deref()).unwrap_or("-"),
+            e.status,
+            e.latency_ms,
+            e.detail.as_deref().unwrap_or("")
+        );
+    }
+    Ok(())
+}
+
+pub async fn run(a: EventsArgs) -> Result<()> {
+    let p = a.db.open().await?;
+    let mut q = EventQuery {
+        since: a.since,
+        until: a.until,
+        operation: a.operation,
+        result: a.result,
+        idp: a.idp,
+        text: a.text,
+        limit: Some(a.limit),
+        ..Default::default()
+    };
+    if a.csv {
+        print!("{}", p.export_events(&q, ExportFormat::Csv).await?);
+        return Ok(());
+    }
+    let page = p.query_events(&q).await?;
+    let mut last = 0;
+    for e in page.events.iter().rev() {
+        print_event(e, a.json)?;
+        last = e.id;
+    }
+    if a.follow {
+        // Another process writes the log, so follow the database, not this process's stream.
+        q.limit = Some(1000);
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            q.after_id = Some(last);
+            let page = p.query_events(&q).await?;
+            for e in page.events.iter().rev() {
+                print_event(e, a.json)?;
+                last = last.max(e.id);
+            }
+        }
+    }
+    Ok(())
+}

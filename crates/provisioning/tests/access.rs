@@ -1,0 +1,232 @@
+//! Access rules over sequences of SCIM operations, driven through the service the way the
+//! router drives it: each step is a SCIM write, then every user's access and the access events
+//! it caused are checked.
+
+use provisioning::{AccessRule, Config, EventQuery, Provisioning, RequestContext, ResourceKind};
+use serde_json::{Value, json};
+
+const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+struct World {
+    p: Provisioning,
+    _dir: tempfile::TempDir,
+}
+
+fn okta(method: &str) -> RequestContext {
+    let mut ctx = RequestContext::new(method, "/scim/v2/test");
+    ctx.user_agent = Some("Okta SCIM Client 1.0.0".into());
+    ctx.base_url = "http://scim.test/scim/v2".into();
+    ctx
+}
+
+impl World {
+    async fn new() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Provisioning::open(&dir.path().join("scim.db"), Config::default()).await.unwrap();
+        World { p, _dir: dir }
+    }
+    async fn user(&self, name: &str) -> String {
+        let w =
+            self.p.create(ResourceKind::User, &okta("POST"), &json!({"schemas":[USER],"userName":name})).await.unwrap();
+        w.resource.unwrap()["id"].as_str().unwrap().to_string()
+    }
+    async fn group(&self, name: &str) -> String {
+        let w = self
+            .p
+            .create(ResourceKind::Group, &okta("POST"), &json!({"schemas":[GROUP],"displayName":name}))
+            .await
+            .unwrap();
+        w.resource.unwrap()["id"].as_str().unwrap().to_string()
+    }
+    async fn patch(&self, kind: ResourceKind, id: &str, ops: Value) {
+        self.p.patch(kind, &okta("PATCH"), id, &json!({"schemas":[PATCH_OP],"Operations":ops}), None).await.unwrap();
+    }
+    async fn add(&self, gid: &str, uid: &str) {
+        self.patch(ResourceKind::Group, gid, json!([{"op":"add","path":"members","value":[{"value":uid}]}])).await;
+    }
+    async fn remove(&self, gid: &str, uid: &str) {
+        self.patch(ResourceKind::Group, gid, json!([{"op":"remove","path":format!("members[value eq \"{uid}\"]")}]))
+            .await;
+    }
+    async fn access(&self, uid: &str) -> (bool, String) {
+        let a = self.p.user_access(uid).await.unwrap().unwrap();
+        (a.granted, a.reason)
+    }
+    /// The access events since `after`, as (operation, userName, detail).
+    async fn access_events(&self, after: i64) -> Vec<(String, String, String)> {
+        let page = self
+            .p
+            .query_events(&EventQuery { after_id: Some(after), limit: Some(1000), ..Default::default() })
+            .await
+            .unwrap();
+        let mut v: Vec<_> = page
+            .events
+            .into_iter()
+            .filter(|e| e.operation.starts_with("Access ") && e.operation != "Access Rule Changed")
+            .map(|e| (e.operation, e.target_name.unwrap_or_default(), e.detail.unwrap_or_default()))
+            .collect();
+        v.reverse();
+        v
+    }
+    async fn last_id(&self) -> i64 {
+        self.p
+            .query_events(&EventQuery { limit: Some(1), ..Default::default() })
+            .await
+            .unwrap()
+            .events
+            .first()
+            .map_or(0, |e| e.id)
+    }
+}
+
+fn ev(op: &str, user: &str, detail: &str) -> (String, String, String) {
+    (op.into(), user.into(), detail.into())
+}
+
+/// The default rule: every active provisioned user has access; deactivation suspends it at
+/// once, reactivation restores it, delete removes it, and each change is an event.
+#[tokio::test]
+async fn default_rule_follows_active() {
+    let w = World::new().await;
+    let start = w.last_id().await;
+    let ann = w.user("ann@x").await;
+    assert_eq!(w.access(&ann).await, (true, "Active; every active provisioned user has access".into()));
+    w.patch(ResourceKind::User, &ann, json!([{"op":"replace","value":{"active":false}}])).await;
+    assert_eq!(w.access(&ann).await, (false, "Suspended: deactivated in the identity provider".into()));
+    w.patch(ResourceKind::User, &ann, json!([{"op":"replace","path":"active","value":true}])).await;
+    assert!(w.access(&ann).await.0);
+    w.p.delete(ResourceKind::User, &okta("DELETE"), &ann, None).await.unwrap();
+    assert!(w.p.user_access(&ann).await.unwrap().is_none(), "a deleted user is gone");
+    assert_eq!(
+        w.access_events(start).await,
+        vec![
+            ev("Access Granted", "ann@x", "Access granted: provisioned by Okta"),
+            ev("Access Suspended", "ann@x", "Access suspended: deactivated by Okta"),
+            ev("Access Granted", "ann@x", "Access restored: reactivated by Okta"),
+            ev("Access Removed", "ann@x", "Access removed: account deleted by Okta"),
+        ]
+    );
+}
+
+/// The group rule: only members of granting groups have access; removal from a granting group
+/// revokes it unless another granting group still grants it; non-granting groups never matter.
+#[tokio::test]
+async fn group_rule_over_membership_changes() {
+    let w = World::new().await;
+    let (ann, bob) = (w.user("ann@x").await, w.user("bob@x").await);
+    let (eng, ops, social) = (w.group("Engineering").await, w.group("Ops").await, w.group("Social").await);
+    w.add(&social, &ann).await;
+    let changed =
+        w.p.set_access_rule(&AccessRule { mode: "groups".into(), granting_groups: vec![eng.clone(), ops.clone()] })
+            .await
+            .unwrap();
+    assert_eq!(changed, 2, "both users lose access under the new rule");
+    assert_eq!(w.access(&ann).await, (false, "No access: not a member of a group that grants access".into()));
+    let start = w.last_id().await;
+    w.add(&eng, &ann).await;
+    assert_eq!(w.access(&ann).await, (true, "Active; member of Engineering, which grants access".into()));
+    w.add(&ops, &ann).await;
+    assert_eq!(w.access(&ann).await, (true, "Active; member of Engineering and Ops, which grant access".into()));
+    w.remove(&eng, &ann).await;
+    assert_eq!(w.access(&ann).await, (true, "Active; member of Ops, which grants access".into()), "Ops still grants");
+    w.remove(&ops, &ann).await;
+    assert!(!w.access(&ann).await.0);
+    w.add(&social, &bob).await;
+    assert!(!w.access(&bob).await.0, "a group that does not grant access gives none");
+    w.add(&ops, &bob).await;
+    w.p.delete(ResourceKind::Group, &okta("DELETE"), &ops, None).await.unwrap();
+    assert!(!w.access(&bob).await.0, "deleting the granting group revokes");
+    assert_eq!(
+        w.access_events(start).await,
+        vec![
+            ev("Access Granted", "ann@x", "Access granted: added to Engineering"),
+            ev("Access Revoked", "ann@x", "Access revoked: removed from Ops"),
+            ev("Access Granted", "bob@x", "Access granted: added to Ops"),
+            ev("Access Revoked", "bob@x", "Access revoked: group Ops was deleted"),
+        ],
+        "only real changes are events: joining a second granting group or leaving one of two is not"
+    );
+}
+
+/// An admin's emergency suspension overrides the IdP until lifted, and is in the audit trail.
+#[tokio::test]
+async fn admin_suspension() {
+    let w = World::new().await;
+    let ann = w.user("ann@x").await;
+    let start = w.last_id().await;
+    let a = w.p.set_admin_suspension(&ann, true, "lost laptop").await.unwrap();
+    assert_eq!((a.granted, a.reason.as_str()), (false, "Suspended by an admin: lost laptop"));
+    w.patch(ResourceKind::User, &ann, json!([{"op":"replace","path":"title","value":"CTO"}])).await;
+    assert!(!w.access(&ann).await.0, "an IdP update does not lift an admin's suspension");
+    w.p.set_admin_suspension(&ann, false, "").await.unwrap();
+    assert!(w.access(&ann).await.0);
+    let ops: Vec<String> =
+        w.p.query_events(&EventQuery { after_id: Some(start), ..Default::default() })
+            .await
+            .unwrap()
+            .events
+            .into_iter()
+            .rev()
+            .map(|e| e.operation)
+            .collect();
+    assert_eq!(
+        ops,
+        ["User Suspended by Admin", "Access Suspended", "Update User", "Admin Suspension Lifted", "Access Granted"]
+    );
+}
+
+/// A write's event carries the before/after diff; membership changes list who was added and removed.
+#[tokio::test]
+async fn write_events_carry_a_diff() {
+    let w = World::new().await;
+    let ann = w.user("ann@x").await;
+    let eng = w.group("Engineering").await;
+    w.patch(ResourceKind::User, &ann, json!([{"op":"Replace","path":"name.givenName","value":"Ann"},{"op":"replace","path":"active","value":"False"}])).await;
+    w.add(&eng, &ann).await;
+    let page = w.p.query_events(&EventQuery { limit: Some(10), ..Default::default() }).await.unwrap();
+    let deactivate = page.events.iter().find(|e| e.operation == "Deactivate User").unwrap();
+    let diff: Value = serde_json::from_str(deactivate.diff.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        diff,
+        json!([{"attribute":"active","before":true,"after":false},{"attribute":"name.givenName","before":null,"after":"Ann"}])
+    );
+    let add = page.events.iter().find(|e| e.operation == "Add to Group").unwrap();
+    let diff: Value = serde_json::from_str(add.diff.as_deref().unwrap()).unwrap();
+    assert_eq!(diff, json!([{"attribute":"members","added":[ann],"removed":[]}]));
+}
+
+/// Export, the activity chart and retention work over the same log.
+#[tokio::test]
+async fn export_activity_and_retention() {
+    let w = World::new().await;
+    for i in 0..5 {
+        w.user(&format!("u{i}@x")).await;
+    }
+    let q = EventQuery { operation: Some("Create User".into()), ..Default::default() };
+    let csv = w.p.export_events(&q, provisioning::ExportFormat::Csv).await.unwrap();
+    assert_eq!(csv.lines().count(), 6, "a header and five rows:\n{csv}");
+    assert!(csv.lines().nth(1).unwrap().contains("u0@x"), "oldest first");
+    let json: Value =
+        serde_json::from_str(&w.p.export_events(&q, provisioning::ExportFormat::Json).await.unwrap()).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 5);
+    let now = w.p.clock().now();
+    let buckets =
+        w.p.activity(
+            &provisioning::stamp(now - chrono::Duration::hours(1)),
+            &provisioning::stamp(now + chrono::Duration::minutes(1)),
+            "minute",
+        )
+        .await
+        .unwrap();
+    assert_eq!(buckets.iter().map(|b| b.success).sum::<i64>(), 5, "{buckets:?}");
+    let before = w.p.query_events(&EventQuery { limit: Some(1000), ..Default::default() }).await.unwrap().events.len();
+    assert!(before > 5);
+    let deleted = w.p.prune_events(None, Some(3)).await.unwrap();
+    assert_eq!(deleted as usize, before - 3);
+    assert!(
+        w.p.set_log_retention(&provisioning::Retention { days: Some(0), rows: None }).await.is_err(),
+        "at least a day"
+    );
+}
