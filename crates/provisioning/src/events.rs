@@ -50,6 +50,10 @@ pub struct SyncEvent {
     /// JSON array of the attributes a write changed: `{"attribute","before","after"}`, and for
     /// membership `{"attribute":"members","added":[..],"removed":[..]}`.
     pub diff: Option<String>,
+    /// The identifiers the event names, lower-cased, for free-text search (not shown).
+    #[serde(skip)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub search: Option<String>,
 }
 
 /// What the HTTP layer knows about a request, passed down so its event can be written.
@@ -114,7 +118,7 @@ pub struct EventQuery {
     /// "success" (status < 400) or "failure".
     pub result: Option<String>,
     pub idp: Option<String>,
-    /// Free text: matches the target's name or id, or the request body.
+    /// Free text: a userName, email, id or externalId the event names (contains, ignoring case).
     pub text: Option<String>,
     pub target_id: Option<String>,
     pub limit: Option<i64>,
@@ -188,6 +192,33 @@ fn body_text(v: &Value) -> String {
     s
 }
 
+impl SyncEvent {
+    /// Fills `search` from the target and the identifiers in the bodies: userName, emails,
+    /// externalId, id and displayName.
+    fn with_search(mut self, request: Option<&Value>, response: Option<&Value>) -> Self {
+        let mut parts: Vec<String> = vec![];
+        parts.extend(self.target_name.clone());
+        parts.extend(self.target_id.clone());
+        for body in [request, response].into_iter().flatten() {
+            for key in ["userName", "externalId", "id", "displayName"] {
+                if let Some(v) = body.get(key).and_then(Value::as_str) {
+                    parts.push(v.to_string());
+                }
+            }
+            for e in body.get("emails").and_then(Value::as_array).into_iter().flatten() {
+                if let Some(v) = e.get("value").and_then(Value::as_str) {
+                    parts.push(v.to_string());
+                }
+            }
+        }
+        parts.sort();
+        parts.dedup();
+        let text = parts.join(" ").to_lowercase();
+        self.search = (!text.is_empty()).then_some(text);
+        self
+    }
+}
+
 /// Names a request in the admin's words when the service did not (reads and refusals).
 pub fn classify(method: &str, path: &str, status: u16) -> &'static str {
     if status == 401 {
@@ -254,7 +285,9 @@ impl Provisioning {
             detail: outcome.detail.clone(),
             simulated: ctx.simulated,
             diff: outcome.diff.as_ref().map(Value::to_string),
+            search: None,
         }
+        .with_search(ctx.body.as_ref(), outcome.response.as_ref())
     }
 
     /// Logs a request that changed nothing (a read, or a refusal). Batched; returns at once.
@@ -357,10 +390,15 @@ impl Provisioning {
             _ => {}
         }
         if let Some(t) = text(&q.text) {
-            let like = format!("%{}%", t.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-            b.push(" AND (target_name LIKE ").push_bind(like.clone()).push(" ESCAPE '\\'");
-            b.push(" OR target_id = ").push_bind(t);
-            b.push(" OR request_body LIKE ").push_bind(like).push(" ESCAPE '\\')");
+            // Three characters or more use the trigram index; shorter text scans the column.
+            let like = format!("%{}%", t.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            if t.chars().count() >= 3 {
+                b.push(" AND id IN (SELECT rowid FROM events_search WHERE search LIKE ")
+                    .push_bind(like)
+                    .push(" ESCAPE '\\')");
+            } else {
+                b.push(" AND search LIKE ").push_bind(like).push(" ESCAPE '\\'");
+            }
         }
         b.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
         Ok(b.build_query_as::<SyncEvent>().fetch_all(&self.pool).await?)
@@ -549,8 +587,8 @@ fn csv_cell(s: &str) -> String {
 pub(crate) async fn insert_event(conn: &mut SqliteConnection, e: &SyncEvent) -> Result<i64> {
     let id = sqlx::query_scalar(
         "INSERT INTO events (time, method, path, operation, resource_type, target_id, target_name, status, latency_ms,
-                             user_agent, idp, token_id, quirks, request_body, response_body, detail, simulated, diff)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                             user_agent, idp, token_id, quirks, request_body, response_body, detail, simulated, diff, search)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(&e.time)
     .bind(&e.method)
@@ -570,6 +608,7 @@ pub(crate) async fn insert_event(conn: &mut SqliteConnection, e: &SyncEvent) -> 
     .bind(&e.detail)
     .bind(e.simulated)
     .bind(&e.diff)
+    .bind(&e.search)
     .fetch_one(&mut *conn)
     .await?;
     Ok(id)

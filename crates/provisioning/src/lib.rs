@@ -13,6 +13,8 @@ pub mod filter_sql;
 mod member_filter;
 pub mod query;
 mod resources;
+/// Bulk benchmark data (`talkwriter-scim seed`).
+pub mod seed;
 mod settings;
 mod status;
 mod tokens;

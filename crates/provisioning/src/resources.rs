@@ -88,7 +88,9 @@ pub(crate) fn check_if_match(if_match: Option<&str>, version: i64) -> Result<()>
     if header.trim() == "*" {
         return Ok(());
     }
+    // Every tag is checked before any is matched: a malformed list is refused as a whole.
     let mut any = false;
+    let mut current = false;
     for tag in header.split(',') {
         let t = tag.trim();
         let t = t.strip_prefix("W/").unwrap_or(t);
@@ -99,9 +101,10 @@ pub(crate) fn check_if_match(if_match: Option<&str>, version: i64) -> Result<()>
             .into());
         };
         any = true;
-        if inner.parse::<i64>().ok() == Some(version) {
-            return Ok(());
-        }
+        current |= inner.parse::<i64>().ok() == Some(version);
+    }
+    if current {
+        return Ok(());
     }
     if !any {
         return Err(ScimError::InvalidVers("If-Match is empty".into()).into());

@@ -230,3 +230,31 @@ async fn export_activity_and_retention() {
         "at least a day"
     );
 }
+
+/// Free-text search finds events by userName, email, id and externalId (contains, ignoring
+/// case), through the trigram index for three characters or more and a scan below that.
+#[tokio::test]
+async fn free_text_search() {
+    let w = World::new().await;
+    let created = w
+        .p
+        .create(
+            ResourceKind::User,
+            &okta("POST"),
+            &json!({"schemas":[USER],"userName":"Zed.Quinn@Example.com","externalId":"00uQQ9","emails":[{"value":"zq@personal.example"}]}),
+        )
+        .await
+        .unwrap();
+    let id = created.resource.unwrap()["id"].as_str().unwrap().to_string();
+    w.user("other@x").await;
+    for text in ["zed.quinn", "QUINN@example", "zq@personal", "00uqq9", id.as_str(), "ze"] {
+        let page = w.p.query_events(&EventQuery { text: Some(text.into()), ..Default::default() }).await.unwrap();
+        assert!(!page.events.is_empty(), "{text} finds the create");
+        assert!(
+            page.events.iter().all(|e| e.target_id.as_deref() == Some(id.as_str())),
+            "{text} finds only Zed's events"
+        );
+    }
+    let none = w.p.query_events(&EventQuery { text: Some("nobody-here".into()), ..Default::default() }).await.unwrap();
+    assert!(none.events.is_empty());
+}
