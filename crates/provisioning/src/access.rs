@@ -260,7 +260,7 @@ impl Provisioning {
                 rule.mode
             )));
         }
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         for g in &rule.granting_groups {
             let exists: Option<i64> =
                 sqlx::query_scalar("SELECT 1 FROM groups WHERE id = ?").bind(g).fetch_optional(&mut *tx).await?;
@@ -332,7 +332,7 @@ impl Provisioning {
     /// An admin's emergency suspension (or its lifting, with `suspend = false`). The IdP's data is
     /// untouched; the suspension is recorded in the audit trail and shown as such.
     pub async fn set_admin_suspension(&self, user_id: &str, suspend: bool, reason: &str) -> Result<Access> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let snapshot = Snapshot::take(&mut tx, [user_id.to_string()]).await?;
         let Some((name, _)) = access_of(&mut tx, user_id).await? else {
             return Err(Error::NotFound(format!("no user has the id \"{user_id}\"")));

@@ -169,15 +169,24 @@ pub fn recognise_idp(user_agent: Option<&str>, quirks: &Quirks) -> &'static str 
 
 /// Replaces secrets in a body: `password` anywhere, at any depth.
 pub fn redact(v: &Value) -> Value {
+    let is_secret = |name: &str| {
+        let name = name.trim().to_ascii_lowercase();
+        name == "password" || name.ends_with(":password") || name.ends_with(".password")
+    };
     match v {
-        Value::Object(o) => Value::Object(
-            o.iter()
-                .map(|(k, v)| {
-                    let secret = k.eq_ignore_ascii_case("password") || k.to_ascii_lowercase().ends_with(":password");
-                    (k.clone(), if secret { Value::String("[redacted]".into()) } else { redact(v) })
-                })
-                .collect(),
-        ),
+        Value::Object(o) => {
+            // A PATCH operation on the password holds it in "value": `{"op":"replace","path":"password","value":"..."}`.
+            let secret_value =
+                o.iter().any(|(k, p)| k.eq_ignore_ascii_case("path") && p.as_str().is_some_and(is_secret));
+            Value::Object(
+                o.iter()
+                    .map(|(k, v)| {
+                        let secret = is_secret(k) || (secret_value && k.eq_ignore_ascii_case("value"));
+                        (k.clone(), if secret { Value::String("[redacted]".into()) } else { redact(v) })
+                    })
+                    .collect(),
+            )
+        }
         Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
         other => other.clone(),
     }
@@ -311,7 +320,7 @@ impl Provisioning {
 
     /// Records an admin action (token created, provisioning turned off) in the sync log.
     pub(crate) async fn audit(&self, operation: &str, detail: &str) -> Result<()> {
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let tx = self.begin_write().await?;
         self.commit_events(tx, vec![self.admin_event(operation, detail)]).await
     }
 
@@ -332,11 +341,7 @@ impl Provisioning {
     }
 
     /// Inserts events in the transaction, commits it, then broadcasts them.
-    pub(crate) async fn commit_events(
-        &self,
-        mut tx: sqlx::Transaction<'static, Sqlite>,
-        mut events: Vec<SyncEvent>,
-    ) -> Result<()> {
+    pub(crate) async fn commit_events(&self, mut tx: crate::WriteTx, mut events: Vec<SyncEvent>) -> Result<()> {
         for e in events.iter_mut() {
             e.id = insert_event(&mut tx, e).await?;
         }
@@ -617,6 +622,7 @@ pub(crate) async fn insert_event(conn: &mut SqliteConnection, e: &SyncEvent) -> 
 /// The batch writer: drains the channel, inserts what it got in one transaction, broadcasts.
 pub(crate) async fn run_batch_writer(
     pool: sqlx::SqlitePool,
+    write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
     mut rx: mpsc::UnboundedReceiver<LogMsg>,
     live: broadcast::Sender<SyncEvent>,
 ) {
@@ -631,7 +637,7 @@ pub(crate) async fn run_batch_writer(
             }
         }
         if !events.is_empty() {
-            match write_batch(&pool, &mut events).await {
+            match write_batch(&pool, &write_lock, &mut events).await {
                 Ok(()) => {
                     for e in events {
                         let _ = live.send(e);
@@ -646,8 +652,12 @@ pub(crate) async fn run_batch_writer(
     }
 }
 
-async fn write_batch(pool: &sqlx::SqlitePool, events: &mut [SyncEvent]) -> Result<()> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+async fn write_batch(
+    pool: &sqlx::SqlitePool,
+    write_lock: &std::sync::Arc<tokio::sync::Mutex<()>>,
+    events: &mut [SyncEvent],
+) -> Result<()> {
+    let mut tx = crate::begin_write(pool, write_lock).await?;
     for e in events.iter_mut() {
         e.id = insert_event(&mut tx, e).await?;
     }

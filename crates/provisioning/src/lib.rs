@@ -55,6 +55,9 @@ impl Default for Config {
 #[derive(Clone)]
 pub struct Provisioning {
     pool: sqlx::SqlitePool,
+    /// Writers take turns here before `BEGIN IMMEDIATE`, so concurrent requests queue in
+    /// order instead of spinning in SQLite's busy handler.
+    write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
     clock: Clock,
     events: events::EventBus,
     config: Config,
@@ -85,8 +88,14 @@ impl Provisioning {
 
         let (batch, rx) = mpsc::unbounded_channel();
         let (live, _) = broadcast::channel(1024);
-        tokio::spawn(events::run_batch_writer(pool.clone(), rx, live.clone()));
-        Ok(Provisioning { pool, clock, events: events::EventBus { batch, live }, config })
+        let write_lock = std::sync::Arc::new(tokio::sync::Mutex::new(()));
+        tokio::spawn(events::run_batch_writer(pool.clone(), write_lock.clone(), rx, live.clone()));
+        Ok(Provisioning { pool, write_lock, clock, events: events::EventBus { batch, live }, config })
+    }
+
+    /// Starts a write transaction in this process's turn.
+    pub(crate) async fn begin_write(&self) -> Result<WriteTx> {
+        begin_write(&self.pool, &self.write_lock).await
     }
 
     pub fn config(&self) -> &Config {
@@ -117,4 +126,40 @@ pub(crate) fn create_private(path: &Path) -> std::io::Result<()> {
 #[cfg(not(unix))]
 pub(crate) fn create_private(_path: &Path) -> std::io::Result<()> {
     Ok(())
+}
+
+/// A write transaction (`BEGIN IMMEDIATE`) held with the process's write turn. It derefs to
+/// the connection; dropping it without `commit` rolls back.
+pub(crate) struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl WriteTx {
+    pub(crate) async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::SqliteConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
+
+pub(crate) async fn begin_write(
+    pool: &sqlx::SqlitePool,
+    lock: &std::sync::Arc<tokio::sync::Mutex<()>>,
+) -> Result<WriteTx> {
+    let turn = lock.clone().lock_owned().await;
+    let tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    Ok(WriteTx { tx, _turn: turn })
 }

@@ -404,7 +404,7 @@ impl Provisioning {
         let id = uuid::Uuid::new_v4().to_string();
         let now = self.clock.stamp();
         let cols = columns(kind, &doc);
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let data = doc.to_string();
         let inserted = match kind {
             ResourceKind::User => {
@@ -479,7 +479,7 @@ impl Provisioning {
     /// commits and broadcasts them.
     async fn commit_change(
         &self,
-        mut tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+        mut tx: crate::WriteTx,
         ctx: &RequestContext,
         change: Change<'_>,
         snapshot: Option<Snapshot>,
@@ -624,7 +624,7 @@ impl Provisioning {
         if kind == ResourceKind::User && doc.get("active").is_none() {
             doc["active"] = json!(true);
         }
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let row = self.load_row(&mut tx, kind, id).await?;
         check_if_match(if_match, row.version)?;
         let before = row.doc()?;
@@ -770,7 +770,7 @@ impl Provisioning {
         body: &Value,
         if_match: Option<&str>,
     ) -> Result<Written> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let row = self.load_row(&mut tx, kind, id).await?;
         check_if_match(if_match, row.version)?;
         let before = row.doc()?;
@@ -857,7 +857,7 @@ impl Provisioning {
         id: &str,
         if_match: Option<&str>,
     ) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let row = self.load_row(&mut tx, kind, id).await?;
         check_if_match(if_match, row.version)?;
         let doc = row.doc()?;
