@@ -19,7 +19,11 @@ use serde_json::json;
 const WAIT: Duration = Duration::from_secs(20);
 
 fn skip() -> bool {
-    std::env::var("TALKWRITER_SKIP_DESKTOP").is_ok_and(|v| v == "1")
+    let skip = std::env::var("TALKWRITER_SKIP_DESKTOP").is_ok_and(|v| v == "1");
+    if skip {
+        eprintln!("desktop test skipped: TALKWRITER_SKIP_DESKTOP=1");
+    }
+    skip
 }
 
 fn workspace() -> PathBuf {
@@ -91,10 +95,10 @@ static DISPLAY_PICK: Mutex<()> = Mutex::new(());
 
 impl Display {
     fn get() -> Display {
-        if let Ok(d) = std::env::var("DISPLAY") {
-            if !d.is_empty() {
-                return Display { name: d, xvfb: None };
-            }
+        if let Ok(d) = std::env::var("DISPLAY")
+            && !d.is_empty()
+        {
+            return Display { name: d, xvfb: None };
         }
         let _one_at_a_time = DISPLAY_PICK.lock().unwrap_or_else(|e| e.into_inner());
         let n = (120..400)
@@ -151,7 +155,8 @@ impl Desktop {
             .env("TALKWRITER_SCIM_LISTEN", "127.0.0.1:0")
             .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            // Not inherited: an orphaned driver would hold the test runner's output pipe open.
+            .stderr(Stdio::null())
             .spawn()
             .expect("tauri-driver is not installed: cargo install tauri-driver --locked");
         wait_for_port(port, &mut driver, "tauri-driver");
@@ -185,7 +190,7 @@ impl Desktop {
         self.wait_for(css).await.click().await.unwrap_or_else(|e| panic!("could not click {css}: {e}"));
     }
 
-    /// Waits until `css`'s `attr` (or its text, for `None`) satisfies `ok`, and returns it.
+    /// Waits until `css`'s property `attr` (or its text, for `None`) satisfies `ok`, and returns it.
     async fn wait_until(&self, css: &str, attr: Option<&str>, ok: impl Fn(&str) -> bool, why: &str) -> String {
         let start = Instant::now();
         let mut last = String::new();
@@ -193,7 +198,8 @@ impl Desktop {
             if let Ok(e) = self.client.find(Locator::Css(css)).await {
                 let v = match attr {
                     Some(a) => e.prop(a).await.ok().flatten().or(e.attr(a).await.ok().flatten()),
-                    None => e.text().await.ok(),
+                    // textContent, not WebDriver's rendered text, which drops some inline-block cells.
+                    None => e.prop("textContent").await.ok().flatten().map(|t| t.trim().to_string()),
                 };
                 if let Some(v) = v {
                     if ok(&v) {
@@ -264,8 +270,15 @@ impl Desktop {
         token
     }
 
-    async fn stop(mut self) {
+    async fn stop(self) {
         let _ = self.client.clone().close().await;
+        // Drop terminates the driver, which closes the app.
+    }
+}
+
+impl Drop for Desktop {
+    /// Runs on failure too, so a failed test leaves no driver, app or X server behind.
+    fn drop(&mut self) {
         terminate(&mut self.driver);
     }
 }

@@ -1,0 +1,9 @@
+//! The commands the UI invokes, by area. Each reads its input, calls one provisioning
+//! function, and maps the result; anything longer belongs in the provisioning crate.
+
+pub mod clipboard;
+pub mod mapping;
+pub mod provisioning;
+pub mod settings;
+pub mod synclog;
+pub mod tokens;
