@@ -50,6 +50,9 @@ pub struct SyncEvent {
     /// JSON array of the attributes a write changed: `{"attribute","before","after"}`, and for
     /// membership `{"attribute":"members","added":[..],"removed":[..]}`.
     pub diff: Option<String>,
+    /// For a failure: what to fix on the IdP's side, in the admin's words.
+    #[sqlx(skip)]
+    pub hint: Option<String>,
     /// The identifiers the event names, lower-cased, for free-text search (not shown).
     #[serde(skip)]
     #[cfg_attr(feature = "ts", ts(skip))]
@@ -181,7 +184,10 @@ pub fn redact(v: &Value) -> Value {
             Value::Object(
                 o.iter()
                     .map(|(k, v)| {
-                        let secret = is_secret(k) || (secret_value && k.eq_ignore_ascii_case("value"));
+                        // A SearchRequest's `password eq "..."` holds one too.
+                        let secret_filter =
+                            k.eq_ignore_ascii_case("filter") && v.as_str().is_some_and(filter_names_password);
+                        let secret = is_secret(k) || (secret_value && k.eq_ignore_ascii_case("value")) || secret_filter;
                         (k.clone(), if secret { Value::String("[redacted]".into()) } else { redact(v) })
                     })
                     .collect(),
@@ -192,6 +198,28 @@ pub fn redact(v: &Value) -> Value {
     }
 }
 
+/// Whether a filter names `password` as an attribute anywhere (`password eq "x"`,
+/// `urn:...:User:password pr`). A filter that does not parse counts when it mentions the word.
+pub fn filter_names_password(filter: &str) -> bool {
+    use scim_protocol::ast::{AttrPath, Filter};
+    fn names(f: &Filter) -> bool {
+        let is_pw = |p: &AttrPath| {
+            p.name.eq_ignore_ascii_case("password")
+                || p.sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("password"))
+        };
+        match f {
+            Filter::Compare { path, .. } | Filter::Present(path) => is_pw(path),
+            Filter::And(l, r) | Filter::Or(l, r) => names(l) || names(r),
+            Filter::Not(inner) => names(inner),
+            Filter::ValuePath { path, filter } => is_pw(path) || names(filter),
+        }
+    }
+    match scim_protocol::parse_filter(filter) {
+        Ok(f) => names(&f),
+        Err(_) => filter.to_ascii_lowercase().contains("password"),
+    }
+}
+
 fn body_text(v: &Value) -> String {
     let mut s = serde_json::to_string(&redact(v)).unwrap_or_default();
     if s.len() > MAX_LOGGED_BODY {
@@ -199,6 +227,64 @@ fn body_text(v: &Value) -> String {
         s.push_str("…[truncated]");
     }
     s
+}
+
+/// What an admin should check on the IdP's side when a request failed.
+pub fn hint(e: &SyncEvent) -> Option<String> {
+    if e.status < 400 {
+        return None;
+    }
+    let scim_type = e
+        .response_body
+        .as_deref()
+        .and_then(|b| serde_json::from_str::<Value>(b).ok())
+        .and_then(|b| b.get("scimType").and_then(Value::as_str).map(str::to_string));
+    let h = match (e.status, scim_type.as_deref()) {
+        (409, _) => {
+            "userName already exists in TalkWriter: check the IdP's matching attribute (Okta: match by username; Entra: the matching attribute on userName) so it updates the existing user instead of creating a new one"
+        }
+        (401, _) => {
+            "The bearer token is missing, wrong, revoked or expired: generate a token in Security → SCIM and paste it into the IdP's provisioning settings"
+        }
+        (403, _) => "SCIM provisioning is turned off: turn it on in Security → SCIM, then retry the sync in the IdP",
+        (429, _) => {
+            "Too many failed authentications from this address: check the token the IdP uses, then wait a minute"
+        }
+        (400, Some("invalidFilter")) => {
+            "The IdP sent a filter TalkWriter cannot read: check custom filters or matching rules in the IdP"
+        }
+        (400, Some("invalidValue")) => {
+            "An attribute has the wrong type, or a required one (userName) is missing: check the IdP's attribute mapping for the attribute named in the error"
+        }
+        (400, Some("invalidSyntax")) => {
+            "The body is not valid SCIM JSON: check the IdP's payload template (OneLogin lets admins edit it) or the SCIM schema URNs it sends"
+        }
+        (400, Some("invalidPath")) => {
+            "The IdP updated an attribute path TalkWriter does not know: check the IdP's attribute mapping"
+        }
+        (400, Some("noTarget")) => {
+            "The IdP removed a value that is not there (for example a member already removed): usually harmless; the next sync repairs it"
+        }
+        (400, Some("mutability")) => {
+            "The IdP tried to change a read-only attribute (id, meta or groups): remove it from the IdP's mapping"
+        }
+        (400, Some("invalidVers")) | (412, _) => {
+            "The resource changed since the IdP read it: the IdP should read it again and retry"
+        }
+        (404, _) => {
+            "The IdP refers to a user or group TalkWriter does not have (deleted here, or never provisioned): push it again from the IdP"
+        }
+        (413, _) => "The request is over the size limit: let the IdP send fewer members per request",
+        (415, _) => "The IdP sent a body that is not JSON: set its content type to application/scim+json",
+        (501, _) => {
+            "The IdP used a SCIM feature TalkWriter does not offer (/Bulk or /Me): turn it off in the IdP's SCIM settings"
+        }
+        (s, _) if s >= 500 => {
+            "A fault on TalkWriter's side; it has been logged. Retry the sync; if it persists, contact TalkWriter support"
+        }
+        _ => return None,
+    };
+    Some(h.to_string())
 }
 
 impl SyncEvent {
@@ -295,6 +381,7 @@ impl Provisioning {
             simulated: ctx.simulated,
             diff: outcome.diff.as_ref().map(Value::to_string),
             search: None,
+            hint: None,
         }
         .with_search(ctx.body.as_ref(), outcome.response.as_ref())
     }
@@ -342,9 +429,7 @@ impl Provisioning {
 
     /// Inserts events in the transaction, commits it, then broadcasts them.
     pub(crate) async fn commit_events(&self, mut tx: crate::WriteTx, mut events: Vec<SyncEvent>) -> Result<()> {
-        for e in events.iter_mut() {
-            e.id = insert_event(&mut tx, e).await?;
-        }
+        insert_events(&mut tx, &mut events).await?;
         tx.commit().await?;
         for e in events {
             let _ = self.events.live.send(e);
@@ -406,7 +491,11 @@ impl Provisioning {
             }
         }
         b.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
-        Ok(b.build_query_as::<SyncEvent>().fetch_all(&self.pool).await?)
+        let mut events = b.build_query_as::<SyncEvent>().fetch_all(&self.pool).await?;
+        for e in &mut events {
+            e.hint = hint(e);
+        }
+        Ok(events)
     }
 
     /// Requests per minute or hour (`bucket`) between `since` and `until`, by result, for the
@@ -589,34 +678,49 @@ fn csv_cell(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
 }
 
-pub(crate) async fn insert_event(conn: &mut SqliteConnection, e: &SyncEvent) -> Result<i64> {
-    let id = sqlx::query_scalar(
-        "INSERT INTO events (time, method, path, operation, resource_type, target_id, target_name, status, latency_ms,
-                             user_agent, idp, token_id, quirks, request_body, response_body, detail, simulated, diff, search)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(&e.time)
-    .bind(&e.method)
-    .bind(&e.path)
-    .bind(&e.operation)
-    .bind(&e.resource_type)
-    .bind(&e.target_id)
-    .bind(&e.target_name)
-    .bind(e.status)
-    .bind(e.latency_ms)
-    .bind(&e.user_agent)
-    .bind(&e.idp)
-    .bind(&e.token_id)
-    .bind(&e.quirks)
-    .bind(&e.request_body)
-    .bind(&e.response_body)
-    .bind(&e.detail)
-    .bind(e.simulated)
-    .bind(&e.diff)
-    .bind(&e.search)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(id)
+/// Events per INSERT statement: 19 binds each stays far under SQLite's variable limit.
+const EVENTS_PER_STATEMENT: usize = 64;
+
+/// Inserts events with multi-row INSERTs and sets their ids. One statement per 64 events, not
+/// one per event: the batch writer logs every read, and each statement is a round trip to the
+/// connection's thread.
+pub(crate) async fn insert_events(conn: &mut SqliteConnection, events: &mut [SyncEvent]) -> Result<()> {
+    for chunk in events.chunks_mut(EVENTS_PER_STATEMENT) {
+        let mut b = sqlx::QueryBuilder::<Sqlite>::new(
+            "INSERT INTO events (time, method, path, operation, resource_type, target_id, target_name, status, latency_ms,
+                                 user_agent, idp, token_id, quirks, request_body, response_body, detail, simulated, diff, search) ",
+        );
+        b.push_values(chunk.iter(), |mut row, e| {
+            row.push_bind(e.time.clone())
+                .push_bind(e.method.clone())
+                .push_bind(e.path.clone())
+                .push_bind(e.operation.clone())
+                .push_bind(e.resource_type.clone())
+                .push_bind(e.target_id.clone())
+                .push_bind(e.target_name.clone())
+                .push_bind(e.status)
+                .push_bind(e.latency_ms)
+                .push_bind(e.user_agent.clone())
+                .push_bind(e.idp.clone())
+                .push_bind(e.token_id.clone())
+                .push_bind(e.quirks.clone())
+                .push_bind(e.request_body.clone())
+                .push_bind(e.response_body.clone())
+                .push_bind(e.detail.clone())
+                .push_bind(e.simulated)
+                .push_bind(e.diff.clone())
+                .push_bind(e.search.clone());
+        });
+        b.push(" RETURNING id");
+        // RETURNING's row order is unspecified, but one statement inside the write turn takes
+        // ascending AUTOINCREMENT ids in VALUES order: sorted, they line up with `chunk`.
+        let mut ids: Vec<i64> = b.build_query_scalar().fetch_all(&mut *conn).await?;
+        ids.sort_unstable();
+        for (e, id) in chunk.iter_mut().zip(ids) {
+            e.id = id;
+        }
+    }
+    Ok(())
 }
 
 /// The batch writer: drains the channel, inserts what it got in one transaction, broadcasts.
@@ -658,9 +762,7 @@ async fn write_batch(
     events: &mut [SyncEvent],
 ) -> Result<()> {
     let mut tx = crate::begin_write(pool, write_lock).await?;
-    for e in events.iter_mut() {
-        e.id = insert_event(&mut tx, e).await?;
-    }
+    insert_events(&mut tx, events).await?;
     tx.commit().await?;
     Ok(())
 }

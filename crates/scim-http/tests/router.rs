@@ -125,6 +125,13 @@ async fn duplicate_user_name_is_409_uniqueness() {
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(r.body["scimType"], "uniqueness");
     assert_eq!(e.user_count().await, 1, "nothing was created");
+    e.p.flush_log().await;
+    let failed =
+        e.p.query_events(&provisioning::EventQuery { result: Some("failure".into()), ..Default::default() })
+            .await
+            .unwrap();
+    let hint = failed.events[0].hint.as_deref().expect("a failure carries a hint");
+    assert!(hint.contains("matching attribute"), "the hint points at the IdP's matching rule: {hint}");
 }
 
 /// Bad input gets the right status and scimType, and changes nothing.
