@@ -17,6 +17,12 @@ pub fn binary(package: &str, name: &str, env_override: &str) -> PathBuf {
     if let Ok(p) = std::env::var(env_override) {
         return PathBuf::from(p);
     }
+    // Build once per test process: a no-op `cargo build` still costs a lock and a scan per call.
+    static BUILT: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, p)) = built.iter().find(|(n, _)| n == name) {
+        return p.clone();
+    }
     let status = Command::new(env!("CARGO"))
         .args(["build", "--quiet", "-p", package, "--bin", name])
         .current_dir(workspace())
@@ -24,7 +30,9 @@ pub fn binary(package: &str, name: &str, env_override: &str) -> PathBuf {
         .expect("cargo runs");
     assert!(status.success(), "building {name} failed");
     let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace().join("target"));
-    target.join("debug").join(name)
+    let path = target.join("debug").join(name);
+    built.push((name.to_string(), path.clone()));
+    path
 }
 
 /// A free TCP port on 127.0.0.1.

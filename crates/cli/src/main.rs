@@ -3,6 +3,7 @@
 mod backup;
 mod directory;
 mod events;
+mod seed;
 mod serve;
 mod sim;
 
@@ -89,6 +90,8 @@ enum Command {
     Check(sim::CheckArgs),
     /// Entra's "Test connection": look up a random userName, expect an empty list.
     TestConnection(sim::CheckArgs),
+    /// Fill a database with benchmark data in bulk: users, groups, a large group, events.
+    Seed(seed::SeedArgs),
 }
 
 #[derive(Subcommand)]
@@ -141,6 +144,7 @@ async fn main() -> Result<()> {
         Command::Simulate(args) => sim::simulate(args).await,
         Command::Check(args) => sim::check(args).await,
         Command::TestConnection(args) => sim::test_connection(args).await,
+        Command::Seed(args) => seed::run(args).await,
     }
 }
 

@@ -24,6 +24,9 @@ pub struct SimulateArgs {
     /// Groups in the simulated directory.
     #[arg(long, default_value_t = 5)]
     groups: usize,
+    /// Delete the simulated users and groups at the end (they stay by default, to be seen).
+    #[arg(long)]
+    cleanup: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -52,7 +55,7 @@ fn print_exchange(ex: &Exchange, indent: &str) {
 }
 
 pub async fn simulate(a: SimulateArgs) -> Result<()> {
-    let options = SimOptions { users: a.users, groups: a.groups, ..Default::default() };
+    let options = SimOptions { users: a.users, groups: a.groups, cleanup: a.cleanup, ..Default::default() };
     let tty = std::io::stderr().is_terminal() && !a.json;
     let report = idp_sim::simulate(a.idp, &a.url, &a.token, options, |done, total| {
         if tty {
@@ -91,6 +94,9 @@ pub async fn simulate(a: SimulateArgs) -> Result<()> {
             d.groups.len(),
             d.user_domain
         );
+        if report.cleaned_up > 0 {
+            println!("Cleaned up: {} simulated users and groups deleted again", report.cleaned_up);
+        }
         if let Some(why) = &report.aborted {
             println!("Stopped early: {why}");
         }
@@ -102,7 +108,7 @@ pub async fn simulate(a: SimulateArgs) -> Result<()> {
         }
     }
     if !report.ok() {
-        bail!("the simulated sync had {} failures", report.failed);
+        bail!("the simulated sync had failures ({})", report.failed);
     }
     Ok(())
 }

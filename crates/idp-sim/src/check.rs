@@ -18,8 +18,48 @@ use crate::simulate::{ENTERPRISE, GROUP, PATCH_OP, USER, new_run_id};
 const ERROR_URN: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 const SPC_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 
+/// Every check, by name, with what it proves, in the order they run (for a UI to list upfront).
+pub const CHECKS: [(&str, &str); 29] = [
+    ("auth.missing-token-401", "a request without a token is refused with 401"),
+    ("auth.wrong-token-401", "a request with a wrong token is refused with 401"),
+    ("discovery.service-provider-config", "GET /ServiceProviderConfig says PATCH and filters are supported"),
+    ("discovery.resource-types", "GET /ResourceTypes lists User and Group"),
+    ("discovery.schemas", "GET /Schemas holds the core User and Group schemas"),
+    ("crud.create-user", "POST /Users answers 201 with an id and the userName sent"),
+    ("crud.get-user", "GET /Users/{id} returns the user"),
+    ("crud.replace-user", "PUT /Users/{id} replaces: omitted attributes are cleared"),
+    ("crud.patch-user", "PATCH /Users/{id} with a path replaces that attribute"),
+    ("errors.uniqueness-409", "a duplicate userName, differently cased, is 409 uniqueness"),
+    ("errors.not-found-404", "GET and PUT of an unknown id are 404 with a SCIM error body"),
+    ("errors.invalid-filter-400", "an unparseable filter is 400 invalidFilter"),
+    ("filter.username-case-insensitive", "userName eq matches without regard to case (RFC 7643 §4.1.1)"),
+    ("filter.external-id", "externalId eq finds exactly one user"),
+    ("filter.no-match-empty-list", "a filter matching nothing is 200 with totalResults 0"),
+    ("paging.integers", "totalResults, itemsPerPage and startIndex are JSON integers"),
+    ("paging.total-results", "totalResults counts every match, not the page"),
+    ("paging.stable-order", "startIndex/count pages are stable and together hold every user once"),
+    ("patch.entra-string-booleans", "Entra's {\"op\":\"Replace\",\"path\":\"active\",\"value\":\"False\"}"),
+    ("patch.entra-value-path", "Entra's emails[type eq \"work\"].value paths replace and create"),
+    ("patch.entra-dotted-keys", "Entra (aadOptscim062020): a path-less replace with dotted and URN keys"),
+    ("patch.okta-deactivate", "Okta's {\"op\":\"replace\",\"value\":{\"active\":false}}; still found after"),
+    ("crud.create-group", "POST /Groups with members; GET returns them"),
+    ("filter.group-display-name-exact", "displayName eq finds exactly one group, and no partial match"),
+    (
+        "patch.okta-rename-keeps-members",
+        "Okta's rename {\"op\":\"replace\",\"value\":{id,displayName}} keeps every member",
+    ),
+    ("patch.okta-membership-change", "Okta's membership PATCH: rename-with-id, remove members[value eq], add"),
+    (
+        "patch.entra-member-remove-by-value",
+        "Entra's {\"op\":\"Remove\",\"path\":\"members\",\"value\":[..]} removes only those",
+    ),
+    ("crud.delete-user", "DELETE /Users/{id} answers 204 and the user is gone (404)"),
+    ("cleanup", "everything the checks created is deleted again"),
+];
+
 /// The outcome of one named check.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "camelCase")]
 pub struct CheckResult {
     /// A stable id, `area.what`: `filter.username-case-insensitive`.
@@ -36,6 +76,7 @@ pub struct CheckResult {
 
 /// Every check's result, in the order they ran.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "camelCase")]
 pub struct CheckReport {
     pub base_url: String,
@@ -161,7 +202,9 @@ struct Checker {
 }
 
 impl Checker {
-    fn record(&mut self, name: &str, description: &str, started: Instant, outcome: Outcome) {
+    fn record(&mut self, name: &str, started: Instant, outcome: Outcome) {
+        let description = CHECKS.iter().find(|(n, _)| *n == name).map_or("", |(_, d)| d);
+        debug_assert!(!description.is_empty(), "{name} is listed in CHECKS");
         let (passed, detail, exchange) = match outcome {
             Ok(()) => (true, None, None),
             Err(f) => (false, Some(f.detail), f.exchange.map(|e| *e)),
@@ -236,8 +279,7 @@ impl Checker {
 
         let t = Instant::now();
         let a = self.create_user("A").await;
-        let desc = "POST /Users answers 201 with an id and the userName sent";
-        self.record("crud.create-user", desc, t, a.as_ref().map(|_| ()).map_err(clone_fail));
+        self.record("crud.create-user", t, a.as_ref().map(|_| ()).map_err(clone_fail));
         let b = self.create_user("B").await.ok();
         let c = self.create_user("C").await.ok();
         let a = a.ok();
@@ -254,27 +296,17 @@ impl Checker {
             None => Err(not_run("a created user")),
             Some(id) => self.delete_user(id).await,
         };
-        self.record("crud.delete-user", "DELETE /Users/{id} answers 204 and the user is gone (404)", t, outcome);
+        self.record("crud.delete-user", t, outcome);
     }
 
     async fn auth(&mut self) {
         let t = Instant::now();
         let ex = self.client.with_token(None).send(Method::GET, "/Users?count=1", None).await;
-        self.record(
-            "auth.missing-token-401",
-            "a request without a token is refused with 401",
-            t,
-            status(ex, &[401]).map(|_| ()),
-        );
+        self.record("auth.missing-token-401", t, status(ex, &[401]).map(|_| ()));
         let t = Instant::now();
         let wrong = format!("twscim_wrong{}", uuid::Uuid::new_v4().simple());
         let ex = self.client.with_token(Some(&wrong)).send(Method::GET, "/Users?count=1", None).await;
-        self.record(
-            "auth.wrong-token-401",
-            "a request with a wrong token is refused with 401",
-            t,
-            status(ex, &[401]).map(|_| ()),
-        );
+        self.record("auth.wrong-token-401", t, status(ex, &[401]).map(|_| ()));
     }
 
     async fn discovery(&mut self) {
@@ -291,12 +323,7 @@ impl Checker {
             ensure(spc["filter"]["supported"] == json!(true), "filter.supported must be true: every IdP filters", &ex)
         }
         .await;
-        self.record(
-            "discovery.service-provider-config",
-            "GET /ServiceProviderConfig says PATCH and filters are supported",
-            t,
-            outcome,
-        );
+        self.record("discovery.service-provider-config", t, outcome);
 
         let t = Instant::now();
         let outcome = async {
@@ -311,7 +338,7 @@ impl Checker {
             )
         }
         .await;
-        self.record("discovery.resource-types", "GET /ResourceTypes lists User and Group", t, outcome);
+        self.record("discovery.resource-types", t, outcome);
 
         let t = Instant::now();
         let outcome = async {
@@ -326,7 +353,7 @@ impl Checker {
             )
         }
         .await;
-        self.record("discovery.schemas", "GET /Schemas holds the core User and Group schemas", t, outcome);
+        self.record("discovery.schemas", t, outcome);
     }
 
     async fn crud(&mut self, a: Option<&str>) {
@@ -346,7 +373,7 @@ impl Checker {
                 .await
             }
         };
-        self.record("crud.get-user", "GET /Users/{id} returns the user", t, outcome);
+        self.record("crud.get-user", t, outcome);
 
         let t = Instant::now();
         let outcome = match a {
@@ -372,7 +399,7 @@ impl Checker {
                 .await
             }
         };
-        self.record("crud.replace-user", "PUT /Users/{id} replaces: omitted attributes are cleared", t, outcome);
+        self.record("crud.replace-user", t, outcome);
 
         let t = Instant::now();
         let outcome = match a {
@@ -387,7 +414,7 @@ impl Checker {
                 .await
             }
         };
-        self.record("crud.patch-user", "PATCH /Users/{id} with a path replaces that attribute", t, outcome);
+        self.record("crud.patch-user", t, outcome);
     }
 
     async fn errors(&mut self, a: Option<&str>) {
@@ -415,20 +442,30 @@ impl Checker {
                 .await
             }
         };
-        self.record("errors.uniqueness-409", "a duplicate userName, differently cased, is 409 uniqueness", t, outcome);
+        self.record("errors.uniqueness-409", t, outcome);
 
         let t = Instant::now();
-        let ex = self.get(&format!("/Users/{}", uuid::Uuid::new_v4())).await;
-        let outcome = status(ex, &[404])
-            .and_then(|ex| ensure(is_scim_error(ex.json(), "404"), "the 404 needs a SCIM error body", &ex));
-        self.record("errors.not-found-404", "GET of an unknown id is 404 with a SCIM error body", t, outcome);
+        let outcome = async {
+            let path = format!("/Users/{}", uuid::Uuid::new_v4());
+            let ex = status(self.get(&path).await, &[404])?;
+            ensure(is_scim_error(ex.json(), "404"), "the 404 needs a SCIM error body", &ex)?;
+            // Okta's custom app PUTs to ids it knows; an unknown one must not create a user.
+            let body = json!({"schemas": [USER], "userName": self.user_name("ghost")});
+            let ex = self.send(Method::PUT, &path, body).await;
+            if let (Some(200 | 201), Some(id)) = (ex.status, ex.id()) {
+                self.users.push(id);
+            }
+            status(ex, &[404]).map(|_| ())
+        }
+        .await;
+        self.record("errors.not-found-404", t, outcome);
 
         let t = Instant::now();
         let ex = self.get(&format!("/Users?filter={}", encode("userName eq", SpaceAs::Percent))).await;
         let outcome = status(ex, &[400]).and_then(|ex| {
             ensure(ex.json()["scimType"] == "invalidFilter", "the 400 needs scimType \"invalidFilter\"", &ex)
         });
-        self.record("errors.invalid-filter-400", "an unparseable filter is 400 invalidFilter", t, outcome);
+        self.record("errors.invalid-filter-400", t, outcome);
     }
 
     async fn filters(&mut self, a: Option<&str>) {
@@ -451,12 +488,7 @@ impl Checker {
                 .await
             }
         };
-        self.record(
-            "filter.username-case-insensitive",
-            "userName eq matches without regard to case (RFC 7643 §4.1.1)",
-            t,
-            outcome,
-        );
+        self.record("filter.username-case-insensitive", t, outcome);
 
         let t = Instant::now();
         let outcome = match a {
@@ -470,7 +502,19 @@ impl Checker {
                 .await
             }
         };
-        self.record("filter.external-id", "externalId eq finds exactly one user", t, outcome);
+        self.record("filter.external-id", t, outcome);
+
+        let t = Instant::now();
+        let outcome = async {
+            // Entra's test connection: a lookup that matches nothing is 200 with an empty list, not 404.
+            let guid = uuid::Uuid::new_v4();
+            let filter = encode(&format!("userName eq \"{guid}\""), SpaceAs::Plus);
+            let ex = status(self.get(&format!("/Users?filter={filter}")).await, &[200])?;
+            ensure(loose_u64(&ex.json()["totalResults"]) == Some(0), "totalResults must be 0", &ex)?;
+            ensure(ids(ex.json()).is_empty(), "no resource may match a random userName", &ex)
+        }
+        .await;
+        self.record("filter.no-match-empty-list", t, outcome);
     }
 
     async fn paging(&mut self, a: Option<&str>) {
@@ -486,7 +530,7 @@ impl Checker {
             ensure(l["itemsPerPage"].as_u64() == Some(n as u64), "itemsPerPage must be the page's size", &ex)
         }
         .await;
-        self.record("paging.integers", "totalResults, itemsPerPage and startIndex are JSON integers", t, outcome);
+        self.record("paging.integers", t, outcome);
 
         let t = Instant::now();
         let outcome = match a {
@@ -502,16 +546,11 @@ impl Checker {
                 .await
             }
         };
-        self.record("paging.total-results", "totalResults counts every match, not the page", t, outcome);
+        self.record("paging.total-results", t, outcome);
 
         let t = Instant::now();
         let outcome = self.stable_order().await;
-        self.record(
-            "paging.stable-order",
-            "startIndex/count pages are stable and together hold every user once",
-            t,
-            outcome,
-        );
+        self.record("paging.stable-order", t, outcome);
     }
 
     async fn stable_order(&self) -> Outcome {
@@ -557,7 +596,7 @@ impl Checker {
                 "patch.entra-dotted-keys",
                 "patch.okta-deactivate",
             ] {
-                self.record(name, "", Instant::now(), Err(not_run("crud.create-user")));
+                self.record(name, Instant::now(), Err(not_run("crud.create-user")));
             }
             return;
         };
@@ -579,12 +618,7 @@ impl Checker {
             Ok(())
         }
         .await;
-        self.record(
-            "patch.entra-string-booleans",
-            "Entra's {\"op\":\"Replace\",\"path\":\"active\",\"value\":\"False\"}",
-            t,
-            outcome,
-        );
+        self.record("patch.entra-string-booleans", t, outcome);
 
         let t = Instant::now();
         let outcome = async {
@@ -608,12 +642,7 @@ impl Checker {
             )
         }
         .await;
-        self.record(
-            "patch.entra-value-path",
-            "Entra's emails[type eq \"work\"].value paths replace and create",
-            t,
-            outcome,
-        );
+        self.record("patch.entra-value-path", t, outcome);
 
         let t = Instant::now();
         let outcome = async {
@@ -626,12 +655,7 @@ impl Checker {
             ensure(u[ENTERPRISE]["employeeNumber"] == "42", "a full-URN key must update the extension attribute", &ex)
         }
         .await;
-        self.record(
-            "patch.entra-dotted-keys",
-            "Entra (aadOptscim062020): a path-less replace with dotted and URN keys",
-            t,
-            outcome,
-        );
+        self.record("patch.entra-dotted-keys", t, outcome);
 
         let t = Instant::now();
         let outcome = async {
@@ -644,12 +668,7 @@ impl Checker {
             ensure(ids(ex.json()).len() == 1, "a deactivated user must still be found by filters", &ex)
         }
         .await;
-        self.record(
-            "patch.okta-deactivate",
-            "Okta's {\"op\":\"replace\",\"value\":{\"active\":false}}; still found after",
-            t,
-            outcome,
-        );
+        self.record("patch.okta-deactivate", t, outcome);
     }
 
     async fn group_patches(&mut self, a: Option<&String>, b: Option<&String>, c: Option<&String>) {
@@ -662,7 +681,7 @@ impl Checker {
         ];
         let (Some(a), Some(b), Some(c)) = (a, b, c) else {
             for name in names {
-                self.record(name, "", Instant::now(), Err(not_run("three created users")));
+                self.record(name, Instant::now(), Err(not_run("three created users")));
             }
             return;
         };
@@ -673,7 +692,7 @@ impl Checker {
             Err(f) => Err(clone_fail(f)),
             Ok((gid, _)) => self.members_are(gid, &[b, c], "the group must hold the members it was created with").await,
         };
-        self.record("crud.create-group", "POST /Groups with members; GET returns them", t, outcome);
+        self.record("crud.create-group", t, outcome);
 
         let t = Instant::now();
         let outcome = match &created {
@@ -697,12 +716,7 @@ impl Checker {
                 .await
             }
         };
-        self.record(
-            "filter.group-display-name-exact",
-            "displayName eq finds exactly one group, and no partial match",
-            t,
-            outcome,
-        );
+        self.record("filter.group-display-name-exact", t, outcome);
 
         let t = Instant::now();
         let outcome = match &created {
@@ -723,12 +737,7 @@ impl Checker {
                 .await
             }
         };
-        self.record(
-            "patch.okta-rename-keeps-members",
-            "Okta's rename {\"op\":\"replace\",\"value\":{id,displayName}} keeps every member",
-            t,
-            outcome,
-        );
+        self.record("patch.okta-rename-keeps-members", t, outcome);
 
         let t = Instant::now();
         let outcome = async {
@@ -742,12 +751,7 @@ impl Checker {
             self.members_are(&gid, &[a, c], "rename + remove by filter + add (no type) in one PATCH").await
         }
         .await;
-        self.record(
-            "patch.okta-membership-change",
-            "Okta's membership PATCH: rename-with-id, remove members[value eq], add",
-            t,
-            outcome,
-        );
+        self.record("patch.okta-membership-change", t, outcome);
 
         let t = Instant::now();
         let outcome = async {
@@ -760,12 +764,7 @@ impl Checker {
             self.members_are(&gid, &[a, c], "Entra's Remove with a value list must remove only those members").await
         }
         .await;
-        self.record(
-            "patch.entra-member-remove-by-value",
-            "Entra's {\"op\":\"Remove\",\"path\":\"members\",\"value\":[..]} removes only those",
-            t,
-            outcome,
-        );
+        self.record("patch.entra-member-remove-by-value", t, outcome);
     }
 
     async fn delete_user(&mut self, id: &str) -> Outcome {
@@ -797,7 +796,7 @@ impl Checker {
         }
         self.groups.clear();
         self.users.clear();
-        self.record("cleanup", "everything the checks created is deleted again", t, outcome);
+        self.record("cleanup", t, outcome);
     }
 }
 

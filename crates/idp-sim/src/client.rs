@@ -2,6 +2,7 @@
 //! profile's headers, and records each request with its response as an [`Exchange`], so a
 //! failure can be shown exactly as it went over the wire.
 
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, Url};
@@ -21,6 +22,7 @@ const MAX_REPORTED_BODY: usize = 8 * 1024;
 
 /// One request and its response, as sent and as received.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "camelCase")]
 pub struct Exchange {
     pub method: String,
@@ -125,6 +127,9 @@ pub(crate) struct Client {
     user_agent: &'static str,
     content_type: &'static str,
     simulated: bool,
+    /// Set by the first request that got no response; later requests are not sent, so a dead
+    /// endpoint costs one timeout, not one per request.
+    gone: Arc<OnceLock<String>>,
 }
 
 impl Client {
@@ -141,6 +146,7 @@ impl Client {
             user_agent,
             content_type,
             simulated: true,
+            gone: Arc::default(),
         })
     }
 
@@ -169,7 +175,34 @@ impl Client {
         if let Some(b) = &body {
             req = req.header("content-type", self.content_type).body(b.to_string());
         }
+        if let Some(why) = self.gone.get() {
+            return Exchange {
+                method: method.to_string(),
+                url,
+                content_type,
+                request_body: body,
+                status: None,
+                response_body: None,
+                error: Some(format!("not sent: an earlier request got no response ({why})")),
+                latency_ms: 0.0,
+            };
+        }
         let start = Instant::now();
+        let mut retries = 0;
+        let sent = loop {
+            let Some(attempt) = req.try_clone() else { break req.send().await };
+            match attempt.send().await {
+                // Back off as Okta and Entra do when told to, if the wait is short.
+                Ok(res) if res.status() == 429 && retries < MAX_RETRIES => match retry_after(&res) {
+                    Some(wait) if wait <= MAX_RETRY_WAIT => {
+                        retries += 1;
+                        tokio::time::sleep(wait).await;
+                    }
+                    _ => break Ok(res),
+                },
+                other => break other,
+            }
+        };
         let mut ex = Exchange {
             method: method.to_string(),
             url,
@@ -180,7 +213,7 @@ impl Client {
             error: None,
             latency_ms: 0.0,
         };
-        match req.send().await {
+        match sent {
             Ok(res) => {
                 ex.status = Some(res.status().as_u16());
                 match res.text().await {
@@ -191,8 +224,21 @@ impl Client {
             Err(e) => ex.error = Some(error_chain(&e)),
         }
         ex.latency_ms = start.elapsed().as_secs_f64() * 1000.0;
+        if let (None, Some(e)) = (ex.status, &ex.error) {
+            let _ = self.gone.set(e.clone());
+        }
         ex
     }
+}
+
+/// How often one request is retried after a 429 with a short `Retry-After`.
+const MAX_RETRIES: u32 = 3;
+/// The longest `Retry-After` worth waiting for; a longer one is reported as the failure it is.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(5);
+
+fn retry_after(res: &reqwest::Response) -> Option<Duration> {
+    let secs: u64 = res.headers().get("retry-after")?.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(secs))
 }
 
 /// The reqwest client: rustls with the Mozilla and the system roots, 30 s per request.

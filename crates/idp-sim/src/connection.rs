@@ -16,6 +16,7 @@ use crate::client::{
 
 /// The server certificate of an https endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "camelCase")]
 pub struct CertificateInfo {
     /// The subject's distinguished name, e.g. `CN=scim.example.com`.
@@ -33,6 +34,7 @@ pub struct CertificateInfo {
 
 /// The outcome of a test connection.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionReport {
     pub ok: bool,

@@ -71,6 +71,8 @@ pub(crate) enum Step {
     /// Read back a user and compare with what the IdP believes.
     VerifyUser(usize),
     VerifyGroup(usize),
+    /// Delete everything the run left (only with `SimOptions::cleanup`).
+    Cleanup,
 }
 
 /// The directory and the plan for one run.
@@ -179,6 +181,20 @@ mod tests {
         assert_eq!(sizes(20, 3, false), Sizes { movers: 4, leavers: 2, deleted_users: 0, deleted_groups: 0 });
         assert_eq!(sizes(1, 1, true), Sizes { movers: 1, leavers: 1, deleted_users: 1, deleted_groups: 0 });
         assert_eq!(sizes(0, 0, true), Sizes { movers: 0, leavers: 0, deleted_users: 0, deleted_groups: 0 });
+    }
+
+    #[test]
+    fn plan_covers_joiners_movers_and_leavers() {
+        let count = |steps: &[Step], f: fn(&Step) -> bool| steps.iter().filter(|s| f(s)).count();
+        let okta = plan(20, 3, false, true);
+        assert_eq!(count(&okta, |s| matches!(s, Step::Join(_))), 20);
+        assert_eq!(count(&okta, |s| matches!(s, Step::MoveGroup { .. })), 4, "every fifth user moves");
+        assert_eq!(count(&okta, |s| matches!(s, Step::Deactivate(18 | 19))), 2, "the last tenth leave");
+        assert_eq!(count(&okta, |s| matches!(s, Step::DeleteUser(_) | Step::DeleteGroup(_))), 0, "Okta never deletes");
+        assert_eq!(count(&okta, |s| matches!(s, Step::Import)), 1);
+        let entra = plan(20, 3, true, false);
+        assert_eq!(count(&entra, |s| matches!(s, Step::DeleteUser(18) | Step::DeleteGroup(2))), 2);
+        assert!(plan(0, 0, true, false).len() == 1, "an empty directory only tests the connection");
     }
 
     #[test]

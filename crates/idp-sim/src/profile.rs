@@ -7,6 +7,7 @@ use crate::Error;
 
 /// An IdP and the way it talks SCIM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub enum Profile {
     /// Okta's OIN app: PUT for profile updates, PATCH (no path) for deactivation, group push with
     /// a rename-with-id in every membership PATCH. Never deletes users.
@@ -106,5 +107,19 @@ impl std::str::FromStr for Profile {
             .into_iter()
             .find(|p| p.id().eq_ignore_ascii_case(s.trim()))
             .ok_or_else(|| Error::UnknownProfile(s.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for p in Profile::ALL {
+            assert_eq!(p.id().parse::<Profile>().unwrap(), p, "the CLI name parses back");
+            assert_eq!(serde_json::to_value(p).unwrap(), p.id(), "JSON uses the CLI name");
+        }
+        assert!("google".parse::<Profile>().is_err());
     }
 }

@@ -3,6 +3,7 @@
 //! and compares it with what the IdP believes. Each shape cites the IdP behaviour it copies
 //! (see the IdP notes: Okta's rename-with-id, Entra's `"False"`, JumpCloud's test connection).
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use reqwest::Method;
@@ -24,26 +25,33 @@ const SCIM1_CORE: &str = "urn:scim:schemas:core:1.0";
 
 /// What to simulate besides the IdP.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "camelCase", default)]
 pub struct SimOptions {
     /// People in the directory (default 50).
     pub users: usize,
     /// Groups in the directory (default 5); everyone starts in one of them.
     pub groups: usize,
-    /// Makes userNames and group names unique to the run; random when `None`.
+    /// Makes userNames and group names unique to the run; random when `None`. Reuse one only
+    /// against a fresh endpoint: users found by the existence check are adopted and updated, as
+    /// an IdP links accounts, but the read-back assumes the run made the groups' members.
     pub run_id: Option<String>,
     /// Read every user and group back at the end and compare (default true).
     pub verify: bool,
+    /// Delete every user and group of the run at the end (default false: they stay, so the admin
+    /// can see them arrive). Not counted in `deleted`.
+    pub cleanup: bool,
 }
 
 impl Default for SimOptions {
     fn default() -> Self {
-        SimOptions { users: 50, groups: 5, run_id: None, verify: true }
+        SimOptions { users: 50, groups: 5, run_id: None, verify: true, cleanup: false }
     }
 }
 
 /// One thing that went wrong, with the exchange that shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "camelCase")]
 pub struct Failure {
     /// The step, in the admin's words: "Create User ann.adams.0000@…".
@@ -55,6 +63,7 @@ pub struct Failure {
 
 /// A group as the IdP left it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "camelCase")]
 pub struct GroupState {
     pub display_name: String,
@@ -65,6 +74,7 @@ pub struct GroupState {
 
 /// What the IdP believes the endpoint holds at the end: users that were created, by state.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "camelCase")]
 pub struct DirectoryState {
     /// Every simulated userName ends with `@` and this domain.
@@ -80,6 +90,7 @@ pub struct DirectoryState {
 /// The summary of a run. Counts cover the directory's users and groups; the IdP's own test
 /// connection is not counted, though its failures are.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "camelCase")]
 pub struct SimReport {
     pub profile: Profile,
@@ -101,6 +112,8 @@ pub struct SimReport {
     pub duration_ms: u64,
     /// Set when the run stopped early because the endpoint stopped answering.
     pub aborted: Option<String>,
+    /// Users and groups deleted by `SimOptions::cleanup`.
+    pub cleaned_up: usize,
     pub failures: Vec<Failure>,
     pub directory: DirectoryState,
 }
@@ -126,10 +139,13 @@ pub async fn simulate(
     let client = Client::new(&base, Some(token), profile.user_agent(), profile.content_type())?;
     let run_id = options.run_id.clone().unwrap_or_else(new_run_id);
     let steps = plan(options.users, options.groups, profile.deletes(), profile.is_okta());
-    let steps: Vec<Step> = steps
+    let mut steps: Vec<Step> = steps
         .into_iter()
         .filter(|s| options.verify || !matches!(s, Step::VerifyUser(_) | Step::VerifyGroup(_)))
         .collect();
+    if options.cleanup {
+        steps.push(Step::Cleanup);
+    }
     let start = Instant::now();
     let mut run = Run {
         profile,
@@ -152,6 +168,7 @@ pub async fn simulate(
             requests: 0,
             duration_ms: 0,
             aborted: None,
+            cleaned_up: 0,
             failures: vec![],
             directory: DirectoryState {
                 user_domain: String::new(),
@@ -226,6 +243,11 @@ impl Run {
                 self.report.aborted = Some(format!("the endpoint stopped answering: {e}"));
                 format!("no response: {e}")
             }
+            // An IdP stops a run whose credentials are refused rather than fail every user.
+            (Some(s @ (401 | 403)), _) => {
+                self.report.aborted = Some(format!("the endpoint refused the token or the request ({s})"));
+                format!("refused with {s}")
+            }
             (Some(s), _) => {
                 format!("expected {}, got {s}", ok.iter().map(u16::to_string).collect::<Vec<_>>().join(" or "))
             }
@@ -274,6 +296,7 @@ impl Run {
             Step::Import => self.import().await,
             Step::VerifyUser(i) => self.verify_user(i).await,
             Step::VerifyGroup(g) => self.verify_group(g).await,
+            Step::Cleanup => self.cleanup().await,
         }
     }
 
@@ -510,14 +533,18 @@ impl Run {
         let p = self.dir.people[i].clone();
         let step = format!("Update User {}", p.user_name);
         let (method, body) = match self.profile {
-            Profile::Entra => (
-                Method::PATCH,
-                patch(json!([
-                    {"op":"Replace","path":"title","value":p.title},
-                    {"op":"Replace","path":format!("{ENTERPRISE}:department"),"value":p.department},
-                    {"op":"Replace","path":"emails[type eq \"work\"].value","value":p.user_name},
-                ])),
-            ),
+            Profile::Entra => {
+                let mut ops = vec![
+                    json!({"op":"Replace","path":"title","value":p.title}),
+                    json!({"op":"Replace","path":format!("{ENTERPRISE}:department"),"value":p.department}),
+                    json!({"op":"Replace","path":"emails[type eq \"work\"].value","value":p.user_name}),
+                ];
+                // Entra sends the manager as a plain string, the manager's id.
+                if let (true, Some(boss)) = (i > 0, &self.dir.people[0].id) {
+                    ops.push(json!({"op":"Add","path":format!("{ENTERPRISE}:manager"),"value":boss}));
+                }
+                (Method::PATCH, patch(Value::Array(ops)))
+            }
             // With the flag, Entra folds the changes into one path-less replace with dotted and URN keys.
             Profile::EntraFlag => (
                 Method::PATCH,
@@ -673,9 +700,11 @@ impl Run {
     /// that was not deleted must come back exactly once.
     async fn import(&mut self) {
         let step = "Import Users";
-        let mut seen: Vec<String> = vec![];
+        let mut seen: HashMap<String, usize> = HashMap::new();
         let mut start = 1u64;
-        for _ in 0..100 {
+        // At most 100,000 users; past that the import is not compared.
+        let mut complete = false;
+        for _ in 0..1000 {
             let path = format!("/Users?startIndex={start}&count=100");
             let Some(ex) = self.call(step, Method::GET, &path, None, &[200]).await else { return };
             let Some(total) = ex.json()["totalResults"].as_u64() else {
@@ -683,22 +712,28 @@ impl Run {
                 return;
             };
             let page = ex.json()["Resources"].as_array().cloned().unwrap_or_default();
-            seen.extend(page.iter().filter_map(|r| r["userName"].as_str().map(str::to_lowercase)));
+            for name in page.iter().filter_map(|r| r["userName"].as_str()) {
+                *seen.entry(name.to_lowercase()).or_default() += 1;
+            }
             start += 100;
             if page.is_empty() || start > total {
+                complete = true;
                 break;
             }
         }
-        let missing: Vec<String> = self
+        if !complete {
+            return;
+        }
+        let missing: Vec<&str> = self
             .dir
             .people
             .iter()
             .filter(|p| p.id.is_some() && !p.deleted)
-            .map(|p| p.user_name.clone())
-            .filter(|n| seen.iter().filter(|s| *s == n).count() != 1)
+            .map(|p| p.user_name.as_str())
+            .filter(|n| seen.get(&n.to_lowercase()) != Some(&1))
             .collect();
-        if !missing.is_empty() {
-            let reason = format!("{} users were missing or repeated in the import, e.g. {}", missing.len(), missing[0]);
+        if let Some(first) = missing.first() {
+            let reason = format!("{} users were missing or repeated in the import, e.g. {first}", missing.len());
             self.fail(step, reason, None);
         }
     }
@@ -765,6 +800,22 @@ impl Run {
             self.report.verified += 1;
         } else {
             self.fail(&step, wrong.join("; "), Some(ex));
+        }
+    }
+
+    /// Deletes what the run left, groups first.
+    async fn cleanup(&mut self) {
+        let groups =
+            self.dir.teams.iter().filter(|t| !t.deleted).filter_map(|t| t.id.clone()).map(|id| group_path(&id));
+        let users = self.dir.people.iter().filter(|p| !p.deleted).filter_map(|p| p.id.clone()).map(|id| user_path(&id));
+        let paths: Vec<String> = groups.chain(users).collect();
+        for path in paths {
+            if self.call("Clean Up", Method::DELETE, &path, None, &[200, 204, 404]).await.is_some() {
+                self.report.cleaned_up += 1;
+            }
+            if self.report.aborted.is_some() {
+                return;
+            }
         }
     }
 
