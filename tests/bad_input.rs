@@ -16,7 +16,7 @@ fn expand(s: &str) -> Vec<u8> {
     let mut out = vec![];
     let mut rest = s;
     while let Some(i) = rest.find("{{") {
-        out.extend_from_slice(rest[..i].as_bytes());
+        out.extend_from_slice(&rest.as_bytes()[..i]);
         let after = &rest[i + 2..];
         let end = after.find("}}").expect("a closed {{...}}");
         let spec = &after[..end];

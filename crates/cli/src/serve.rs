@@ -59,6 +59,13 @@ pub async fn run(db: Db, listen: SocketAddr, opts: ServeOptions) -> Result<()> {
         (Some(cert), Some(key)) => Some(scim_http::tls::acceptor(cert, key).context("loading the TLS certificate")?),
         _ => None,
     };
+    // The handlers are installed before the port opens: a SIGTERM that arrives as soon as the
+    // port accepts (from a supervisor, or a test) stops the server cleanly instead of killing it.
+    #[cfg(unix)]
+    let (mut term, mut int) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?)
+    };
     let p = db.open().await?;
     // Sync-log retention (days and/or rows, set in the app) is enforced every ten minutes.
     let _retention = p.spawn_retention_job(std::time::Duration::from_secs(600));
@@ -72,16 +79,11 @@ pub async fn run(db: Db, listen: SocketAddr, opts: ServeOptions) -> Result<()> {
         println!("Bearer token (shown once, keep it secret): {}", t.token);
     }
     tracing::info!(%url, db = %db.path()?.display(), "serving SCIM");
-    let shutdown = async {
-        let ctrl_c = tokio::signal::ctrl_c();
+    let shutdown = async move {
         #[cfg(unix)]
-        {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
-        }
+        tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
         #[cfg(not(unix))]
-        let _ = ctrl_c.await;
+        let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down");
     };
     let limits =

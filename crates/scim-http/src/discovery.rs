@@ -1,7 +1,7 @@
 //! Discovery (RFC 7644 §4): `/ServiceProviderConfig`, `/ResourceTypes` and `/Schemas`,
 //! advertising exactly what this server implements and its limits.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
@@ -13,9 +13,11 @@ use scim_protocol::schema::{ALL_SCHEMAS, LIST_RESPONSE_SCHEMA, SERVICE_PROVIDER_
 use crate::AppState;
 use crate::MAX_BODY_BYTES;
 use crate::handlers::scim_json;
-use crate::request::{ScimRequest, refuse};
+use crate::request::{ResourceId, ScimRequest, refuse};
 
 const KINDS: [ResourceKind; 2] = [ResourceKind::User, ResourceKind::Group];
+/// This server's own extension of `/ServiceProviderConfig`: the limits without an RFC field.
+pub(crate) const LIMITS_URN: &str = "urn:talkwriter:params:scim:limits:1.0";
 
 fn log(s: &AppState, req: &ScimRequest, status: u16) {
     s.p.log_request(
@@ -31,7 +33,7 @@ fn list(items: Vec<Value>) -> Value {
 pub(crate) async fn service_provider_config(State(s): State<AppState>, req: ScimRequest) -> Response {
     log(&s, &req, 200);
     let body = json!({
-        "schemas": [SERVICE_PROVIDER_CONFIG_SCHEMA],
+        "schemas": [SERVICE_PROVIDER_CONFIG_SCHEMA, LIMITS_URN],
         "patch": {"supported": true},
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": MAX_BODY_BYTES},
         "filter": {"supported": true, "maxResults": MAX_PAGE_SIZE},
@@ -51,6 +53,16 @@ pub(crate) async fn service_provider_config(State(s): State<AppState>, req: Scim
             "description": "A TalkWriter SCIM token (twscim_...) sent as Authorization: Bearer.",
             "primary": true
         }],
+        // The limits RFC 7643 §5 has no field for, so a client (or an admin) can still read them.
+        LIMITS_URN: {
+            "maxFilterLength": scim_protocol::filter::MAX_FILTER_LEN,
+            "maxFilterDepth": scim_protocol::filter::MAX_FILTER_DEPTH,
+            "maxPatchOperations": scim_protocol::MAX_OPERATIONS,
+            "maxNameLength": scim_protocol::resource::MAX_NAME_CHARS,
+            "requestTimeoutSeconds": s.limits.request_timeout.as_secs(),
+            "maxAuthFailuresPerAddress": s.limits.max_auth_failures,
+            "authFailureWindowSeconds": s.limits.auth_failure_window.as_secs()
+        },
         "meta": {
             "resourceType": "ServiceProviderConfig",
             "location": format!("{}/ServiceProviderConfig", req.ctx.base_url)
@@ -64,7 +76,7 @@ pub(crate) async fn resource_types(State(s): State<AppState>, req: ScimRequest) 
     scim_json(StatusCode::OK, &list(KINDS.iter().map(|k| k.to_json(&req.ctx.base_url)).collect()))
 }
 
-pub(crate) async fn resource_type(State(s): State<AppState>, Path(id): Path<String>, req: ScimRequest) -> Response {
+pub(crate) async fn resource_type(State(s): State<AppState>, ResourceId(id): ResourceId, req: ScimRequest) -> Response {
     match KINDS.iter().find(|k| k.name().eq_ignore_ascii_case(&id)) {
         Some(k) => {
             log(&s, &req, 200);
@@ -79,7 +91,7 @@ pub(crate) async fn schemas(State(s): State<AppState>, req: ScimRequest) -> Resp
     scim_json(StatusCode::OK, &list(ALL_SCHEMAS.iter().map(|sc| sc.to_json(&req.ctx.base_url)).collect()))
 }
 
-pub(crate) async fn schema(State(s): State<AppState>, Path(id): Path<String>, req: ScimRequest) -> Response {
+pub(crate) async fn schema(State(s): State<AppState>, ResourceId(id): ResourceId, req: ScimRequest) -> Response {
     match ALL_SCHEMAS.iter().find(|sc| sc.id.eq_ignore_ascii_case(&id)) {
         Some(sc) => {
             log(&s, &req, 200);

@@ -5,6 +5,7 @@
 mod discovery;
 mod error;
 mod handlers;
+mod idle;
 mod json;
 pub mod limits;
 mod request;
@@ -95,7 +96,8 @@ pub async fn serve(
 }
 
 /// Serves `router_with(p, limits)` on any listener whose peers have a socket address (plain TCP,
-/// or [`tls::TlsListener`]), with the client's address available for rate limiting.
+/// or [`tls::TlsListener`]), with the client's address available for rate limiting, and closes
+/// connections that stay quiet for twice the request timeout.
 pub async fn serve_with<L>(
     p: Provisioning,
     listener: L,
@@ -104,8 +106,12 @@ pub async fn serve_with<L>(
 ) -> std::io::Result<()>
 where
     L: axum::serve::Listener<Addr = SocketAddr>,
-    SocketAddr: for<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
 {
+    use axum::serve::ListenerExt;
+    // A connection quiet for twice the request timeout is closed (see `idle`).
+    let idle = idle::IdleListener { inner: listener, idle: limits.request_timeout * 2 };
+    // `tap_io` is what gives any listener axum's `ConnectInfo<SocketAddr>`, which the rate limit reads.
+    let listener = idle.tap_io(|_: &mut idle::IdleIo<L::Io>| {});
     let app = router_with(p.clone(), limits).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     p.flush_log().await;

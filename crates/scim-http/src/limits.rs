@@ -1,6 +1,6 @@
 //! The server's limits and its defence against abuse: the request timeout, and the per-address
 //! limit on failed authentication. The numbers are advertised in `/ServiceProviderConfig`
-//! (docs/decisions/0007-limits-and-abuse.md says why these).
+//! (docs/decisions/0011-auth-rate-limit.md and 0012-request-timeout.md say why these).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -94,10 +94,14 @@ impl AuthFailures {
     }
 }
 
-/// The client's address, when the server was started with connect info (absent in `oneshot`
-/// tests, where nothing is rate-limited).
+/// The client's address, when the server was started with connect info, or a test set one
+/// with axum's `MockConnectInfo` (absent in plain `oneshot` tests: nothing is rate-limited).
 pub(crate) fn client_ip(parts: &axum::http::request::Parts) -> Option<IpAddr> {
-    parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+    use axum::extract::connect_info::{ConnectInfo, MockConnectInfo};
+    let ext = &parts.extensions;
+    ext.get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .or_else(|| ext.get::<MockConnectInfo<SocketAddr>>().map(|c| c.0.ip()))
 }
 
 /// The 429 a blocked address gets, with `Retry-After` in whole seconds.

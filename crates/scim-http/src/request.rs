@@ -112,29 +112,36 @@ impl FromRequest<AppState> for ScimRequest {
         if let Some(pq) = parts.extensions.get::<axum::extract::OriginalUri>() {
             ctx.path = pq.0.path_and_query().map(|p| p.as_str().to_string()).unwrap_or(ctx.path);
         }
+        ctx.path = loggable_path(&ctx.path);
         ctx.user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
         ctx.simulated = parts.headers.contains_key("x-talkwriter-simulated");
 
         let ip = limits::client_ip(&parts);
-        if let Some(left) = ip.and_then(|ip| state.auth_failures.blocked(ip)) {
-            // Not logged one by one: a flood of refusals must not flood the sync log.
-            return Err(limits::too_many(left).1);
-        }
-        let Some(token) = bearer(&parts) else {
-            return Err(refuse_auth(
-                state,
-                &ctx,
-                ip,
-                ScimError::Unauthorized("an Authorization: Bearer token is required".into()),
-            ));
+        let blocked = ip.and_then(|ip| state.auth_failures.blocked(ip));
+        let token = bearer(&parts);
+        // The token, the provisioning switch and the public URL in one database round trip.
+        let auth = match token {
+            Some(t) => Some(state.p.authorize_request(t).await),
+            None => None,
         };
-        match state.p.verify_token(token).await {
-            Ok(info) => ctx.token_id = Some(info.id),
-            Err(e) => return Err(refuse_auth(state, &ctx, ip, e.to_scim())),
-        }
-        let (enabled, public_url) = match state.p.request_settings().await {
-            Ok(s) => s,
-            Err(e) => return Err(refuse(state, &ctx, e.to_scim())),
+        let (enabled, public_url) = match (auth, blocked) {
+            (Some(Ok(auth)), _) => {
+                ctx.token_id = Some(auth.token.id);
+                (auth.provisioning_enabled, auth.public_url)
+            }
+            // A blocked address still gets through with a valid token: behind a tunnel or a
+            // NAT the IdP shares its address with whoever probes the endpoint. The rest gets
+            // 429, not logged one by one, so a flood of refusals cannot flood the sync log.
+            (_, Some(left)) => return Err(limits::too_many(left).1),
+            (None, None) => {
+                return Err(refuse_auth(
+                    state,
+                    &ctx,
+                    ip,
+                    ScimError::Unauthorized("an Authorization: Bearer token is required".into()),
+                ));
+            }
+            (Some(Err(e)), None) => return Err(refuse_auth(state, &ctx, ip, e.to_scim())),
         };
         if !enabled {
             return Err(refuse(
@@ -184,4 +191,39 @@ impl FromRequest<AppState> for ScimRequest {
 
 fn header_text(parts: &axum::http::request::Parts, name: header::HeaderName) -> Option<String> {
     parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+/// The `{id}` of a resource URL. A malformed id (not UTF-8 once percent-decoded), which axum's
+/// `Path` answers with a plain-text 400, names no resource: it is a SCIM 404 like any other.
+pub(crate) struct ResourceId(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ResourceId {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Response> {
+        match axum::extract::Path::<String>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(id)) => Ok(ResourceId(id)),
+            Err(_) => Err(ApiError(ScimError::not_found(format!(
+                "there is no resource at {}: its id is not valid UTF-8",
+                parts.uri.path()
+            )))
+            .into_response()),
+        }
+    }
+}
+
+/// The request path as the sync log may keep it: a bearer token pasted into a URL
+/// (`?access_token=twscim_...`) is cut out.
+pub(crate) fn loggable_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut rest = path;
+    while let Some(i) = rest.find(provisioning::TOKEN_PREFIX) {
+        out.push_str(&rest[..i]);
+        out.push_str(provisioning::TOKEN_PREFIX);
+        out.push_str("[redacted]");
+        rest = rest[i + provisioning::TOKEN_PREFIX.len()..]
+            .trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '%');
+    }
+    out.push_str(rest);
+    out
 }

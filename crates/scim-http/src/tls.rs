@@ -1,6 +1,6 @@
 //! TLS for the headless server: rustls (with ring) from a PEM certificate chain and key, and a
 //! listener that does each handshake in its own task, so one client that stalls its handshake
-//! cannot hold up the others (docs/decisions/0008-tls.md).
+//! cannot hold up the others (docs/decisions/0013-tls.md).
 
 use std::io;
 use std::net::SocketAddr;
@@ -69,6 +69,7 @@ impl TlsListener {
                         continue;
                     }
                 };
+                let _ = stream.set_nodelay(true);
                 let (acceptor, tx) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
@@ -102,16 +103,7 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
-/// What [`crate::serve_with`] takes for TLS: a [`TlsListener`] that sets `TCP_NODELAY` on each
-/// connection. (`TapIo` is also what gives it axum's `ConnectInfo<SocketAddr>`.)
-pub type Listening = axum::serve::TapIo<TlsListener, fn(&mut TlsStream<TcpStream>)>;
-
-/// Listens for TLS connections on `tcp` with `acceptor`.
-pub fn listen(tcp: TcpListener, acceptor: TlsAcceptor) -> io::Result<Listening> {
-    use axum::serve::ListenerExt;
-    Ok(TlsListener::new(tcp, acceptor)?.tap_io(nodelay as fn(&mut TlsStream<TcpStream>)))
-}
-
-fn nodelay(io: &mut TlsStream<TcpStream>) {
-    let _ = io.get_ref().0.set_nodelay(true);
+/// Listens for TLS connections on `tcp` with `acceptor`, for [`crate::serve_with`].
+pub fn listen(tcp: TcpListener, acceptor: TlsAcceptor) -> io::Result<TlsListener> {
+    TlsListener::new(tcp, acceptor)
 }

@@ -133,7 +133,9 @@ pub fn normalize(kind: ResourceKind, body: &Value, quirks: &mut Quirks) -> Resul
                 }
             }
             None => {
-                if !value.is_null() {
+                // A password is never stored, on any resource, however it is spelled.
+                let lower = key.to_ascii_lowercase();
+                if !value.is_null() && lower != "password" && !lower.ends_with(":password") {
                     doc.insert(key.clone(), value.clone());
                 }
             }
@@ -150,7 +152,24 @@ pub fn normalize(kind: ResourceKind, body: &Value, quirks: &mut Quirks) -> Resul
     doc.insert("schemas".to_string(), Value::Array(schema_list));
     let doc = Value::Object(doc);
     check_required(kind, &doc)?;
+    check_lengths(&doc)?;
     Ok(Incoming { doc, members })
+}
+
+/// The longest `userName`, `displayName` or `externalId` accepted, in characters. IdPs send far
+/// less (Entra's UPN is at most 113, Okta's login 100); the cap keeps a hostile 1 MiB name
+/// out of the unique index and out of every list response.
+pub const MAX_NAME_CHARS: usize = 1024;
+
+fn check_lengths(doc: &Value) -> Result<()> {
+    for key in ["userName", "displayName", "externalId"] {
+        if let Some(v) = doc.get(key).and_then(Value::as_str)
+            && v.chars().count() > MAX_NAME_CHARS
+        {
+            return Err(ScimError::invalid_value(format!("\"{key}\" has at most {MAX_NAME_CHARS} characters")));
+        }
+    }
+    Ok(())
 }
 
 fn check_schemas(kind: ResourceKind, obj: &Map<String, Value>, quirks: &mut Quirks) -> Result<Vec<String>> {
