@@ -5,7 +5,9 @@
 //! `tauri-driver` (`cargo install tauri-driver --locked`), WebKitWebDriver (Debian's
 //! `webkit2gtk-driver`) and `Xvfb` unless `DISPLAY` is set. `TALKWRITER_ADMIN_BIN` points at
 //! another binary. The tests are skipped only when `TALKWRITER_SKIP_DESKTOP=1`.
-//! Each test saves a screenshot under `target/screenshots/`.
+//! Each test saves a screenshot under `target/screenshots/`. Sync-log export writes into the
+//! test's own directory through `TALKWRITER_EXPORT_DIR`, since the native save dialog cannot be
+//! driven through WebDriver.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -137,6 +139,7 @@ impl Drop for Display {
 struct Desktop {
     client: Client,
     driver: Child,
+    exports: PathBuf,
     _data: tempfile::TempDir,
     _display: Display,
     name: &'static str,
@@ -147,12 +150,15 @@ impl Desktop {
         let app = app_binary();
         let display = Display::get();
         let data = tempfile::tempdir().unwrap();
+        let exports = data.path().join("exports");
+        std::fs::create_dir_all(&exports).unwrap();
         let (port, native_port) = (free_port(), free_port());
         let mut driver = Command::new(tauri_driver())
             .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
             .env("DISPLAY", &display.name)
             .env("TALKWRITER_DATA_DIR", data.path())
             .env("TALKWRITER_SCIM_LISTEN", "127.0.0.1:0")
+            .env("TALKWRITER_EXPORT_DIR", &exports)
             .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
             .stdout(Stdio::null())
             // Not inherited: an orphaned driver would hold the test runner's output pipe open.
@@ -166,12 +172,23 @@ impl Desktop {
             "tauri:options": { "application": app },
         });
         let serde_json::Value::Object(caps) = caps else { unreachable!() };
-        let client = ClientBuilder::native()
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .expect("could not open a WebDriver session on the app");
-        let d = Desktop { client, driver, _data: data, _display: display, name };
+        // On a loaded 2-core machine the first session now and then fails while WebKitWebDriver
+        // starts ("Remote end closed connection"); a second attempt succeeds.
+        let mut attempt = 0;
+        let client = loop {
+            attempt += 1;
+            match ClientBuilder::native().capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await
+            {
+                Ok(c) => break c,
+                Err(e) if attempt >= 3 => {
+                    // Not yet owned by a `Desktop`, whose Drop would stop it: stop it here.
+                    terminate(&mut driver);
+                    panic!("could not open a WebDriver session on the app: {e}");
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
+        };
+        let d = Desktop { client, driver, exports, _data: data, _display: display, name };
         // The checklist renders once the first status arrives from the engine.
         d.wait_for("[data-testid=checklist]").await;
         d
@@ -186,8 +203,16 @@ impl Desktop {
             .unwrap_or_else(|e| panic!("{css} never appeared in the window: {e}"))
     }
 
+    /// Clicks `css`, again if the list re-rendered under the pointer (a live update replaces rows).
     async fn click(&self, css: &str) {
-        self.wait_for(css).await.click().await.unwrap_or_else(|e| panic!("could not click {css}: {e}"));
+        let start = Instant::now();
+        loop {
+            match self.wait_for(css).await.click().await {
+                Ok(()) => return,
+                Err(e) if start.elapsed() > WAIT => panic!("could not click {css}: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(150)).await,
+            }
+        }
     }
 
     /// Waits until `css`'s property `attr` (or its text, for `None`) satisfies `ok`, and returns it.
@@ -268,6 +293,48 @@ impl Desktop {
         let panel = self.wait_for("[data-testid=new-token-panel]").await.text().await.unwrap();
         assert!(panel.contains("You won't see this token again"), "the one-time panel must warn: {panel}");
         token
+    }
+
+    /// The values of `attr` on every element matching `css`, in document order.
+    async fn attrs(&self, css: &str, attr: &str) -> Vec<String> {
+        let mut out = vec![];
+        for e in self.client.find_all(Locator::Css(css)).await.unwrap_or_default() {
+            if let Ok(Some(v)) = e.attr(attr).await {
+                out.push(v);
+            }
+        }
+        out
+    }
+
+    /// Waits until the values of `attr` over `css` satisfy `ok`, and returns them.
+    async fn wait_attrs(&self, css: &str, attr: &str, ok: impl Fn(&[String]) -> bool, why: &str) -> Vec<String> {
+        let start = Instant::now();
+        let mut last = vec![];
+        while start.elapsed() < WAIT {
+            last = self.attrs(css, attr).await;
+            if ok(&last) {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.screenshot("timeout").await;
+        panic!("{why}: {css} [{attr}] stayed {last:?}");
+    }
+
+    async fn select(&self, css: &str, value: &str) {
+        self.wait_for(css)
+            .await
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("could not pick {value} in {css}: {e}"));
+    }
+
+    /// Switches the window's theme through the document, as the Settings screen does.
+    async fn theme(&self, theme: &str) {
+        self.client
+            .execute("document.documentElement.dataset.theme = arguments[0];", vec![json!(theme)])
+            .await
+            .unwrap();
     }
 
     async fn stop(self) {
@@ -418,5 +485,318 @@ async fn disabled_provisioning_refuses_requests() {
 
     assert_eq!(create_user(&endpoint, &token, "dennis@example.com").await, 403, "while off, requests are refused");
     d.screenshot("disabled").await;
+    d.stop().await;
+}
+
+/// One SCIM request as an IdP sends it, with its User-Agent; answers the status and the body.
+async fn scim(
+    endpoint: &str,
+    token: &str,
+    ua: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{endpoint}{path}"))
+        .bearer_auth(token)
+        .header("user-agent", ua)
+        .header("content-type", "application/scim+json");
+    if let Some(b) = body {
+        req = req.body(b.to_string());
+    }
+    let res = req.send().await.expect("the embedded SCIM server must answer");
+    let status = res.status().as_u16();
+    let body = res.json().await.unwrap_or(serde_json::Value::Null);
+    (status, body)
+}
+
+const OKTA: &str = "Okta SCIM Client 1.0.0";
+const ENTRA: &str = "Azure Active Directory SCIM Client";
+const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+fn user_body(user_name: &str, given: &str) -> serde_json::Value {
+    json!({
+        "schemas": [USER_SCHEMA],
+        "userName": user_name,
+        "name": { "givenName": given, "familyName": "Test" },
+        "emails": [{ "value": user_name, "primary": true, "type": "work" }],
+        "active": true
+    })
+}
+
+/// Proves the sync log shows what IdPs did: an Okta and an Entra sequence sent over HTTP appear
+/// live with the right operations and IdPs, the IdP filter narrows them, the detail shows the
+/// before/after diff, and the CSV export holds the same rows as the filtered list.
+#[tokio::test]
+async fn sync_log_shows_okta_and_entra_sequences() {
+    use reqwest::Method;
+    if skip() {
+        return;
+    }
+    let d = Desktop::start("synclog").await;
+    let endpoint = d.endpoint().await;
+    d.enable_provisioning().await;
+    let token = d.generate_token("Okta and Entra").await;
+    d.click("[data-testid=hide-token]").await;
+    d.click("[data-testid=tab-synclog]").await;
+    d.wait_for("[data-testid=activity-chart]").await;
+
+    // Okta: look the user up, create it, then change the title with a PATCH.
+    let (s, _) =
+        scim(&endpoint, &token, OKTA, Method::GET, "/Users?filter=userName%20eq%20%22ada%40example.com%22", None).await;
+    assert_eq!(s, 200, "Okta's lookup must succeed");
+    let (s, ada) =
+        scim(&endpoint, &token, OKTA, Method::POST, "/Users", Some(user_body("ada@example.com", "Ada"))).await;
+    assert_eq!(s, 201, "Okta creates the user");
+    let ada_id = ada["id"].as_str().unwrap().to_string();
+    let patch = json!({"schemas":[PATCH_SCHEMA],"Operations":[{"op":"replace","value":{"title":"Engineer"}}]});
+    let (s, _) = scim(&endpoint, &token, OKTA, Method::PATCH, &format!("/Users/{ada_id}"), Some(patch)).await;
+    assert_eq!(s, 200, "Okta updates the user");
+    // The first rows must show live, pushed from the engine, without reloading the screen.
+    d.wait_attrs(
+        "[data-testid=synclog-row]",
+        "data-operation",
+        |ops| ops.iter().any(|o| o == "Update User"),
+        "Okta's update must show live",
+    )
+    .await;
+
+    // Entra: create, then deactivate with its capitalised op and string boolean.
+    let (s, grace) =
+        scim(&endpoint, &token, ENTRA, Method::POST, "/Users", Some(user_body("grace@example.com", "Grace"))).await;
+    assert_eq!(s, 201, "Entra creates the user");
+    let grace_id = grace["id"].as_str().unwrap().to_string();
+    let deactivate = json!({"schemas":[PATCH_SCHEMA],"Operations":[{"op":"Replace","path":"active","value":"False"}]});
+    let (s, _) = scim(&endpoint, &token, ENTRA, Method::PATCH, &format!("/Users/{grace_id}"), Some(deactivate)).await;
+    assert_eq!(s, 200, "Entra deactivates the user");
+
+    let ops = d
+        .wait_attrs(
+            "[data-testid=synclog-row]",
+            "data-operation",
+            |ops| ops.iter().any(|o| o == "Deactivate User"),
+            "Entra's deactivation must show live",
+        )
+        .await;
+    for op in ["Lookup", "Create User", "Update User", "Deactivate User"] {
+        assert!(ops.iter().any(|o| o == op), "the log must show {op}: {ops:?}");
+    }
+    let idps = d.attrs("[data-testid=synclog-row]", "data-idp").await;
+    assert!(idps.iter().any(|i| i == "Okta") && idps.iter().any(|i| i == "Entra ID"), "both IdPs recognised: {idps:?}");
+    d.screenshot("live").await;
+
+    // The IdP filter narrows the rows to Entra's.
+    d.select("[data-testid=filter-idp]", "Entra ID").await;
+    let entra = d
+        .wait_attrs(
+            "[data-testid=synclog-row]",
+            "data-idp",
+            |v| !v.is_empty() && v.iter().all(|i| i == "Entra ID"),
+            "the IdP filter must leave only Entra's rows",
+        )
+        .await;
+    let entra_ops = d.attrs("[data-testid=synclog-row]", "data-operation").await;
+    assert!(entra_ops.contains(&"Deactivate User".to_string()), "Entra's rows: {entra_ops:?}");
+    d.screenshot("filtered").await;
+
+    // The export writes the same rows as the filtered list.
+    d.click("[data-testid=export-csv]").await;
+    let start = Instant::now();
+    let csv = loop {
+        let file =
+            std::fs::read_dir(&d.exports).unwrap().flatten().find(|f| f.path().extension().is_some_and(|e| e == "csv"));
+        if let Some(f) = file {
+            let text = std::fs::read_to_string(f.path()).unwrap();
+            if !text.is_empty() {
+                break text;
+            }
+        }
+        assert!(start.elapsed() < WAIT, "the CSV export was never written to {}", d.exports.display());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let lines: Vec<&str> = csv.lines().skip(1).filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), entra.len(), "the CSV holds the filtered rows, no more, no fewer:\n{csv}");
+    assert!(lines.iter().all(|l| l.contains(",Entra ID,")), "every exported row is Entra's:\n{csv}");
+    let mut exported_ops: Vec<String> = entra_ops.clone();
+    exported_ops.sort();
+    let mut csv_ops: Vec<String> = lines.iter().map(|l| l.split(',').nth(3).unwrap_or_default().to_string()).collect();
+    csv_ops.sort();
+    assert_eq!(csv_ops, exported_ops, "the CSV has the same operations as the list");
+
+    // Back to every IdP; Okta's update shows its diff in the detail panel.
+    d.select("[data-testid=filter-idp]", "").await;
+    d.click("[data-testid=synclog-row][data-operation='Update User']").await;
+    let diff = d
+        .wait_until(
+            "[data-testid=event-diff]",
+            None,
+            |t| t.contains("title") && t.contains("Engineer"),
+            "the diff shows the title change",
+        )
+        .await;
+    assert!(diff.contains("title"), "{diff}");
+    d.wait_for("[data-testid=event-request]").await;
+    d.screenshot("detail").await;
+    d.theme("dark").await;
+    d.screenshot("detail-dark").await;
+
+    // "Other events for this user" narrows the log to Ada.
+    d.click("[data-testid=event-others]").await;
+    d.wait_for("[data-testid=filter-target]").await;
+    let targets = d
+        .wait_attrs(
+            "[data-testid=synclog-row]",
+            "data-operation",
+            |v| !v.is_empty() && !v.iter().any(|o| o == "Deactivate User" || o == "Lookup"),
+            "only Ada's events remain",
+        )
+        .await;
+    assert!(targets.iter().any(|o| o == "Create User"), "Ada's creation is among her events: {targets:?}");
+    d.screenshot("target-dark").await;
+
+    // Paused, a new event waits behind "1 new event"; resuming shows it.
+    d.click("[data-testid=live-pause]").await;
+    let title = json!({"schemas":[PATCH_SCHEMA],"Operations":[{"op":"replace","value":{"title":"Lead"}}]});
+    let (s, _) = scim(&endpoint, &token, OKTA, Method::PATCH, &format!("/Users/{ada_id}"), Some(title)).await;
+    assert_eq!(s, 200, "Okta updates Ada again");
+    d.wait_until("[data-testid=live-pending]", None, |t| t == "1 new event", "a paused log counts the new event").await;
+    let before = d.attrs("[data-testid=synclog-row]", "data-operation").await.len();
+    d.screenshot("paused").await;
+    d.click("[data-testid=live-pending]").await;
+    d.wait_attrs(
+        "[data-testid=synclog-row]",
+        "data-operation",
+        |v| v.len() == before + 1,
+        "resuming shows the event that waited",
+    )
+    .await;
+    d.stop().await;
+}
+
+/// Proves access follows the group rule end to end: users and a group provisioned over HTTP,
+/// the rule switched to the group in the window (with the count shown before confirming), and a
+/// removal from the group over HTTP revokes access in the Users view and in the sync log.
+#[tokio::test]
+async fn group_rule_revokes_access_when_removed_from_the_group() {
+    use reqwest::Method;
+    if skip() {
+        return;
+    }
+    let d = Desktop::start("access").await;
+    let endpoint = d.endpoint().await;
+    d.enable_provisioning().await;
+    let token = d.generate_token("Okta").await;
+    d.click("[data-testid=hide-token]").await;
+
+    let (_, ann) =
+        scim(&endpoint, &token, OKTA, Method::POST, "/Users", Some(user_body("ann@example.com", "Ann"))).await;
+    let (_, _bob) =
+        scim(&endpoint, &token, OKTA, Method::POST, "/Users", Some(user_body("bob@example.com", "Bob"))).await;
+    let ann_id = ann["id"].as_str().expect("Ann was created").to_string();
+    let group = json!({"schemas":[GROUP_SCHEMA],"displayName":"Engineering","members":[{"value": ann_id}]});
+    let (s, eng) = scim(&endpoint, &token, OKTA, Method::POST, "/Groups", Some(group)).await;
+    assert_eq!(s, 201, "Okta pushes the group");
+    let eng_id = eng["id"].as_str().unwrap().to_string();
+
+    d.click("[data-testid=tab-directory]").await;
+    d.wait_attrs(
+        "[data-testid=user-row]",
+        "data-access",
+        |v| v.len() == 2 && v.iter().all(|a| a == "has_access"),
+        "under the default rule both active users have access",
+    )
+    .await;
+    d.screenshot("users-all").await;
+
+    // Switch to group-based access: the dialog counts who changes before confirming.
+    d.click("[data-testid=access-rule-edit]").await;
+    d.wait_for("[data-testid=access-rule-dialog][open]").await;
+    d.click("[data-testid=access-mode-groups]").await;
+    d.click("[data-testid=access-group][data-name=Engineering]").await;
+    d.wait_until(
+        "[data-testid=access-preview]",
+        Some("data-count"),
+        |c| c == "1",
+        "only Bob, outside Engineering, changes",
+    )
+    .await;
+    d.screenshot("rule-dialog").await;
+    d.click("[data-testid=access-rule-dialog-confirm]").await;
+    d.wait_until("[data-testid=access-rule]", Some("data-mode"), |m| m == "groups", "the rule is now group-based")
+        .await;
+    d.wait_until(
+        "[data-testid=user-row][data-username='bob@example.com']",
+        Some("data-access"),
+        |a| a == "no_access",
+        "Bob is in no granting group",
+    )
+    .await;
+
+    // The IdP removes Ann from Engineering: her access is revoked, live.
+    let remove = json!({"schemas":[PATCH_SCHEMA],"Operations":[{"op":"remove","path":format!("members[value eq \"{ann_id}\"]")}]});
+    let (s, _) = scim(&endpoint, &token, OKTA, Method::PATCH, &format!("/Groups/{eng_id}"), Some(remove)).await;
+    assert!(s == 200 || s == 204, "Okta removes Ann from the group: {s}");
+    d.wait_until(
+        "[data-testid=user-row][data-username='ann@example.com']",
+        Some("data-access"),
+        |a| a == "no_access",
+        "removal from the only granting group revokes Ann's access",
+    )
+    .await;
+    d.screenshot("users-revoked").await;
+    d.click("[data-testid=user-row][data-username='ann@example.com'] td").await;
+    d.wait_until(
+        "[data-testid=user-access]",
+        None,
+        |t| t.contains("No access"),
+        "the detail says why Ann has no access",
+    )
+    .await;
+    d.screenshot("user-detail").await;
+    d.click("[data-testid=user-detail-close]").await;
+
+    // An emergency suspension, with a reason and a confirmation, shows in the list.
+    d.click("[data-testid=user-row][data-username='bob@example.com'] td").await;
+    d.click("[data-testid=suspend-user]").await;
+    d.wait_for("[data-testid=suspend-dialog][open]").await;
+    d.wait_for("[data-testid=suspend-reason]").await.send_keys("lost laptop").await.unwrap();
+    d.screenshot("suspend-dialog").await;
+    d.click("[data-testid=suspend-dialog-confirm]").await;
+    d.wait_until(
+        "[data-testid=user-access]",
+        None,
+        |t| t.contains("lost laptop"),
+        "the detail gives the admin's reason",
+    )
+    .await;
+    d.wait_until(
+        "[data-testid=user-row][data-username='bob@example.com']",
+        Some("data-access"),
+        |a| a == "suspended",
+        "the list shows Bob suspended",
+    )
+    .await;
+    d.click("[data-testid=user-detail-close]").await;
+
+    d.click("[data-testid=tab-synclog]").await;
+    d.wait_attrs(
+        "[data-testid=synclog-row]",
+        "data-operation",
+        |v| v.iter().any(|o| o == "Access Revoked") && v.iter().any(|o| o == "Remove from Group"),
+        "the sync log shows the removal and the revocation it caused",
+    )
+    .await;
+    d.click("[data-testid=view-audit]").await;
+    d.wait_attrs(
+        "[data-testid=synclog-row]",
+        "data-operation",
+        |v| v.iter().any(|o| o == "Access Rule Changed") && v.iter().any(|o| o == "User Suspended by Admin"),
+        "the audit trail shows the rule change and the suspension",
+    )
+    .await;
+    d.screenshot("audit").await;
     d.stop().await;
 }

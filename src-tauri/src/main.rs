@@ -2,7 +2,8 @@
 //! data directory, runs the SCIM server in-process, and serves the Security → SCIM screen.
 //!
 //! Environment: `TALKWRITER_DATA_DIR` replaces the app data directory (database and settings),
-//! `TALKWRITER_SCIM_LISTEN` (e.g. `127.0.0.1:0`) replaces the listen address from the settings.
+//! `TALKWRITER_SCIM_LISTEN` (e.g. `127.0.0.1:0`) replaces the listen address from the settings,
+//! `TALKWRITER_EXPORT_DIR` makes sync-log export write there without the save dialog (tests).
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
@@ -41,6 +42,7 @@ fn run() -> anyhow::Result<()> {
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_store::Builder::new().build())
+        .plugin(tauri_plugin_dialog::init())
         .setup(|app| Ok(setup(app)?))
         .invoke_handler(tauri::generate_handler![
             commands::provisioning::get_status,
@@ -53,9 +55,25 @@ fn run() -> anyhow::Result<()> {
             commands::tokens::revoke_token,
             commands::mapping::get_mapping,
             commands::synclog::query_events,
+            commands::synclog::event_activity,
+            commands::synclog::export_events,
+            commands::synclog::get_log_filter,
+            commands::synclog::save_log_filter,
+            commands::directory::directory_users,
+            commands::directory::directory_groups,
+            commands::directory::user_detail,
+            commands::directory::group_detail,
+            commands::directory::get_access_rule,
+            commands::directory::preview_access_rule,
+            commands::directory::set_access_rule,
+            commands::directory::set_admin_suspension,
             commands::settings::get_settings,
             commands::settings::save_settings,
             commands::clipboard::copy_text,
+            commands::testsync::run_test_sync,
+            commands::testsync::endpoint_checks,
+            commands::testsync::check_endpoint,
+            commands::testsync::test_endpoint_connection,
         ])
         .build(tauri::generate_context!())
         .context("could not start the window system")?;

@@ -8,6 +8,7 @@ cd "$ui/.."
 rm -rf "$out.tmp" && mkdir -p "$out.tmp"
 export TS_RS_EXPORT_DIR="$out.tmp"
 cargo test -q -p provisioning --features ts --lib export_bindings >/dev/null
+cargo test -q -p idp-sim --features ts --lib export_bindings >/dev/null
 cargo test -q -p talkwriter-admin --bins export_bindings >/dev/null
 # serde_json writes i64 as a JSON number, never a BigInt; counts and ids stay far below 2^53.
 sed -i 's/\bbigint\b/number/g' "$out.tmp"/*.ts

@@ -131,18 +131,32 @@ pub(crate) fn access_from_parts(
 
 /// The access of one user with their userName, or `None` if there is no such user.
 pub(crate) async fn access_of(conn: &mut SqliteConnection, user_id: &str) -> Result<Option<(String, Access)>> {
-    let mode = rule_mode(conn).await?;
-    let row: Option<AccessRow> = sqlx::query_as(
+    // The rule is read in the same statement: this runs twice per user write, inside the
+    // write turn, where every round trip to the connection's thread holds up the next writer.
+    let row: Option<ModeAndAccess> = sqlx::query_as(
         "SELECT u.user_name, u.active, u.admin_suspended, u.admin_suspended_reason,
                 (SELECT group_concat(g.display_name, char(31)) FROM group_members m
                    JOIN granting_groups gg ON gg.group_id = m.group_id JOIN groups g ON g.id = m.group_id
-                  WHERE m.member_id = u.id) AS granting
+                  WHERE m.member_id = u.id) AS granting,
+                (SELECT value FROM settings WHERE key = ?) AS mode
            FROM users u WHERE u.id = ?",
     )
+    .bind(RULE_KEY)
     .bind(user_id)
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(row.map(|r| (r.user_name.clone(), access_from(&r, &mode))))
+    Ok(row.map(|r| {
+        // As `rule_mode` reads it: anything but "groups" is "all".
+        let mode = if r.mode.as_deref() == Some("groups") { "groups" } else { "all" };
+        (r.row.user_name.clone(), access_from(&r.row, mode))
+    }))
+}
+
+#[derive(sqlx::FromRow)]
+struct ModeAndAccess {
+    #[sqlx(flatten)]
+    row: AccessRow,
+    mode: Option<String>,
 }
 
 /// Access of a set of users before a change, to compare with after.
@@ -318,6 +332,25 @@ impl Provisioning {
         }
         self.commit_events(tx, events).await?;
         Ok(changed.len())
+    }
+
+    /// How many users' access `set_access_rule(rule)` would change, without changing anything:
+    /// the admin sees the number before confirming.
+    pub async fn preview_access_rule(&self, rule: &AccessRule) -> Result<usize> {
+        let mut conn = self.pool.acquire().await?;
+        let before = self.granted_ids(&mut conn).await?;
+        let groups = serde_json::to_string(&rule.granting_groups).unwrap_or_default();
+        let after: Vec<String> = sqlx::query_scalar(
+            "SELECT u.id FROM users u WHERE u.active = 1 AND u.admin_suspended IS NULL AND (? = 'all' OR EXISTS (
+                SELECT 1 FROM group_members m WHERE m.member_id = u.id
+                AND m.group_id IN (SELECT value FROM json_each(?))))",
+        )
+        .bind(&rule.mode)
+        .bind(groups)
+        .fetch_all(&mut *conn)
+        .await?;
+        let after: std::collections::BTreeSet<String> = after.into_iter().collect();
+        Ok(before.symmetric_difference(&after).count())
     }
 
     async fn granted_ids(&self, conn: &mut SqliteConnection) -> Result<std::collections::BTreeSet<String>> {

@@ -124,6 +124,8 @@ pub struct EventQuery {
     /// Free text: a userName, email, id or externalId the event names (contains, ignoring case).
     pub text: Option<String>,
     pub target_id: Option<String>,
+    /// Only simulated events (a test sync or endpoint check), or only real ones.
+    pub simulated: Option<bool>,
     pub limit: Option<i64>,
 }
 
@@ -469,6 +471,9 @@ impl Provisioning {
         }
         if let Some(v) = text(&q.target_id) {
             b.push(" AND target_id = ").push_bind(v);
+        }
+        if let Some(sim) = q.simulated {
+            b.push(" AND simulated = ").push_bind(sim);
         }
         match q.result.as_deref() {
             Some("success") => {

@@ -13,7 +13,7 @@ use scim_protocol::{Quirks, ResourceKind};
 
 use crate::{Provisioning, Result, stamp};
 
-/// Rows per INSERT statement (10 binds each, under SQLite's 32,766-variable limit).
+/// Rows per INSERT statement (at most 11 binds each, under SQLite's 32,766-variable limit).
 const ROWS_PER_STATEMENT: usize = 500;
 /// Rows per transaction: one fsync per this many rows.
 const ROWS_PER_TX: usize = 50_000;
@@ -132,7 +132,7 @@ impl Provisioning {
         }
         let users = spec.users.max(1);
         chunked(&mut conn, spec.events, |b, range| {
-            b.push("INSERT INTO events (time, method, path, operation, resource_type, target_id, target_name, status, latency_ms, idp) ");
+            b.push("INSERT INTO events (time, method, path, operation, resource_type, target_id, target_name, status, latency_ms, idp, search) ");
             b.push_values(range, |mut row, i| {
                 let u = i % users;
                 let (method, op, status) = match i % 10 {
@@ -150,7 +150,9 @@ impl Provisioning {
                     .push_bind(seed_user_name(u))
                     .push_bind(status)
                     .push_bind(1.0)
-                    .push_bind(if i % 2 == 0 { "Okta" } else { "Entra ID" });
+                    .push_bind(if i % 2 == 0 { "Okta" } else { "Entra ID" })
+                    // As `SyncEvent::with_search` would fill it: the identifiers, lower-cased.
+                    .push_bind(format!("{} {}", seed_user_id(u), seed_user_name(u)));
             });
             Ok(())
         }, |n| progress("events", n))

@@ -2,8 +2,8 @@
 
 use crate::{Error, Provisioning, Result};
 
-const PROVISIONING: &str = "provisioning_enabled";
-const PUBLIC_URL: &str = "public_url";
+pub(crate) const PROVISIONING: &str = "provisioning_enabled";
+pub(crate) const PUBLIC_URL: &str = "public_url";
 
 impl Provisioning {
     async fn setting(&self, key: &str) -> Result<Option<String>> {

@@ -78,21 +78,22 @@ impl Provisioning {
         .fetch_one(&mut *conn)
         .await?;
         let last_request: Option<SyncEvent> = sqlx::query_as(
-            "SELECT * FROM events WHERE method <> 'ADMIN' AND operation NOT LIKE 'Access %' ORDER BY id DESC LIMIT 1",
+            "SELECT * FROM events WHERE method <> 'ADMIN' AND operation NOT LIKE 'Access %' AND simulated = 0 ORDER BY id DESC LIMIT 1",
         )
         .fetch_optional(&mut *conn)
         .await?;
         let hour_ago = crate::stamp(self.clock.now() - chrono::Duration::hours(1));
         let (requests_last_hour, errors_last_hour): (i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*), COALESCE(SUM(status >= 400), 0) FROM events WHERE time >= ? AND method <> 'ADMIN' AND operation NOT LIKE 'Access %'",
+            "SELECT COUNT(*), COALESCE(SUM(status >= 400), 0) FROM events WHERE time >= ? AND method <> 'ADMIN' AND operation NOT LIKE 'Access %' AND simulated = 0",
         )
         .bind(&hour_ago)
         .fetch_one(&mut *conn)
         .await?;
-        let first_authenticated_request: Option<String> =
-            sqlx::query_scalar("SELECT time FROM events WHERE token_id IS NOT NULL ORDER BY id LIMIT 1")
-                .fetch_optional(&mut *conn)
-                .await?;
+        let first_authenticated_request: Option<String> = sqlx::query_scalar(
+            "SELECT time FROM events WHERE token_id IS NOT NULL AND simulated = 0 ORDER BY id LIMIT 1",
+        )
+        .fetch_optional(&mut *conn)
+        .await?;
         let first_user: Option<String> =
             sqlx::query_scalar("SELECT MIN(created) FROM users").fetch_one(&mut *conn).await?;
         let first_group: Option<String> =

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::clock::stamp;
+use crate::settings::{PROVISIONING, PUBLIC_URL};
 use crate::{Error, Provisioning, Result};
 
 /// Every token starts with this, so secret scanners can recognise a leaked one.
@@ -200,20 +201,42 @@ impl Provisioning {
 
     /// Checks a presented bearer token. Unknown, revoked and expired tokens are refused alike.
     pub async fn verify_token(&self, presented: &str) -> Result<TokenInfo> {
-        let refused = || {
-            Error::Scim(scim_protocol::ScimError::Unauthorized(
-                "the bearer token is missing, wrong, revoked or expired".into(),
-            ))
-        };
-        if !presented.starts_with(TOKEN_PREFIX) || presented.len() > 256 {
-            return Err(refused());
-        }
-        let digest = hash(presented);
+        let Some(digest) = presentable(presented) else { return Err(refused()) };
         let row: Option<TokenRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM tokens WHERE hash = ?"))
             .bind(&digest)
             .fetch_optional(&self.pool)
             .await?;
         let Some(row) = row else { return Err(refused()) };
+        self.accept_token(row, &digest).await
+    }
+
+    /// What every SCIM request needs before it runs, in one query: the presented token (checked
+    /// as [`Provisioning::verify_token`] does) and the two settings of
+    /// [`Provisioning::request_settings`]. One round trip to the database instead of two, and
+    /// nothing cached: a revocation or the switch turned off, by this process or another,
+    /// applies to the very next request.
+    pub async fn authorize_request(&self, presented: &str) -> Result<RequestAuth> {
+        let Some(digest) = presentable(presented) else { return Err(refused()) };
+        let row: Option<AuthRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS},
+                    (SELECT value FROM settings WHERE key = '{PROVISIONING}') AS provisioning,
+                    (SELECT value FROM settings WHERE key = '{PUBLIC_URL}') AS public_url
+               FROM tokens WHERE hash = ?"
+        ))
+        .bind(&digest)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Err(refused()) };
+        let token = self.accept_token(row.token, &digest).await?;
+        Ok(RequestAuth {
+            token,
+            provisioning_enabled: row.provisioning.is_none_or(|v| v == "true"),
+            public_url: row.public_url,
+        })
+    }
+
+    /// The checks after the lookup by hash: constant-time comparison, state, and `last_used`.
+    async fn accept_token(&self, row: TokenRow, digest: &str) -> Result<TokenInfo> {
         // The lookup is by hash, so its timing says nothing about the token; compare anyway.
         if !bool::from(row.hash.as_bytes().ct_eq(digest.as_bytes())) {
             return Err(refused());
@@ -242,6 +265,33 @@ impl Provisioning {
     pub async fn has_tokens(&self) -> Result<bool> {
         Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM tokens").fetch_one(&self.pool).await? > 0)
     }
+}
+
+/// A token and the request settings, as [`Provisioning::authorize_request`] reads them.
+#[derive(Debug, Clone)]
+pub struct RequestAuth {
+    pub token: TokenInfo,
+    /// The provisioning switch: while off, every SCIM request is refused.
+    pub provisioning_enabled: bool,
+    /// The public SCIM base URL, if the admin set one.
+    pub public_url: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct AuthRow {
+    #[sqlx(flatten)]
+    token: TokenRow,
+    provisioning: Option<String>,
+    public_url: Option<String>,
+}
+
+fn refused() -> Error {
+    Error::Scim(scim_protocol::ScimError::Unauthorized("the bearer token is missing, wrong, revoked or expired".into()))
+}
+
+/// The hash to look a presented token up by, or `None` when it cannot be one of ours.
+fn presentable(presented: &str) -> Option<String> {
+    (presented.starts_with(TOKEN_PREFIX) && presented.len() <= 256).then(|| hash(presented))
 }
 
 pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {

@@ -258,3 +258,42 @@ async fn free_text_search() {
     let none = w.p.query_events(&EventQuery { text: Some("nobody-here".into()), ..Default::default() }).await.unwrap();
     assert!(none.events.is_empty());
 }
+
+/// The preview counts exactly the users `set_access_rule` then changes, and changes nothing itself.
+#[tokio::test]
+async fn preview_matches_the_rule_change() {
+    let w = World::new().await;
+    let (ann, bob) = (w.user("ann@x").await, w.user("bob@x").await);
+    let eng = w.group("Engineering").await;
+    w.add(&eng, &ann).await;
+    let rule = AccessRule { mode: "groups".into(), granting_groups: vec![eng.clone()] };
+    assert_eq!(w.p.preview_access_rule(&rule).await.unwrap(), 1, "only bob, outside Engineering, would lose access");
+    assert!(w.access(&bob).await.0, "a preview changes nothing");
+    assert_eq!(w.p.set_access_rule(&rule).await.unwrap(), 1, "the change matches the preview");
+    let all = AccessRule { mode: "all".into(), granting_groups: vec![] };
+    assert_eq!(w.p.preview_access_rule(&all).await.unwrap(), 1, "back to everyone: bob regains access");
+}
+
+/// Simulated traffic (a test sync) can be filtered in or out, and never counts as the IdP's
+/// last request in the status header.
+#[tokio::test]
+async fn simulated_events_are_kept_apart() {
+    let w = World::new().await;
+    w.user("real@x").await;
+    let mut ctx = okta("POST");
+    ctx.simulated = true;
+    w.p.create(ResourceKind::User, &ctx, &json!({"schemas":[USER],"userName":"sim@x"})).await.unwrap();
+    let sim = w.p.query_events(&EventQuery { simulated: Some(true), ..Default::default() }).await.unwrap();
+    assert!(!sim.events.is_empty() && sim.events.iter().all(|e| e.simulated));
+    let real = w.p.query_events(&EventQuery { simulated: Some(false), ..Default::default() }).await.unwrap();
+    assert!(
+        real.events.iter().all(|e| !e.simulated)
+            && real.events.iter().any(|e| e.target_name.as_deref() == Some("real@x"))
+    );
+    let status = w.p.status().await.unwrap();
+    assert_eq!(
+        status.last_request.unwrap().target_name.as_deref(),
+        Some("real@x"),
+        "the header ignores simulated requests"
+    );
+}

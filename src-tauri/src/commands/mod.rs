@@ -2,8 +2,10 @@
 //! function, and maps the result; anything longer belongs in the provisioning crate.
 
 pub mod clipboard;
+pub mod directory;
 pub mod mapping;
 pub mod provisioning;
 pub mod settings;
 pub mod synclog;
+pub mod testsync;
 pub mod tokens;

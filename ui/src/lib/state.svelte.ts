@@ -15,7 +15,7 @@ import { eventQuery } from "./api/query";
 import { applyTheme } from "./theme";
 
 export type Page = "overview" | "sso" | "scim" | "settings";
-export type ScimTab = "setup" | "mapping" | "synclog";
+export type ScimTab = "setup" | "mapping" | "synclog" | "directory" | "testsync";
 
 /** A value fetched from the engine: not yet loaded, loaded, or failed. */
 export type Loadable<T> =
@@ -26,6 +26,8 @@ const MAX_EVENTS = 500;
 class AppState {
   page = $state<Page>("scim");
   tab = $state<ScimTab>("setup");
+  /** Set by another screen to open the sync log on one user's or group's events. */
+  logTarget = $state<{ id: string; name: string } | null>(null);
   now = $state(Date.now());
 
   status = $state<Loadable<Status>>({ state: "loading" });
@@ -89,6 +91,13 @@ class AppState {
       void this.refreshTokens();
       void this.refreshMapping();
     }, 250);
+  }
+
+  /** Opens the sync log on one user's or group's events. */
+  showEventsFor(id: string, name: string): void {
+    this.logTarget = { id, name };
+    this.page = "scim";
+    this.tab = "synclog";
   }
 
   notify(text: string, tone: "ok" | "bad" = "ok"): void {

@@ -2,7 +2,17 @@
 //! here; errors arrive as `BackendError` with the shell's stable `code`, which callers branch on.
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import type { Access } from "./generated/Access";
+import type { AccessRule } from "./generated/AccessRule";
+import type { ActivityBucket } from "./generated/ActivityBucket";
 import type { CommandError } from "./generated/CommandError";
+import type { DirectoryGroup } from "./generated/DirectoryGroup";
+import type { DirectoryPage } from "./generated/DirectoryPage";
+import type { DirectoryQuery } from "./generated/DirectoryQuery";
+import type { DirectoryUser } from "./generated/DirectoryUser";
+import type { ExportFormat } from "./generated/ExportFormat";
+import type { GroupDetail } from "./generated/GroupDetail";
+import type { UserDetail } from "./generated/UserDetail";
 import type { EventPage } from "./generated/EventPage";
 import type { EventQuery } from "./generated/EventQuery";
 import type { MappingRow } from "./generated/MappingRow";
@@ -13,9 +23,25 @@ import type { Status } from "./generated/Status";
 import type { SyncEvent } from "./generated/SyncEvent";
 import type { Theme } from "./generated/Theme";
 import type { TokenInfo } from "./generated/TokenInfo";
+import type { CheckInfo } from "./generated/CheckInfo";
+import type { CheckReport } from "./generated/CheckReport";
+import type { ConnectionReport } from "./generated/ConnectionReport";
+import type { Profile } from "./generated/Profile";
+import type { SimReport } from "./generated/SimReport";
+import type { TestSyncProgress } from "./generated/TestSyncProgress";
 
 export type {
+  Access,
+  AccessRule,
+  ActivityBucket,
   CommandError,
+  DirectoryGroup,
+  DirectoryPage,
+  DirectoryQuery,
+  DirectoryUser,
+  ExportFormat,
+  GroupDetail,
+  UserDetail,
   EventPage,
   EventQuery,
   MappingRow,
@@ -75,6 +101,28 @@ export const backend = {
 
   mapping: () => call<MappingRow[]>("get_mapping"),
   queryEvents: (query: EventQuery) => call<EventPage>("query_events", { query }),
+  activity: (since: string, until: string, bucket: "minute" | "hour") =>
+    call<ActivityBucket[]>("event_activity", { since, until, bucket }),
+  /** Asks for a file with the save dialog; answers the path written, or null if cancelled. */
+  exportEvents: (query: EventQuery, format: ExportFormat) =>
+    call<string | null>("export_events", { query, format }),
+  /** The last sync-log filter, as saved by `saveLogFilter` (null the first time). */
+  logFilter: () => call<unknown>("get_log_filter"),
+  saveLogFilter: (filter: unknown) => call<void>("save_log_filter", { filter }),
+
+  directoryUsers: (query: DirectoryQuery) =>
+    call<DirectoryPage<DirectoryUser>>("directory_users", { query }),
+  directoryGroups: (query: DirectoryQuery) =>
+    call<DirectoryPage<DirectoryGroup>>("directory_groups", { query }),
+  userDetail: (id: string) => call<UserDetail | null>("user_detail", { id }),
+  groupDetail: (id: string, offset: number, limit: number) =>
+    call<GroupDetail | null>("group_detail", { id, offset, limit }),
+  accessRule: () => call<AccessRule>("get_access_rule"),
+  /** How many users the rule would change, without applying it. */
+  previewAccessRule: (rule: AccessRule) => call<number>("preview_access_rule", { rule }),
+  setAccessRule: (rule: AccessRule) => call<number>("set_access_rule", { rule }),
+  setAdminSuspension: (userId: string, suspend: boolean, reason: string) =>
+    call<Access>("set_admin_suspension", { userId, suspend, reason }),
 
   settings: () => call<Settings>("get_settings"),
   saveSettings: (settings: Settings) => call<Settings>("save_settings", { settings }),
@@ -85,6 +133,18 @@ export const backend = {
   onSyncEvent: (handler: (e: SyncEvent) => void): Promise<UnlistenFn> =>
     listen<SyncEvent>(SYNC_EVENT, (e) => handler(e.payload)),
   onSyncLagged: (handler: () => void): Promise<UnlistenFn> => listen(SYNC_LAGGED, () => handler()),
+
+  /** Plays an IdP against the embedded server with a run token the shell creates and revokes. */
+  runTestSync: (profile: Profile, users: number, groups: number, cleanup: boolean) =>
+    call<SimReport>("run_test_sync", { profile, users, groups, cleanup }),
+  onTestSyncProgress: (handler: (p: TestSyncProgress) => void): Promise<UnlistenFn> =>
+    listen<TestSyncProgress>("test-sync-progress", (e) => handler(e.payload)),
+  endpointChecks: () => call<CheckInfo[]>("endpoint_checks"),
+  /** A null URL is the embedded server; a null token there means a run token. */
+  checkEndpoint: (url: string | null, token: string | null) =>
+    call<CheckReport>("check_endpoint", { url, token }),
+  testConnection: (url: string | null, token: string | null) =>
+    call<ConnectionReport>("test_endpoint_connection", { url, token }),
 };
 
 export type Backend = typeof backend;

@@ -9,6 +9,7 @@ import type {
   SyncEvent,
   TokenInfo,
 } from "./backend";
+import { handleTestSync } from "../../features/testsync/mock";
 
 type Emit = (event: string, payload: unknown) => Promise<void>;
 
@@ -88,6 +89,7 @@ export function createMockEngine() {
       responseBody: null,
       simulated: false,
       diff: null,
+      hint: op[3] >= 400 ? "userName already exists: check the IdP's matching attribute" : null,
       idp: "Okta",
       quirks: op[3] === 200 && op[0] === "PATCH" ? '["okta-patch-active-string"]' : "[]",
       detail: op[3] === 409 ? "userName already exists" : null,
@@ -176,6 +178,7 @@ export function createMockEngine() {
   }
 
   const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  let emitter: Emit | null = null;
 
   return {
     async handle(cmd: string, args: Record<string, unknown>): Promise<unknown> {
@@ -214,11 +217,32 @@ export function createMockEngine() {
           return mapping();
         case "query_events":
           return { events: events.slice(0, 200), hasMore: events.length > 200 };
+        case "event_activity":
+          return [];
+        case "export_events":
+        case "get_log_filter":
+        case "save_log_filter":
+        case "user_detail":
+        case "group_detail":
+          return null;
+        case "directory_users":
+        case "directory_groups":
+          return { total: 0, items: [] };
+        case "get_access_rule":
+          return { mode: "all", grantingGroups: [] };
+        case "preview_access_rule":
+        case "set_access_rule":
+          return 0;
         case "get_settings":
           return settings;
         case "save_settings":
           settings = args.settings as Settings;
           return settings;
+        case "run_test_sync":
+        case "endpoint_checks":
+        case "check_endpoint":
+        case "test_endpoint_connection":
+          return handleTestSync(cmd, args, emitter);
         case "copy_text":
           await navigator.clipboard?.writeText(String(args.text)).catch(() => {});
           return null;
@@ -227,6 +251,7 @@ export function createMockEngine() {
       }
     },
     start(emit: Emit) {
+      emitter = emit;
       if (fresh) return;
       let i = 0;
       setInterval(() => {

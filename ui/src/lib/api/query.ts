@@ -1,5 +1,5 @@
 //! Builds a full `EventQuery` (every field is required on the wire type) from the few set.
-import type { EventQuery } from "./backend";
+import type { DirectoryQuery, EventQuery } from "./backend";
 
 export function eventQuery(q: Partial<EventQuery>): EventQuery {
   return {
@@ -13,6 +13,19 @@ export function eventQuery(q: Partial<EventQuery>): EventQuery {
     text: null,
     targetId: null,
     limit: null,
+    ...q,
+  };
+}
+
+/** Builds a full `DirectoryQuery` from the few fields set. */
+export function directoryQuery(q: Partial<DirectoryQuery>): DirectoryQuery {
+  return {
+    text: null,
+    access: null,
+    sort: null,
+    descending: false,
+    offset: 0,
+    limit: 50,
     ...q,
   };
 }

@@ -22,4 +22,8 @@ quirks: string, requestBody: string | null, responseBody: string | null, detail:
  * JSON array of the attributes a write changed: `{"attribute","before","after"}`, and for
  * membership `{"attribute":"members","added":[..],"removed":[..]}`.
  */
-diff: string | null, };
+diff: string | null, 
+/**
+ * For a failure: what to fix on the IdP's side, in the admin's words.
+ */
+hint: string | null, };

@@ -1,0 +1,37 @@
+//! The activity chart's data: every bucket in the range, with the engine's counts or zero.
+import type { ActivityBucket } from "../../lib/api/backend";
+
+export type Bar = { start: number; success: number; failure: number };
+
+const STEP = { minute: 60_000, hour: 3_600_000 } as const;
+
+/** The bucket key the engine uses for an instant: "2026-11-28T14:03:00Z" or "2026-11-28T14:00:00Z". */
+export function bucketKey(t: number, bucket: "minute" | "hour"): string {
+  const iso = new Date(t).toISOString();
+  return bucket === "hour" ? `${iso.slice(0, 13)}:00:00Z` : `${iso.slice(0, 16)}:00Z`;
+}
+
+/** One bar per bucket from `since` to `until`, gaps filled with zero. */
+export function fillBars(
+  rows: ActivityBucket[],
+  since: number,
+  until: number,
+  bucket: "minute" | "hour",
+): Bar[] {
+  const step = STEP[bucket];
+  const byKey = new Map(rows.map((r) => [r.start, r]));
+  const bars: Bar[] = [];
+  for (let t = Math.floor(since / step) * step; t <= until; t += step) {
+    const r = byKey.get(bucketKey(t, bucket));
+    bars.push({ start: t, success: r?.success ?? 0, failure: r?.failure ?? 0 });
+  }
+  return bars;
+}
+
+/** A round axis maximum at or above `n`: 1, 2, 5, 10, 20, 50… */
+export function niceMax(n: number): number {
+  if (n <= 1) return 1;
+  const p = 10 ** Math.floor(Math.log10(n));
+  for (const m of [1, 2, 5, 10]) if (m * p >= n) return m * p;
+  return 10 * p;
+}

@@ -1,0 +1,162 @@
+import { describe, expect, it } from "vitest";
+import type { SyncEvent } from "../../lib/api/backend";
+import {
+  activeFilters,
+  bucketFor,
+  EMPTY_FILTER,
+  matches,
+  parseDiff,
+  parseQuirks,
+  prettyJson,
+  restoreFilter,
+  resultWord,
+  rowTime,
+  toQuery,
+} from "./logic";
+
+const NOW = Date.parse("2026-11-28T12:00:00Z");
+
+function event(p: Partial<SyncEvent>): SyncEvent {
+  return {
+    id: 1,
+    time: "2026-11-28T11:59:00.000Z",
+    method: "POST",
+    path: "/scim/v2/Users",
+    operation: "Create User",
+    resourceType: "User",
+    targetId: "u1",
+    targetName: "ada@example.com",
+    status: 201,
+    latencyMs: 3,
+    userAgent: "Okta SCIM Client",
+    idp: "Okta",
+    tokenId: null,
+    quirks: "[]",
+    requestBody: null,
+    responseBody: null,
+    detail: null,
+    simulated: false,
+    diff: null,
+    hint: null,
+    ...p,
+  };
+}
+
+describe("toQuery", () => {
+  it("turns a preset into a since bound and blank fields into null", () => {
+    const q = toQuery({ ...EMPTY_FILTER, range: "1h", operation: "", text: "  " }, NOW, null, 200);
+    expect(q.since).toBe("2026-11-28T11:00:00.000Z");
+    expect(q.until).toBeNull();
+    expect(q.operation).toBeNull();
+    expect(q.text).toBeNull();
+    expect(q.limit).toBe(200);
+  });
+  it("pages back with beforeId and keeps the filters", () => {
+    const q = toQuery(
+      { ...EMPTY_FILTER, range: "all", result: "failure", idp: "Entra ID" },
+      NOW,
+      42,
+      50,
+    );
+    expect(q).toMatchObject({ beforeId: 42, since: null, result: "failure", idp: "Entra ID" });
+  });
+  it("the audit trail is the admin's own actions, whatever else is set", () => {
+    const q = toQuery(
+      { ...EMPTY_FILTER, audit: true, idp: "Okta", operation: "Lookup" },
+      NOW,
+      null,
+      10,
+    );
+    expect(q.idp).toBe("TalkWriter Admin");
+    expect(q.operation).toBeNull();
+  });
+  it("a custom range uses both bounds", () => {
+    const q = toQuery(
+      { ...EMPTY_FILTER, range: "custom", from: "2026-11-01T00:00", to: "" },
+      NOW,
+      null,
+      1,
+    );
+    expect(q.since).not.toBeNull();
+    expect(q.until).toBeNull();
+  });
+});
+
+describe("matches (live tail)", () => {
+  const f = { ...EMPTY_FILTER, range: "1h" as const };
+  it("keeps what the filter shows and drops the rest", () => {
+    expect(matches(event({}), f, NOW)).toBe(true);
+    expect(matches(event({ time: "2026-11-28T10:00:00.000Z" }), f, NOW)).toBe(false);
+    expect(matches(event({}), { ...f, result: "failure" }, NOW)).toBe(false);
+    expect(matches(event({ status: 409 }), { ...f, result: "failure" }, NOW)).toBe(true);
+    expect(matches(event({}), { ...f, idp: "Entra ID" }, NOW)).toBe(false);
+    expect(matches(event({}), { ...f, text: "ADA@" }, NOW)).toBe(true);
+    expect(matches(event({}), { ...f, targetId: "u2" }, NOW)).toBe(false);
+    expect(matches(event({}), { ...f, audit: true }, NOW)).toBe(false);
+  });
+});
+
+describe("filters", () => {
+  it("counts active filters, not the range", () => {
+    expect(activeFilters(EMPTY_FILTER)).toBe(0);
+    expect(activeFilters({ ...EMPTY_FILTER, range: "7d", result: "failure", text: "ada" })).toBe(2);
+  });
+  it("restores a saved filter and repairs bad fields", () => {
+    expect(restoreFilter(null)).toEqual(EMPTY_FILTER);
+    const f = restoreFilter({ range: "bogus", idp: "Okta", text: 5 });
+    expect(f.range).toBe("24h");
+    expect(f.idp).toBe("Okta");
+    expect(f.text).toBe("");
+  });
+  it("buckets by minute up to six hours", () => {
+    expect(bucketFor(0, 3_600_000)).toBe("minute");
+    expect(bucketFor(0, 86_400_000)).toBe("hour");
+  });
+});
+
+describe("diff rendering", () => {
+  it("renders values and membership changes", () => {
+    const rows = parseDiff(
+      JSON.stringify([
+        { attribute: "title", before: null, after: "Engineer" },
+        { attribute: "active", before: true, after: false },
+        { attribute: "members", added: ["u1"], removed: ["u2", "u3"] },
+      ]),
+    );
+    expect(rows).toEqual([
+      { kind: "value", attribute: "title", before: "—", after: "Engineer" },
+      { kind: "value", attribute: "active", before: "true", after: "false" },
+      { kind: "members", attribute: "members", added: ["u1"], removed: ["u2", "u3"] },
+    ]);
+  });
+  it("treats bad JSON as no diff", () => {
+    expect(parseDiff("{")).toEqual([]);
+    expect(parseDiff(null)).toEqual([]);
+  });
+});
+
+describe("formatting", () => {
+  it("explains known quirks and unknown ones generically", () => {
+    const q = parseQuirks('["entra-string-boolean","new-thing"]');
+    expect(q[0]!.meaning).toContain("as text");
+    expect(q[1]!.meaning).toContain("handled automatically");
+  });
+  it("pretty-prints JSON and leaves other text", () => {
+    expect(prettyJson('{"a":1}')).toBe('{\n  "a": 1\n}');
+    expect(prettyJson("not json")).toBe("not json");
+  });
+  it("says the result in words", () => {
+    expect(resultWord(event({ status: 201 })).word).toBe("Success");
+    expect(resultWord(event({ status: 409 })).word).toBe("Failed");
+    expect(resultWord(event({ status: 401 })).word).toBe("Denied");
+    expect(resultWord(event({ method: "ADMIN" })).word).toBe("Admin action");
+  });
+});
+
+describe("rowTime", () => {
+  it("shows the date only for other days", () => {
+    const today = new Date(NOW - 60_000).toISOString();
+    expect(rowTime(today, NOW)).not.toMatch(/[A-Za-z]/);
+    expect(rowTime(new Date(NOW - 3 * 86_400_000).toISOString(), NOW)).toMatch(/[A-Za-z]/);
+  });
+});
