@@ -390,6 +390,9 @@ impl Provisioning {
 
     /// Logs a request that changed nothing (a read, or a refusal). Batched; returns at once.
     pub fn log_request(&self, ctx: &RequestContext, outcome: &Outcome) {
+        if !self.config.log_reads && outcome.status < 400 {
+            return;
+        }
         let event = self.build_event(ctx, outcome);
         let _ = self.events.batch.send(LogMsg::Event(Box::new(event)));
     }

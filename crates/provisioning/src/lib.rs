@@ -43,11 +43,14 @@ pub use tokens::{NewToken, RequestAuth, TOKEN_PREFIX, TokenInfo};
 pub struct Config {
     /// Connections in the pool (SQLite in WAL mode serves reads in parallel, writes one at a time).
     pub max_connections: u32,
+    /// Whether successful reads (lookups, lists, discovery) are logged. Writes and failures are
+    /// always logged; turning this off exists to measure what logging costs.
+    pub log_reads: bool,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { max_connections: 8 }
+        Config { max_connections: 8, log_reads: true }
     }
 }
 
