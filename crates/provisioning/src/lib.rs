@@ -61,10 +61,6 @@ pub struct Provisioning {
     /// Writers take turns here before `BEGIN IMMEDIATE`, so concurrent requests queue in
     /// order instead of spinning in SQLite's busy handler.
     write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
-    /// The one connection write transactions use. Apart from `pool`, so the writer whose turn
-    /// it is never queues for a connection behind a burst of reads (every request's token
-    /// lookup takes one from `pool`), and each turn is as short as the SQL it runs.
-    writer: sqlx::SqlitePool,
     clock: Clock,
     events: events::EventBus,
     config: Config,
@@ -95,20 +91,19 @@ impl Provisioning {
             // fsync are unchanged.
             .pragma("mmap_size", "1073741824")
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(config.max_connections).connect_with(opts.clone()).await?;
+        let pool = SqlitePoolOptions::new().max_connections(config.max_connections).connect_with(opts).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(opts).await?;
 
         let (batch, rx) = mpsc::unbounded_channel();
         let (live, _) = broadcast::channel(1024);
         let write_lock = std::sync::Arc::new(tokio::sync::Mutex::new(()));
-        tokio::spawn(events::run_batch_writer(writer.clone(), write_lock.clone(), rx, live.clone()));
-        Ok(Provisioning { pool, write_lock, writer, clock, events: events::EventBus { batch, live }, config })
+        tokio::spawn(events::run_batch_writer(pool.clone(), write_lock.clone(), rx, live.clone()));
+        Ok(Provisioning { pool, write_lock, clock, events: events::EventBus { batch, live }, config })
     }
 
     /// Starts a write transaction in this process's turn.
     pub(crate) async fn begin_write(&self) -> Result<WriteTx> {
-        begin_write(&self.writer, &self.write_lock).await
+        begin_write(&self.pool, &self.write_lock).await
     }
 
     pub fn config(&self) -> &Config {
@@ -122,7 +117,6 @@ impl Provisioning {
     /// Writes out pending log events and closes the database.
     pub async fn close(&self) {
         self.flush_log().await;
-        self.writer.close().await;
         self.pool.close().await;
     }
 }
