@@ -732,14 +732,28 @@ pub(crate) async fn insert_events(conn: &mut SqliteConnection, events: &mut [Syn
 }
 
 /// The batch writer: drains the channel, inserts what it got in one transaction, broadcasts.
+/// How long the batch writer gathers events before writing them: one transaction per window
+/// instead of one per request, well inside the live tail's one second.
+const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(100);
+/// The most events written in one transaction.
+const MAX_BATCH: usize = 1024;
+
 pub(crate) async fn run_batch_writer(
     pool: sqlx::SqlitePool,
     write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
     mut rx: mpsc::UnboundedReceiver<LogMsg>,
     live: broadcast::Sender<SyncEvent>,
 ) {
-    let mut buf = Vec::with_capacity(256);
-    while rx.recv_many(&mut buf, 256).await > 0 {
+    let mut buf = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut buf, MAX_BATCH).await > 0 {
+        let deadline = tokio::time::Instant::now() + BATCH_WINDOW;
+        while buf.len() < MAX_BATCH && !buf.iter().any(|m| matches!(m, LogMsg::Flush(_))) {
+            let room = MAX_BATCH - buf.len();
+            match tokio::time::timeout_at(deadline, rx.recv_many(&mut buf, room)).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
         let mut waiters = vec![];
         let mut events = vec![];
         for msg in buf.drain(..) {
@@ -764,13 +778,28 @@ pub(crate) async fn run_batch_writer(
     }
 }
 
+/// Writes a batch of read and refusal events. These change no data, so their transaction
+/// commits with `synchronous=NORMAL` (no fsync; safe against a crash, though a power cut may
+/// lose the last of them); every write of data and its event stay at `FULL`.
 async fn write_batch(
     pool: &sqlx::SqlitePool,
     write_lock: &std::sync::Arc<tokio::sync::Mutex<()>>,
     events: &mut [SyncEvent],
 ) -> Result<()> {
-    let mut tx = crate::begin_write(pool, write_lock).await?;
-    insert_events(&mut tx, events).await?;
-    tx.commit().await?;
-    Ok(())
+    use sqlx::Connection;
+    let _turn = write_lock.lock().await;
+    let mut conn = pool.acquire().await?;
+    sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+    let written = async {
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+        insert_events(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok::<(), crate::Error>(())
+    }
+    .await;
+    // The connection goes back to the pool only at full durability.
+    if sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await.is_err() {
+        let _ = conn.close().await;
+    }
+    written
 }
