@@ -117,3 +117,24 @@ pub fn cli(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(bin).args(args).output().expect("talkwriter-scim runs");
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
 }
+
+/// The sync log as `talkwriter-scim events --json` prints it, once the server's batched read
+/// events have landed: read until two reads a moment apart agree (at most 10 s).
+pub fn settled_events(db: &str, limit: usize) -> Vec<serde_json::Value> {
+    let limit = limit.to_string();
+    let read = || {
+        let (ok, out, err) = cli(&["events", "--db", db, "--json", "--limit", &limit]);
+        assert!(ok, "{err}");
+        out.lines().map(|l| serde_json::from_str(l).unwrap()).collect::<Vec<serde_json::Value>>()
+    };
+    let start = Instant::now();
+    let mut last = read();
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = read();
+        if now.len() == last.len() || start.elapsed() > Duration::from_secs(10) {
+            return now;
+        }
+        last = now;
+    }
+}

@@ -83,9 +83,7 @@ impl Session {
 
     /// The sync log, oldest first, as the CLI prints it.
     fn events(&self) -> Vec<Value> {
-        let (ok, out, err) = cli(&["events", "--db", self.server.db.to_str().unwrap(), "--json", "--limit", "1000"]);
-        assert!(ok, "{err}");
-        out.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        e2e::settled_events(self.server.db.to_str().unwrap(), 1000)
     }
 
     fn quirks_seen(&self) -> Vec<String> {

@@ -78,9 +78,7 @@ impl Server {
 
     /// The sync log as the CLI prints it.
     fn events(&self) -> Vec<Value> {
-        let (ok, out, err) = cli(&["events", "--db", self.db(), "--json", "--limit", "100000"]);
-        assert!(ok, "{err}");
-        out.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        e2e::settled_events(self.db(), 100000)
     }
 
     /// Each user's access state (`has_access`, ...) by userName, as the app shows it.

@@ -139,7 +139,7 @@ pub struct EventPage {
 }
 
 pub(crate) enum LogMsg {
-    Event(Box<SyncEvent>),
+    Request(Box<Pending>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -229,6 +229,53 @@ fn body_text(v: &Value) -> String {
         s.push_str("…[truncated]");
     }
     s
+}
+
+/// A read's or refusal's event, waiting for the batch writer to build it.
+pub(crate) struct Pending {
+    ctx: RequestContext,
+    outcome: Outcome,
+    time: String,
+    latency_ms: f64,
+}
+
+/// Builds the sync-log event of a request: the admin's words, the IdP, redacted bodies.
+fn event_from(ctx: &RequestContext, outcome: &Outcome, time: String, latency_ms: f64) -> SyncEvent {
+    let mut quirks = ctx.quirks.clone();
+    for q in outcome.quirks.labels() {
+        quirks.push(q);
+    }
+    let operation =
+        outcome.operation.clone().unwrap_or_else(|| classify(&ctx.method, &ctx.path, outcome.status).to_string());
+    let target_name = outcome.target_name.clone().or_else(|| {
+        ctx.body.as_ref().and_then(|b| {
+            b.get("userName").or_else(|| b.get("displayName")).and_then(Value::as_str).map(str::to_string)
+        })
+    });
+    SyncEvent {
+        id: 0,
+        time,
+        method: ctx.method.clone(),
+        path: ctx.path.clone(),
+        operation,
+        resource_type: outcome.resource_type.clone(),
+        target_id: outcome.target_id.clone(),
+        target_name,
+        status: outcome.status as i64,
+        latency_ms,
+        user_agent: ctx.user_agent.clone(),
+        idp: recognise_idp(ctx.user_agent.as_deref(), &quirks).to_string(),
+        token_id: ctx.token_id.clone(),
+        quirks: serde_json::to_string(quirks.labels()).unwrap_or_else(|_| "[]".into()),
+        request_body: ctx.body.as_ref().map(body_text),
+        response_body: outcome.response.as_ref().map(body_text),
+        detail: outcome.detail.clone(),
+        simulated: ctx.simulated,
+        diff: outcome.diff.as_ref().map(Value::to_string),
+        search: None,
+        hint: None,
+    }
+    .with_search(ctx.body.as_ref(), outcome.response.as_ref())
 }
 
 /// What an admin should check on the IdP's side when a request failed.
@@ -351,50 +398,22 @@ fn is_test_connection(query: &str) -> bool {
 
 impl Provisioning {
     pub(crate) fn build_event(&self, ctx: &RequestContext, outcome: &Outcome) -> SyncEvent {
-        let mut quirks = ctx.quirks.clone();
-        for q in outcome.quirks.labels() {
-            quirks.push(q);
-        }
-        let operation =
-            outcome.operation.clone().unwrap_or_else(|| classify(&ctx.method, &ctx.path, outcome.status).to_string());
-        let target_name = outcome.target_name.clone().or_else(|| {
-            ctx.body.as_ref().and_then(|b| {
-                b.get("userName").or_else(|| b.get("displayName")).and_then(Value::as_str).map(str::to_string)
-            })
-        });
-        SyncEvent {
-            id: 0,
-            time: self.clock.stamp(),
-            method: ctx.method.clone(),
-            path: ctx.path.clone(),
-            operation,
-            resource_type: outcome.resource_type.clone(),
-            target_id: outcome.target_id.clone(),
-            target_name,
-            status: outcome.status as i64,
-            latency_ms: ctx.started.elapsed().as_secs_f64() * 1000.0,
-            user_agent: ctx.user_agent.clone(),
-            idp: recognise_idp(ctx.user_agent.as_deref(), &quirks).to_string(),
-            token_id: ctx.token_id.clone(),
-            quirks: serde_json::to_string(quirks.labels()).unwrap_or_else(|_| "[]".into()),
-            request_body: ctx.body.as_ref().map(body_text),
-            response_body: outcome.response.as_ref().map(body_text),
-            detail: outcome.detail.clone(),
-            simulated: ctx.simulated,
-            diff: outcome.diff.as_ref().map(Value::to_string),
-            search: None,
-            hint: None,
-        }
-        .with_search(ctx.body.as_ref(), outcome.response.as_ref())
+        event_from(ctx, outcome, self.clock.stamp(), ctx.started.elapsed().as_secs_f64() * 1000.0)
     }
 
-    /// Logs a request that changed nothing (a read, or a refusal). Batched; returns at once.
-    pub fn log_request(&self, ctx: &RequestContext, outcome: &Outcome) {
+    /// Logs a request that changed nothing (a read, or a refusal). Batched; returns at once: the
+    /// event is built (bodies redacted and serialised) by the batch writer, off the request's path.
+    pub fn log_request(&self, ctx: &RequestContext, outcome: Outcome) {
         if !self.config.log_reads && outcome.status < 400 {
             return;
         }
-        let event = self.build_event(ctx, outcome);
-        let _ = self.events.batch.send(LogMsg::Event(Box::new(event)));
+        let pending = Pending {
+            ctx: ctx.clone(),
+            outcome,
+            time: self.clock.stamp(),
+            latency_ms: ctx.started.elapsed().as_secs_f64() * 1000.0,
+        };
+        let _ = self.events.batch.send(LogMsg::Request(Box::new(pending)));
     }
 
     /// Waits until every batched event so far is in the database.
@@ -758,7 +777,7 @@ pub(crate) async fn run_batch_writer(
         let mut events = vec![];
         for msg in buf.drain(..) {
             match msg {
-                LogMsg::Event(e) => events.push(*e),
+                LogMsg::Request(p) => events.push(event_from(&p.ctx, &p.outcome, p.time, p.latency_ms)),
                 LogMsg::Flush(w) => waiters.push(w),
             }
         }

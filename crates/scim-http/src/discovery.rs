@@ -22,7 +22,7 @@ pub(crate) const LIMITS_URN: &str = "urn:talkwriter:params:scim:limits:1.0";
 fn log(s: &AppState, req: &ScimRequest, status: u16) {
     s.p.log_request(
         &req.ctx,
-        &provisioning::Outcome { status, operation: Some("Discovery".into()), ..Default::default() },
+        provisioning::Outcome { status, operation: Some("Discovery".into()), ..Default::default() },
     );
 }
 

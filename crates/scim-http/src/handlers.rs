@@ -56,7 +56,7 @@ fn log_read(
 ) {
     s.p.log_request(
         &req.ctx,
-        &Outcome {
+        Outcome {
             resource_type: kind.map(|k| k.name().to_string()),
             target_id: target.and_then(|t| t["id"].as_str()).map(str::to_string),
             target_name: target

@@ -41,7 +41,7 @@ impl ScimRequest {
 pub(crate) fn refuse(state: &AppState, ctx: &RequestContext, err: ScimError) -> Response {
     state.p.log_request(
         ctx,
-        &Outcome {
+        Outcome {
             status: err.status(),
             response: Some(err.to_json()),
             detail: Some(err.to_string()),
@@ -62,7 +62,7 @@ fn refuse_auth(state: &AppState, ctx: &RequestContext, ip: Option<IpAddr>, err: 
         let (blocked, _) = limits::too_many(state.limits.auth_failure_window);
         state.p.log_request(
             ctx,
-            &Outcome {
+            Outcome {
                 operation: Some("Auth Failure".into()),
                 status: blocked.status(),
                 response: Some(blocked.to_json()),
@@ -166,17 +166,9 @@ impl FromRequest<AppState> for ScimRequest {
             if let Err(e) = check_content_type(&parts, &mut ctx) {
                 return Err(refuse(state, &ctx, e));
             }
-            let bytes = match axum::body::to_bytes(Body::new(body), MAX_BODY_BYTES).await {
+            let bytes = match read_body(Body::new(body)).await {
                 Ok(b) => b,
-                Err(_) => {
-                    return Err(refuse(
-                        state,
-                        &ctx,
-                        ScimError::PayloadTooLarge(format!(
-                            "the request body is over the limit of {MAX_BODY_BYTES} bytes"
-                        )),
-                    ));
-                }
+                Err(e) => return Err(refuse(state, &ctx, e)),
             };
             if !bytes.iter().all(u8::is_ascii_whitespace) {
                 match crate::json::decode(&bytes) {
@@ -187,6 +179,33 @@ impl FromRequest<AppState> for ScimRequest {
         }
         Ok(ScimRequest { ctx, query, if_match, if_none_match })
     }
+}
+
+/// Past the body limit the rest is read and dropped, up to this much, so the client finishes
+/// sending and reads the 413 instead of a connection reset.
+const MAX_DRAINED_BYTES: usize = 16 * MAX_BODY_BYTES;
+
+/// Reads a body of at most [`MAX_BODY_BYTES`]; a larger one is 413.
+async fn read_body(mut body: Body) -> Result<Vec<u8>, ScimError> {
+    use http_body_util::BodyExt;
+    let mut buf = Vec::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| ScimError::invalid_syntax("the request body could not be read to its end"))?;
+        let Ok(data) = frame.into_data() else { continue };
+        total += data.len();
+        if total <= MAX_BODY_BYTES {
+            buf.extend_from_slice(&data);
+        } else if total > MAX_DRAINED_BYTES {
+            break;
+        }
+    }
+    if total > MAX_BODY_BYTES {
+        return Err(ScimError::PayloadTooLarge(format!(
+            "the request body is over the limit of {MAX_BODY_BYTES} bytes"
+        )));
+    }
+    Ok(buf)
 }
 
 fn header_text(parts: &axum::http::request::Parts, name: header::HeaderName) -> Option<String> {
