@@ -822,3 +822,65 @@ async fn write_batch(
     }
     written
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Requests are named in the admin's words from their method, path and status.
+    #[test]
+    fn classification() {
+        let cases = [
+            ("POST", "/scim/v2/Users", 201, "Create User"),
+            ("POST", "/scim/v2/Groups", 201, "Push Group"),
+            ("PUT", "/scim/v2/Users/1", 200, "Update User"),
+            ("PATCH", "/scim/v2/Groups/1", 204, "Update Group"),
+            ("DELETE", "/scim/v2/Users/1", 204, "Delete User"),
+            ("DELETE", "/scim/v2/Groups/1", 204, "Delete Group"),
+            ("GET", "/scim/v2/Users?filter=userName%20eq%20%22a%40b.c%22", 200, "Lookup"),
+            (
+                "GET",
+                "/scim/v2/Users?filter=userName+eq+%225f5b6d3a-3b6c-4b7e-9d7a-1a2b3c4d5e6f%22",
+                200,
+                "Test Connection",
+            ),
+            ("GET", "/scim/v2/Groups/1", 200, "Lookup"),
+            ("POST", "/scim/v2/.search", 200, "Lookup"),
+            ("GET", "/scim/v2/ServiceProviderConfig", 200, "Discovery"),
+            ("GET", "/scim/v2/Users", 401, "Auth Failure"),
+        ];
+        for (method, path, status, op) in cases {
+            assert_eq!(classify(method, path, status), op, "{method} {path} {status}");
+        }
+    }
+
+    /// The IdP is recognised from the User-Agent, and from the request's shapes without one.
+    #[test]
+    fn idp_recognition() {
+        let none = Quirks::default();
+        assert_eq!(recognise_idp(Some("Okta SCIM Client 1.0.0"), &none), "Okta");
+        assert_eq!(recognise_idp(Some("Microsoft-Azure-AD-Provisioning/1.0"), &none), "Entra ID");
+        assert_eq!(recognise_idp(Some("OneLogin SCIM"), &none), "OneLogin");
+        assert_eq!(recognise_idp(Some("JumpCloud-SCIM/1.0"), &none), "JumpCloud");
+        assert_eq!(recognise_idp(Some("curl/8.0"), &none), "Other");
+        let mut entra = Quirks::default();
+        entra.push(scim_protocol::quirks::STRING_BOOLEAN);
+        assert_eq!(recognise_idp(None, &entra), "Entra ID", "an Entra shape without a User-Agent");
+        let mut okta = Quirks::default();
+        okta.push(scim_protocol::quirks::RENAME_WITH_ID);
+        assert_eq!(recognise_idp(Some("python-requests"), &okta), "Okta");
+    }
+
+    /// Passwords are redacted at any depth, including inside PATCH operations and extension keys.
+    #[test]
+    fn redaction() {
+        let body = json!({"userName":"a","password":"p1","Operations":[{"op":"replace","value":{"password":"p2"}}],
+                          "urn:x:password":"p3","nested":{"PASSWORD":"p4","keep":"k"}});
+        let text = redact(&body).to_string();
+        for secret in ["p1", "p2", "p3", "p4"] {
+            assert!(!text.contains(&format!("\"{secret}\"")), "{secret} is redacted: {text}");
+        }
+        assert!(text.contains("\"keep\":\"k\"") && text.contains("\"userName\":\"a\""), "the rest is kept: {text}");
+    }
+}
