@@ -448,22 +448,8 @@ impl Projection {
     }
 
     fn project_attr(&self, key: &str, v: Value) -> Option<Value> {
-        let is_ext = key.starts_with("urn:");
         if !self.attributes.is_empty() {
-            let wanted: Vec<&str> = self
-                .attributes
-                .iter()
-                .map(|a| strip_core(a))
-                .filter_map(|a| {
-                    if a == key {
-                        Some("")
-                    } else if is_ext {
-                        a.strip_prefix(key).and_then(|r| r.strip_prefix(':'))
-                    } else {
-                        a.strip_prefix(key).and_then(|r| r.strip_prefix('.'))
-                    }
-                })
-                .collect();
+            let wanted = sub_paths(&self.attributes, key);
             if wanted.is_empty() {
                 return None;
             }
@@ -472,25 +458,23 @@ impl Projection {
             }
             return Some(keep_subs(v, &wanted));
         }
-        let dropped: Vec<&str> = self
-            .excluded
-            .iter()
-            .map(|a| strip_core(a))
-            .filter_map(|a| {
-                if a == key {
-                    Some("")
-                } else if is_ext {
-                    a.strip_prefix(key).and_then(|r| r.strip_prefix(':'))
-                } else {
-                    a.strip_prefix(key).and_then(|r| r.strip_prefix('.'))
-                }
-            })
-            .collect();
+        let dropped = sub_paths(&self.excluded, key);
         if dropped.contains(&"") {
             return None;
         }
         if dropped.is_empty() { Some(v) } else { Some(drop_subs(v, &dropped)) }
     }
+}
+
+/// What `paths` name under the top-level attribute `key`: `""` for the attribute itself, or
+/// its sub-attributes (after `.`, or after `:` for an extension URN).
+fn sub_paths<'a>(paths: &'a [String], key: &str) -> Vec<&'a str> {
+    let sep = if key.starts_with("urn:") { ':' } else { '.' };
+    paths
+        .iter()
+        .map(|a| strip_core(a))
+        .filter_map(|a| if a == key { Some("") } else { a.strip_prefix(key).and_then(|r| r.strip_prefix(sep)) })
+        .collect()
 }
 
 fn strip_core(path: &str) -> &str {
