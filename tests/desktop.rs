@@ -110,8 +110,7 @@ async fn revoked_token_is_refused() {
     let token = d.generate_token("Entra").await;
     assert_eq!(create_user(&endpoint, &token, "grace@example.com").await, 201, "the token works before revocation");
 
-    d.click("[data-testid=revoke-token]").await;
-    d.wait_for("[data-testid=revoke-dialog][open]").await;
+    d.click_until("[data-testid=revoke-token]", "[data-testid=revoke-dialog][open]").await;
     d.screenshot("confirm").await;
     d.click("[data-testid=revoke-dialog-confirm]").await;
     d.wait_until("[data-testid=token-row]", Some("data-state"), |s| s == "revoked", "the token must show as revoked")
@@ -134,8 +133,8 @@ async fn disabled_provisioning_refuses_requests() {
     let token = d.generate_token("OneLogin").await;
     assert_eq!(create_user(&endpoint, &token, "ken@example.com").await, 201, "requests work while on");
 
-    d.click("#provisioning-toggle").await;
-    let dialog = d.wait_for("[data-testid=disable-dialog][open]").await.text().await.unwrap();
+    let dialog =
+        d.click_until("#provisioning-toggle", "[data-testid=disable-dialog][open]").await.text().await.unwrap();
     assert!(dialog.contains("keep their TalkWriter access"), "the confirmation must say what stops: {dialog}");
     d.screenshot("confirm").await;
     d.click("[data-testid=disable-dialog-confirm]").await;
@@ -377,8 +376,7 @@ async fn group_rule_revokes_access_when_removed_from_the_group() {
     d.screenshot("users-all").await;
 
     // Switch to group-based access: the dialog counts who changes before confirming.
-    d.click("[data-testid=access-rule-edit]").await;
-    d.wait_for("[data-testid=access-rule-dialog][open]").await;
+    d.click_until("[data-testid=access-rule-edit]", "[data-testid=access-rule-dialog][open]").await;
     d.click("[data-testid=access-mode-groups]").await;
     d.click("[data-testid=access-group][data-name=Engineering]").await;
     d.wait_until(
@@ -425,8 +423,7 @@ async fn group_rule_revokes_access_when_removed_from_the_group() {
 
     // An emergency suspension, with a reason and a confirmation, shows in the list.
     d.click("[data-testid=user-row][data-username='bob@example.com'] td").await;
-    d.click("[data-testid=suspend-user]").await;
-    d.wait_for("[data-testid=suspend-dialog][open]").await;
+    d.click_until("[data-testid=suspend-user]", "[data-testid=suspend-dialog][open]").await;
     d.wait_for("[data-testid=suspend-reason]").await.send_keys("lost laptop").await.unwrap();
     d.screenshot("suspend-dialog").await;
     d.click("[data-testid=suspend-dialog-confirm]").await;

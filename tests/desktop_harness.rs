@@ -198,6 +198,21 @@ impl Desktop {
             .unwrap_or_else(|e| panic!("{css} never appeared in the window: {e}"))
     }
 
+    /// Clicks `css` until `expect` appears: a live update can replace the row between finding
+    /// the button and clicking it, and a click on the replaced button does nothing.
+    pub async fn click_until(&self, css: &str, expect: &str) -> fantoccini::elements::Element {
+        let start = Instant::now();
+        loop {
+            self.click(css).await;
+            let shown = self.client.wait().at_most(Duration::from_secs(2)).for_element(Locator::Css(expect)).await;
+            match shown {
+                Ok(e) => return e,
+                Err(e) if start.elapsed() > WAIT => panic!("{expect} never appeared after clicking {css}: {e}"),
+                Err(_) => {}
+            }
+        }
+    }
+
     /// Clicks `css`, again if the list re-rendered under the pointer (a live update replaces rows).
     pub async fn click(&self, css: &str) {
         let start = Instant::now();
