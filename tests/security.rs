@@ -136,18 +136,24 @@ async fn database_files_are_private() {
 
 /// A request that does not finish in time (here: a body that never arrives, with the timeout
 /// set to 1 s) is answered 503 with a SCIM error body and Retry-After, and changes nothing.
-#[test]
-fn a_request_that_times_out_gets_a_scim_503() {
-    let (dir, db, token) = new_db();
+/// Starts `serve` with a one-second request timeout on a free port; stderr goes to `dir/err`.
+fn serve_with_one_second_timeout(dir: &std::path::Path, db: &std::path::Path) -> (std::process::Child, u16) {
     let port = free_port();
-    let mut child = Command::new(scim_bin())
+    let child = Command::new(scim_bin())
         .args(["serve", "--db", db.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
         .args(["--request-timeout-secs", "1"])
         .stdout(Stdio::null())
-        .stderr(Stdio::from(std::fs::File::create(dir.path().join("err")).unwrap()))
+        .stderr(Stdio::from(std::fs::File::create(dir.join("err")).unwrap()))
         .spawn()
         .unwrap();
     assert!(wait_for_port(&format!("127.0.0.1:{port}"), Duration::from_secs(20)));
+    (child, port)
+}
+
+#[test]
+fn a_request_that_times_out_gets_a_scim_503() {
+    let (dir, db, token) = new_db();
+    let (mut child, port) = serve_with_one_second_timeout(dir.path(), &db);
     let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let head = format!(
@@ -343,15 +349,7 @@ async fn advertised_limits_are_the_enforced_ones() {
 #[test]
 fn a_quiet_half_open_request_is_disconnected() {
     let (dir, db, _) = new_db();
-    let port = free_port();
-    let mut child = Command::new(scim_bin())
-        .args(["serve", "--db", db.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
-        .args(["--request-timeout-secs", "1"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(std::fs::File::create(dir.path().join("err")).unwrap()))
-        .spawn()
-        .unwrap();
-    assert!(wait_for_port(&format!("127.0.0.1:{port}"), Duration::from_secs(20)));
+    let (mut child, port) = serve_with_one_second_timeout(dir.path(), &db);
     let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
     let started = Instant::now();
