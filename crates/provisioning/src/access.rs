@@ -10,7 +10,6 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use sqlx::SqliteConnection;
 
 use crate::{Error, Provisioning, Result};
 
@@ -45,7 +44,7 @@ pub(crate) const ACCESS_STATE_SQL: &str = "CASE WHEN u.active = 0 OR u.admin_sus
     WHEN ? = 'all' OR EXISTS (SELECT 1 FROM group_members m JOIN granting_groups gg ON gg.group_id = m.group_id
         WHERE m.member_id = u.id) THEN 'has_access' ELSE 'no_access' END";
 
-pub(crate) async fn rule_mode(conn: &mut SqliteConnection) -> Result<String> {
+pub(crate) async fn rule_mode(conn: &mut crate::db::Conn) -> Result<String> {
     let v: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
         .bind(RULE_KEY)
         .fetch_optional(&mut *conn)
@@ -56,6 +55,7 @@ pub(crate) async fn rule_mode(conn: &mut SqliteConnection) -> Result<String> {
 #[derive(sqlx::FromRow)]
 struct AccessRow {
     user_name: String,
+    #[sqlx(try_from = "crate::db::Flag")]
     active: bool,
     admin_suspended: Option<String>,
     admin_suspended_reason: Option<String>,
@@ -130,7 +130,7 @@ pub(crate) fn access_from_parts(
 }
 
 /// The access of one user with their userName, or `None` if there is no such user.
-pub(crate) async fn access_of(conn: &mut SqliteConnection, user_id: &str) -> Result<Option<(String, Access)>> {
+pub(crate) async fn access_of(conn: &mut crate::db::Conn, user_id: &str) -> Result<Option<(String, Access)>> {
     // The rule is read in the same statement: this runs twice per user write, inside the
     // write turn, where every round trip to the connection's thread holds up the next writer.
     let row: Option<ModeAndAccess> = sqlx::query_as(
@@ -176,7 +176,7 @@ pub(crate) enum Cause<'a> {
 }
 
 impl Snapshot {
-    pub async fn take(conn: &mut SqliteConnection, ids: impl IntoIterator<Item = String>) -> Result<Snapshot> {
+    pub async fn take(conn: &mut crate::db::Conn, ids: impl IntoIterator<Item = String>) -> Result<Snapshot> {
         let mut map = HashMap::new();
         for id in ids {
             if let std::collections::hash_map::Entry::Vacant(slot) = map.entry(id) {
@@ -190,7 +190,7 @@ impl Snapshot {
     /// The access changes since the snapshot: (user id, userName, operation, detail).
     pub async fn changes(
         self,
-        conn: &mut SqliteConnection,
+        conn: &mut crate::db::Conn,
         cause: Cause<'_>,
         idp: &str,
     ) -> Result<Vec<(String, String, &'static str, String)>> {
@@ -353,7 +353,7 @@ impl Provisioning {
         Ok(before.symmetric_difference(&after).count())
     }
 
-    async fn granted_ids(&self, conn: &mut SqliteConnection) -> Result<std::collections::BTreeSet<String>> {
+    async fn granted_ids(&self, conn: &mut crate::db::Conn) -> Result<std::collections::BTreeSet<String>> {
         let mode = rule_mode(conn).await?;
         let ids: Vec<String> = sqlx::query_scalar(&format!("SELECT u.id FROM users u WHERE {HAS_ACCESS_SQL}"))
             .bind(&mode)

@@ -3,7 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::SqliteConnection;
 
 use crate::access::{self, Access};
 use crate::events::SyncEvent;
@@ -100,6 +99,7 @@ struct UserRow {
     user_name: String,
     external_id: Option<String>,
     display_name: Option<String>,
+    #[sqlx(try_from = "crate::db::Flag")]
     active: bool,
     data: String,
     created: String,
@@ -150,6 +150,7 @@ struct GroupRow {
     display_name: String,
     external_id: Option<String>,
     members: i64,
+    #[sqlx(try_from = "crate::db::Flag")]
     grants_access: bool,
     created: String,
     last_modified: String,
@@ -256,7 +257,7 @@ impl Provisioning {
         Ok(DirectoryPage { total, items: rows.into_iter().map(Into::into).collect() })
     }
 
-    async fn history(&self, conn: &mut SqliteConnection, id: &str) -> Result<Vec<SyncEvent>> {
+    async fn history(&self, conn: &mut crate::db::Conn, id: &str) -> Result<Vec<SyncEvent>> {
         Ok(sqlx::query_as("SELECT * FROM events WHERE target_id = ? ORDER BY id DESC LIMIT ?")
             .bind(id)
             .bind(HISTORY)

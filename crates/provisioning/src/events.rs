@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::{Sqlite, SqliteConnection};
+use sqlx::Any;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use scim_protocol::Quirks;
@@ -46,6 +46,7 @@ pub struct SyncEvent {
     pub request_body: Option<String>,
     pub response_body: Option<String>,
     pub detail: Option<String>,
+    #[sqlx(try_from = "crate::db::Flag")]
     pub simulated: bool,
     /// JSON array of the attributes a write changed: `{"attribute","before","after"}`, and for
     /// membership `{"attribute":"members","added":[..],"removed":[..]}`.
@@ -471,7 +472,7 @@ impl Provisioning {
     }
 
     async fn select_events(&self, q: &EventQuery, limit: i64) -> Result<Vec<SyncEvent>> {
-        let mut b = sqlx::QueryBuilder::<Sqlite>::new("SELECT * FROM events WHERE 1 = 1");
+        let mut b = sqlx::QueryBuilder::<Any>::new("SELECT * FROM events WHERE 1 = 1");
         if let Some(id) = q.before_id {
             b.push(" AND id < ").push_bind(id);
         }
@@ -711,9 +712,9 @@ const EVENTS_PER_STATEMENT: usize = 64;
 /// Inserts events with multi-row INSERTs and sets their ids. One statement per 64 events, not
 /// one per event: the batch writer logs every read, and each statement is a round trip to the
 /// connection's thread.
-pub(crate) async fn insert_events(conn: &mut SqliteConnection, events: &mut [SyncEvent]) -> Result<()> {
+pub(crate) async fn insert_events(conn: &mut crate::db::Conn, events: &mut [SyncEvent]) -> Result<()> {
     for chunk in events.chunks_mut(EVENTS_PER_STATEMENT) {
-        let mut b = sqlx::QueryBuilder::<Sqlite>::new(
+        let mut b = sqlx::QueryBuilder::<Any>::new(
             "INSERT INTO events (time, method, path, operation, resource_type, target_id, target_name, status, latency_ms,
                                  user_agent, idp, token_id, quirks, request_body, response_body, detail, simulated, diff, search) ",
         );
@@ -758,7 +759,7 @@ const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(100);
 const MAX_BATCH: usize = 1024;
 
 pub(crate) async fn run_batch_writer(
-    pool: sqlx::SqlitePool,
+    pool: crate::db::Pool,
     write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
     mut rx: mpsc::UnboundedReceiver<LogMsg>,
     live: broadcast::Sender<SyncEvent>,
@@ -801,7 +802,7 @@ pub(crate) async fn run_batch_writer(
 /// commits with `synchronous=NORMAL` (no fsync; safe against a crash, though a power cut may
 /// lose the last of them); every write of data and its event stay at `FULL`.
 async fn write_batch(
-    pool: &sqlx::SqlitePool,
+    pool: &crate::db::Pool,
     write_lock: &std::sync::Arc<tokio::sync::Mutex<()>>,
     events: &mut [SyncEvent],
 ) -> Result<()> {

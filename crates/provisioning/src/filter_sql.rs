@@ -27,9 +27,8 @@ use scim_protocol::ast::{AttrPath, CompValue, CompareOp, Filter};
 use scim_protocol::eval::{self, Fold, Operand, Target};
 use scim_protocol::schema::{AttrDef, ResourceKind};
 use serde_json::{Value, json};
-use sqlx::Sqlite;
+use sqlx::Any;
 use sqlx::query::{Query, QueryAs, QueryScalar};
-use sqlx::sqlite::SqliteArguments;
 
 /// A WHERE clause and its parameters, in the order of the clause's `?`s. The clause refers to
 /// the table by its name (`users.data`), so select `FROM users` or `FROM groups` without an
@@ -83,19 +82,19 @@ macro_rules! bind_sql {
     };
 }
 
-impl<'q> BindSql<'q> for Query<'q, Sqlite, SqliteArguments<'q>> {
+impl<'q> BindSql<'q> for Query<'q, Any, crate::db::Args<'q>> {
     fn bind_sql(self, bind: &'q SqlBind) -> Self {
         bind_sql!(self, bind)
     }
 }
 
-impl<'q, O> BindSql<'q> for QueryAs<'q, Sqlite, O, SqliteArguments<'q>> {
+impl<'q, O> BindSql<'q> for QueryAs<'q, Any, O, crate::db::Args<'q>> {
     fn bind_sql(self, bind: &'q SqlBind) -> Self {
         bind_sql!(self, bind)
     }
 }
 
-impl<'q, O> BindSql<'q> for QueryScalar<'q, Sqlite, O, SqliteArguments<'q>> {
+impl<'q, O> BindSql<'q> for QueryScalar<'q, Any, O, crate::db::Args<'q>> {
     fn bind_sql(self, bind: &'q SqlBind) -> Self {
         bind_sql!(self, bind)
     }
@@ -708,11 +707,10 @@ fn row_column(rows: Rows, name: &str) -> Option<Source> {
 mod tests {
     use std::collections::BTreeSet;
 
+    use crate::db::Pool;
     use scim_protocol::eval::matches;
     use scim_protocol::filter::{MAX_FILTER_DEPTH, parse_filter};
     use serde_json::Map;
-    use sqlx::SqlitePool;
-    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
     use super::*;
 
@@ -722,7 +720,7 @@ mod tests {
     /// A store in a temp file with the real migrations, and the resources GET would render
     /// for its rows (the way `resource::render` and `resources::related` do).
     struct Fixture {
-        pool: SqlitePool,
+        pool: Pool,
         users: Vec<(String, Value)>,
         groups: Vec<(String, Value)>,
         _dir: tempfile::TempDir,
@@ -854,8 +852,7 @@ mod tests {
 
     async fn fixture() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
-        let options = SqliteConnectOptions::new().filename(dir.path().join("scim.db")).create_if_missing(true);
-        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await.unwrap();
+        let pool = crate::connect_sqlite(&dir.path().join("scim.db"), 1).await.unwrap();
         sqlx::migrate!("./migrations/sqlite").run(&pool).await.unwrap();
 
         let docs = user_docs();
@@ -959,7 +956,7 @@ mod tests {
         Fixture { pool, users, groups: out, _dir: dir }
     }
 
-    async fn sql_ids(pool: &SqlitePool, kind: ResourceKind, filter: &Filter) -> BTreeSet<String> {
+    async fn sql_ids(pool: &Pool, kind: ResourceKind, filter: &Filter) -> BTreeSet<String> {
         let w = to_sql(kind, filter).unwrap_or_else(|e| panic!("{filter}: {e}"));
         let sql = format!("SELECT id FROM {} WHERE {}", table(kind), w.clause);
         let ids: Vec<String> = bind_all(sqlx::query_scalar(&sql), &w.binds)

@@ -5,6 +5,7 @@
 mod access;
 mod backup;
 mod clock;
+mod db;
 pub mod diff;
 mod directory;
 mod error;
@@ -20,15 +21,16 @@ mod status;
 mod tokens;
 
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::ConnectOptions;
+use sqlx::sqlite::SqliteConnectOptions;
 use tokio::sync::{broadcast, mpsc};
 
 pub use access::{Access, AccessRule};
 pub use backup::BackupSummary;
 pub use clock::{Clock, stamp};
+pub use db::Backend;
 pub use directory::{DirectoryGroup, DirectoryPage, DirectoryQuery, DirectoryUser, GroupDetail, UserDetail};
 pub use error::{Error, Result};
 pub use events::{ActivityBucket, EventPage, EventQuery, ExportFormat, Outcome, RequestContext, Retention, SyncEvent};
@@ -57,7 +59,8 @@ impl Default for Config {
 /// The provisioning service. Cheap to clone; clones share the pool and the event stream.
 #[derive(Clone)]
 pub struct Provisioning {
-    pool: sqlx::SqlitePool,
+    pool: db::Pool,
+    backend: Backend,
     /// Writers take turns here before `BEGIN IMMEDIATE`, so concurrent requests queue in
     /// order instead of spinning in SQLite's busy handler.
     write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
@@ -78,32 +81,52 @@ impl Provisioning {
             std::fs::create_dir_all(dir)?;
         }
         create_private(path)?;
-        let opts = SqliteConnectOptions::from_str("sqlite://")?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // An acknowledged deprovisioning must survive a power cut, not only a crash.
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            // Reads through a memory map instead of a pread and a copy per page: every commit
-            // (the sync log commits several times a second) empties each connection's page
-            // cache, so without it each lookup re-reads its pages. Reads only; writes and
-            // fsync are unchanged.
-            .pragma("mmap_size", "1073741824")
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(config.max_connections).connect_with(opts).await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        let pool = connect_sqlite(path, config.max_connections).await?;
+        Self::start(pool, Backend::Sqlite, config, clock).await
+    }
 
+    /// Opens the store a database URL names: `postgres://...` (or `postgresql://`) for a
+    /// PostgreSQL database that several instances can share, `sqlite://PATH` or a plain path
+    /// for a SQLite file. Runs the migrations.
+    pub async fn connect(url: &str, config: Config) -> Result<Self> {
+        Self::connect_with_clock(url, config, Clock::system()).await
+    }
+
+    pub async fn connect_with_clock(url: &str, config: Config, clock: Clock) -> Result<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            sqlx::any::install_default_drivers();
+            let pool = sqlx::any::AnyPoolOptions::new()
+                .max_connections(config.max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
+            Self::start(pool, Backend::Postgres, config, clock).await
+        } else {
+            let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+            Self::open_with_clock(Path::new(path), config, clock).await
+        }
+    }
+
+    async fn start(pool: db::Pool, backend: Backend, config: Config, clock: Clock) -> Result<Self> {
+        match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
+        }
         let (batch, rx) = mpsc::unbounded_channel();
         let (live, _) = broadcast::channel(1024);
         let write_lock = std::sync::Arc::new(tokio::sync::Mutex::new(()));
         tokio::spawn(events::run_batch_writer(pool.clone(), write_lock.clone(), rx, live.clone()));
-        Ok(Provisioning { pool, write_lock, clock, events: events::EventBus { batch, live }, config })
+        Ok(Provisioning { pool, backend, write_lock, clock, events: events::EventBus { batch, live }, config })
     }
 
     /// Starts a write transaction in this process's turn.
     pub(crate) async fn begin_write(&self) -> Result<WriteTx> {
-        begin_write(&self.pool, &self.write_lock).await
+        begin_write(&self.pool, self.backend, &self.write_lock).await
+    }
+
+    /// The database this service runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     pub fn config(&self) -> &Config {
@@ -139,7 +162,7 @@ pub(crate) fn create_private(_path: &Path) -> std::io::Result<()> {
 /// A write transaction (`BEGIN IMMEDIATE`) held with the process's write turn. It derefs to
 /// the connection; dropping it without `commit` rolls back.
 pub(crate) struct WriteTx {
-    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: sqlx::Transaction<'static, sqlx::Any>,
     _turn: tokio::sync::OwnedMutexGuard<()>,
 }
 
@@ -151,7 +174,7 @@ impl WriteTx {
 }
 
 impl std::ops::Deref for WriteTx {
-    type Target = sqlx::SqliteConnection;
+    type Target = db::Conn;
     fn deref(&self) -> &Self::Target {
         &self.tx
     }
@@ -164,10 +187,80 @@ impl std::ops::DerefMut for WriteTx {
 }
 
 pub(crate) async fn begin_write(
-    pool: &sqlx::SqlitePool,
+    pool: &db::Pool,
+    backend: Backend,
     lock: &std::sync::Arc<tokio::sync::Mutex<()>>,
 ) -> Result<WriteTx> {
     let turn = lock.clone().lock_owned().await;
-    let tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = pool.begin_with(backend.begin_statement()).await?;
+    if backend == Backend::Postgres {
+        // Selected as a boolean: `Any` reads no `void` column.
+        sqlx::query("SELECT pg_advisory_xact_lock($1) IS NULL").bind(db::WRITE_LOCK_KEY).execute(&mut *tx).await?;
+    }
     Ok(WriteTx { tx, _turn: turn })
+}
+
+/// A pool of SQLite connections through the `Any` driver, each set up for the service: WAL,
+/// full fsync, foreign keys, a memory map for reads and a busy timeout.
+pub(crate) async fn connect_sqlite(path: &Path, max_connections: u32) -> Result<db::Pool> {
+    sqlx::any::install_default_drivers();
+    let url = SqliteConnectOptions::new().filename(path).create_if_missing(true).to_url_lossy();
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                use sqlx::Executor;
+                conn.execute(
+                    // An acknowledged deprovisioning must survive a power cut, not only a
+                    // crash (synchronous = FULL). The memory map serves reads without a pread
+                    // and a copy per page: every commit (the sync log commits several times a
+                    // second) empties each connection's page cache, so without it each lookup
+                    // re-reads its pages. Reads only; writes and fsync are unchanged.
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+                     PRAGMA mmap_size = 1073741824; PRAGMA busy_timeout = 10000;",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .connect_with(sqlx::any::AnyConnectOptions::from_url(&url)?)
+        .await?;
+    Ok(pool)
+}
+
+/// Stores for the test suites: the same tests run on SQLite and, when
+/// `TALKWRITER_TEST_DATABASE_URL` names a PostgreSQL server (`tests/postgres.sh` starts one),
+/// on a fresh PostgreSQL database each.
+pub mod testing {
+    use std::path::Path;
+
+    use crate::{Clock, Config, Provisioning, Result};
+
+    /// The PostgreSQL server the tests run against, if any.
+    pub fn postgres_url() -> Option<String> {
+        std::env::var("TALKWRITER_TEST_DATABASE_URL").ok().filter(|u| u.starts_with("postgres"))
+    }
+
+    /// A new, empty PostgreSQL database on the test server, by URL.
+    pub async fn fresh_postgres_database(server_url: &str) -> Result<String> {
+        use sqlx::Connection;
+        let name = format!("tw_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(server_url).await?;
+        sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {name}").as_str()).await?;
+        admin.close().await?;
+        let (base, _) = server_url.rsplit_once('/').unwrap_or((server_url, ""));
+        Ok(format!("{base}/{name}"))
+    }
+
+    /// A store for one test: a fresh PostgreSQL database when the tests run on PostgreSQL,
+    /// otherwise `scim.db` in `dir`.
+    pub async fn open_store(dir: &Path, config: Config, clock: Clock) -> Result<Provisioning> {
+        match postgres_url() {
+            Some(server) => {
+                let url = fresh_postgres_database(&server).await?;
+                Provisioning::connect_with_clock(&url, config, clock).await
+            }
+            None => Provisioning::open_with_clock(&dir.join("scim.db"), config, clock).await,
+        }
+    }
 }

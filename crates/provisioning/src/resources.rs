@@ -2,8 +2,8 @@
 //! Each write and its sync-log event commit in one transaction.
 
 use serde_json::{Value, json};
-use sqlx::sqlite::SqliteArguments;
-use sqlx::{Arguments, SqliteConnection};
+
+use sqlx::Arguments;
 
 use scim_protocol::patch::{MemberOp, apply_patch};
 use scim_protocol::resource::{self, Member, MemberKind, Meta, normalize, render};
@@ -131,7 +131,7 @@ fn json_path(attr: &str) -> String {
     p
 }
 
-fn sort_expr(kind: ResourceKind, sort_by: &str, args: &mut SqliteArguments<'_>) -> Result<String> {
+fn sort_expr(kind: ResourceKind, sort_by: &str, args: &mut crate::db::Args<'_>) -> Result<String> {
     let lower = sort_by.to_ascii_lowercase();
     let short = lower.rsplit(':').next().unwrap_or(&lower);
     Ok(match (kind, short) {
@@ -148,9 +148,9 @@ fn sort_expr(kind: ResourceKind, sort_by: &str, args: &mut SqliteArguments<'_>) 
     })
 }
 
-fn add_arg<'q, T>(args: &mut SqliteArguments<'q>, v: T) -> Result<()>
+fn add_arg<'q, T>(args: &mut crate::db::Args<'q>, v: T) -> Result<()>
 where
-    T: 'q + sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+    T: 'q + sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any>,
 {
     args.add(v).map_err(|e| Error::Io(std::io::Error::other(e.to_string())))
 }
@@ -190,7 +190,7 @@ impl Cursor {
     }
 }
 
-fn add_binds(args: &mut SqliteArguments<'_>, binds: &[SqlBind]) -> Result<()> {
+fn add_binds(args: &mut crate::db::Args<'_>, binds: &[SqlBind]) -> Result<()> {
     for b in binds {
         let r = match b {
             SqlBind::Text(s) => args.add(s.clone()),
@@ -213,7 +213,7 @@ fn member_json(base_url: &str, id: &str, kind: &str, display: Option<String>) ->
 }
 
 impl Provisioning {
-    async fn load_row(&self, conn: &mut SqliteConnection, kind: ResourceKind, id: &str) -> Result<Row> {
+    async fn load_row(&self, conn: &mut crate::db::Conn, kind: ResourceKind, id: &str) -> Result<Row> {
         sqlx::query_as(&format!("SELECT id, data, version, created, last_modified FROM {} WHERE id = ?", table(kind)))
             .bind(id)
             .fetch_optional(&mut *conn)
@@ -222,13 +222,7 @@ impl Provisioning {
     }
 
     /// The computed `groups` of a user, or the `members` of a group.
-    async fn related(
-        &self,
-        conn: &mut SqliteConnection,
-        kind: ResourceKind,
-        base_url: &str,
-        id: &str,
-    ) -> Result<Value> {
+    async fn related(&self, conn: &mut crate::db::Conn, kind: ResourceKind, base_url: &str, id: &str) -> Result<Value> {
         let rows: Vec<(String, String, Option<String>)> = match kind {
             ResourceKind::User => {
                 sqlx::query_as(
@@ -267,11 +261,11 @@ impl Provisioning {
     /// The computed `groups` of each of `rows` (users), as [`Self::related`] renders them.
     async fn groups_of_users(
         &self,
-        conn: &mut SqliteConnection,
+        conn: &mut crate::db::Conn,
         base_url: &str,
         rows: &[Row],
     ) -> Result<std::collections::HashMap<String, Vec<Value>>> {
-        let mut b = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        let mut b = sqlx::QueryBuilder::<sqlx::Any>::new(
             "SELECT m.member_id, g.id, g.display_name FROM group_members m JOIN groups g ON g.id = m.group_id
              WHERE m.member_id IN (",
         );
@@ -292,7 +286,7 @@ impl Provisioning {
 
     async fn render_row(
         &self,
-        conn: &mut SqliteConnection,
+        conn: &mut crate::db::Conn,
         kind: ResourceKind,
         base_url: &str,
         row: &Row,
@@ -327,7 +321,7 @@ impl Provisioning {
             binds = w.binds;
         }
         let mut conn = self.pool.acquire().await?;
-        let mut count_args = SqliteArguments::default();
+        let mut count_args = crate::db::Args::default();
         add_binds(&mut count_args, &binds)?;
         // Without a filter, no WHERE at all: SQLite then counts the b-tree's cells page by page
         // instead of visiting each row (at 1M users, under 1 ms instead of 8).
@@ -337,7 +331,7 @@ impl Provisioning {
         };
         let total: i64 = sqlx::query_scalar_with(&count_sql, count_args).fetch_one(&mut *conn).await?;
 
-        let mut args = SqliteArguments::default();
+        let mut args = crate::db::Args::default();
         add_binds(&mut args, &binds)?;
         let select = format!("SELECT id, data, version, created, last_modified FROM {} WHERE {where_sql}", table(kind));
         let (rows, next_cursor, previous_cursor) = match &q.cursor {
@@ -579,7 +573,7 @@ impl Provisioning {
 
     /// Whether membership of this group can decide anyone's access: the rule is "groups" and
     /// the group grants access. Only then are members' access snapshots worth taking.
-    async fn group_grants(&self, conn: &mut SqliteConnection, group_id: &str) -> Result<bool> {
+    async fn group_grants(&self, conn: &mut crate::db::Conn, group_id: &str) -> Result<bool> {
         if access::rule_mode(conn).await? != "groups" {
             return Ok(false);
         }
@@ -594,7 +588,7 @@ impl Provisioning {
     /// Returns the ids that were not members before.
     async fn add_members(
         &self,
-        conn: &mut SqliteConnection,
+        conn: &mut crate::db::Conn,
         group_id: &str,
         members: &[Member],
         now: &str,
@@ -639,7 +633,7 @@ impl Provisioning {
     }
 
     /// Removes members by id; returns the ids that were members.
-    async fn remove_members(&self, conn: &mut SqliteConnection, group_id: &str, ids: &[String]) -> Result<Vec<String>> {
+    async fn remove_members(&self, conn: &mut crate::db::Conn, group_id: &str, ids: &[String]) -> Result<Vec<String>> {
         let mut removed = vec![];
         for mid in ids {
             let n = sqlx::query("DELETE FROM group_members WHERE group_id = ? AND member_id = ?")
@@ -655,7 +649,7 @@ impl Provisioning {
         Ok(removed)
     }
 
-    async fn member_set(&self, conn: &mut SqliteConnection, group_id: &str) -> Result<Vec<String>> {
+    async fn member_set(&self, conn: &mut crate::db::Conn, group_id: &str) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar("SELECT member_id FROM group_members WHERE group_id = ? ORDER BY member_id")
             .bind(group_id)
             .fetch_all(&mut *conn)
@@ -746,7 +740,7 @@ impl Provisioning {
 
     async fn store_doc(
         &self,
-        conn: &mut SqliteConnection,
+        conn: &mut crate::db::Conn,
         kind: ResourceKind,
         id: &str,
         doc: &Value,
@@ -795,14 +789,14 @@ impl Provisioning {
 
     /// The member ids a member op selects, so removals are by id (and their access can be
     /// compared before and after).
-    async fn select_members(&self, conn: &mut SqliteConnection, group_id: &str, op: &MemberOp) -> Result<Vec<String>> {
+    async fn select_members(&self, conn: &mut crate::db::Conn, group_id: &str, op: &MemberOp) -> Result<Vec<String>> {
         Ok(match op {
             MemberOp::Add(ms) => ms.iter().map(|m| m.value.clone()).collect(),
             MemberOp::Remove(ids) => ids.clone(),
             MemberOp::RemoveAll => self.member_set(conn, group_id).await?,
             MemberOp::RemoveWhere(filter) => {
                 let w = crate::member_filter::member_filter_sql(filter)?;
-                let mut args = SqliteArguments::default();
+                let mut args = crate::db::Args::default();
                 add_arg(&mut args, group_id.to_string())?;
                 add_binds(&mut args, &w.binds)?;
                 let ids: Vec<String> = sqlx::query_scalar_with(

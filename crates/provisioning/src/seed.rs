@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::{Any, QueryBuilder};
 
 use scim_protocol::resource::normalize;
 use scim_protocol::{Quirks, ResourceKind};
@@ -170,9 +170,9 @@ impl Provisioning {
 
 /// Inserts `total` rows, `ROWS_PER_STATEMENT` per statement and `ROWS_PER_TX` per transaction.
 async fn chunked(
-    conn: &mut SqliteConnection,
+    conn: &mut crate::db::Conn,
     total: u64,
-    mut build: impl FnMut(&mut QueryBuilder<'static, Sqlite>, std::ops::Range<u64>) -> Result<()>,
+    mut build: impl FnMut(&mut QueryBuilder<'static, Any>, std::ops::Range<u64>) -> Result<()>,
     mut progress: impl FnMut(u64),
 ) -> Result<()> {
     let mut start = 0;

@@ -24,7 +24,9 @@ fn okta(method: &str) -> RequestContext {
 impl World {
     async fn new() -> World {
         let dir = tempfile::tempdir().unwrap();
-        let p = Provisioning::open(&dir.path().join("scim.db"), Config::default()).await.unwrap();
+        let p = provisioning::testing::open_store(dir.path(), Config::default(), provisioning::Clock::system())
+            .await
+            .unwrap();
         World { p, _dir: dir }
     }
     async fn user(&self, name: &str) -> String {

@@ -14,7 +14,8 @@ use tower::ServiceExt;
 
 async fn provisioning() -> (Provisioning, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let p = Provisioning::open(&dir.path().join("scim.db"), Config::default()).await.unwrap();
+    let p =
+        provisioning::testing::open_store(dir.path(), Config::default(), provisioning::Clock::system()).await.unwrap();
     let token = p.create_token("test", None).await.unwrap().token;
     (p, token, dir)
 }

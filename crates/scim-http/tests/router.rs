@@ -27,7 +27,8 @@ struct Res {
 
 async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let p = Provisioning::open(&dir.path().join("scim.db"), Config::default()).await.unwrap();
+    let p =
+        provisioning::testing::open_store(dir.path(), Config::default(), provisioning::Clock::system()).await.unwrap();
     let token = p.create_token("test", None).await.unwrap().token;
     Env { p, token, _dir: dir }
 }

@@ -1,0 +1,220 @@
+//! The two stores behind one code path: SQLite, the embedded default, and PostgreSQL, which
+//! several server instances share. Every query goes through sqlx's `Any` driver, so the code
+//! that decides what to store is written once; where the two dialects differ, [`Backend`]
+//! writes each one's SQL. Columns hold only types both drivers map the same way (text,
+//! 64-bit integers, doubles), and flags are integers 0/1 on both, read through [`Flag`].
+
+use std::borrow::Cow;
+
+use sqlx::any::{AnyTypeInfo, AnyTypeInfoKind, AnyValueRef};
+use sqlx::{Any, Decode, Type, ValueRef};
+
+pub(crate) type Pool = sqlx::AnyPool;
+pub(crate) type Conn = sqlx::AnyConnection;
+pub(crate) type Args<'q> = sqlx::any::AnyArguments<'q>;
+
+/// Which database the service runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a connection talks to.
+    pub(crate) fn of(conn: &Conn) -> Backend {
+        if conn.backend_name() == "PostgreSQL" { Backend::Postgres } else { Backend::Sqlite }
+    }
+
+    /// SQL written with `?` placeholders, in this backend's form: unchanged for SQLite,
+    /// numbered `$1, $2, ...` for PostgreSQL. A `?` inside a quoted literal or identifier is
+    /// left alone.
+    pub(crate) fn sql(self, sql: &str) -> Cow<'_, str> {
+        if self == Backend::Sqlite || !sql.contains('?') {
+            return Cow::Borrowed(sql);
+        }
+        let mut out = String::with_capacity(sql.len() + 16);
+        let mut n = 0;
+        let mut quote: Option<char> = None;
+        for c in sql.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '\'' | '"') => quote = Some(c),
+                (None, '?') => {
+                    n += 1;
+                    out.push('$');
+                    out.push_str(&n.to_string());
+                    continue;
+                }
+                (None, _) => {}
+            }
+            out.push(c);
+        }
+        Cow::Owned(out)
+    }
+
+    /// `group_concat(expr, sep)`: the values of `expr` joined by the one-character `sep`.
+    pub(crate) fn string_agg(self, expr: &str, sep_char_code: u8) -> String {
+        match self {
+            Backend::Sqlite => format!("group_concat({expr}, char({sep_char_code}))"),
+            Backend::Postgres => format!("string_agg({expr}, chr({sep_char_code}))"),
+        }
+    }
+
+    /// A table expression with one column, `value`: the elements of a bound JSON array of
+    /// strings (`["a","b"]`).
+    pub(crate) fn json_strings(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "(SELECT value FROM json_each(?))",
+            Backend::Postgres => "(SELECT value FROM jsonb_array_elements_text(CAST(? AS jsonb)) AS j(value))",
+        }
+    }
+
+    /// `lower()` of the text at a bound JSON path (`$."name"."familyName"` for SQLite, a text
+    /// array `{name,familyName}` for PostgreSQL; see [`Backend::json_path`]) inside `data`.
+    pub(crate) fn lower_json_text(self, data: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("lower(json_extract({data}, ?))"),
+            Backend::Postgres => format!("lower(CAST({data} AS jsonb) #>> CAST(? AS text[]))"),
+        }
+    }
+
+    /// The bound form of a dotted attribute path for [`Backend::lower_json_text`].
+    pub(crate) fn json_path(self, attr: &str) -> String {
+        match self {
+            Backend::Sqlite => {
+                let mut out = String::from("$");
+                for part in attr.split('.') {
+                    out.push_str(".\"");
+                    out.push_str(&part.replace('"', "\\\""));
+                    out.push('"');
+                }
+                out
+            }
+            Backend::Postgres => {
+                let parts: Vec<String> =
+                    attr.split('.').map(|p| format!("\"{}\"", p.replace('\\', "\\\\").replace('"', "\\\""))).collect();
+                format!("{{{}}}", parts.join(","))
+            }
+        }
+    }
+
+    /// Opens a write transaction. SQLite: `BEGIN IMMEDIATE` takes the database's one write
+    /// lock. PostgreSQL: a transaction that first takes one transaction-scoped advisory lock,
+    /// so writes from every instance take turns exactly as on SQLite (see
+    /// docs/decisions/0018-postgresql.md).
+    pub(crate) fn begin_statement(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN ISOLATION LEVEL READ COMMITTED",
+        }
+    }
+}
+
+/// SQL built piece by piece with bound values, its placeholders in the backend's form.
+/// `sqlx::QueryBuilder<Any>` writes `?`, which PostgreSQL does not take.
+pub(crate) struct SqlBuilder {
+    backend: Backend,
+    sql: String,
+    args: Args<'static>,
+    count: usize,
+    error: Option<sqlx::error::BoxDynError>,
+}
+
+impl SqlBuilder {
+    pub(crate) fn new(backend: Backend, sql: impl Into<String>) -> Self {
+        SqlBuilder { backend, sql: sql.into(), args: Args::default(), count: 0, error: None }
+    }
+
+    pub(crate) fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Appends a placeholder and binds `value` to it.
+    pub(crate) fn push_bind<T>(&mut self, value: T) -> &mut Self
+    where
+        T: 'static + sqlx::Encode<'static, Any> + Type<Any>,
+    {
+        use sqlx::Arguments;
+        self.count += 1;
+        match self.backend {
+            Backend::Sqlite => self.sql.push('?'),
+            Backend::Postgres => {
+                self.sql.push('$');
+                self.sql.push_str(&self.count.to_string());
+            }
+        }
+        if let Err(e) = self.args.add(value) {
+            self.error.get_or_insert(e);
+        }
+        self
+    }
+
+    /// The SQL and its arguments: `sqlx::query_as_with(&sql, args)`.
+    pub(crate) fn build(self) -> crate::Result<(String, Args<'static>)> {
+        match self.error {
+            Some(e) => Err(crate::Error::Io(std::io::Error::other(e.to_string()))),
+            None => Ok((self.sql, self.args)),
+        }
+    }
+}
+
+/// The advisory lock key writers take on PostgreSQL ("TWSCIM" in ASCII).
+pub(crate) const WRITE_LOCK_KEY: i64 = 0x5457_5343_494D;
+
+/// A 0/1 integer column read as a `bool` (`#[sqlx(try_from = "Flag")]`). `Any` decodes
+/// `bool` only from boolean values, and both stores keep flags as integers; a boolean
+/// expression on PostgreSQL (`EXISTS (...)`) reads as well.
+pub(crate) struct Flag(bool);
+
+impl From<Flag> for bool {
+    fn from(f: Flag) -> bool {
+        f.0
+    }
+}
+
+impl Type<Any> for Flag {
+    fn type_info() -> AnyTypeInfo {
+        <i64 as Type<Any>>::type_info()
+    }
+
+    fn compatible(ty: &AnyTypeInfo) -> bool {
+        matches!(
+            ty.kind(),
+            AnyTypeInfoKind::Bool | AnyTypeInfoKind::SmallInt | AnyTypeInfoKind::Integer | AnyTypeInfoKind::BigInt
+        )
+    }
+}
+
+impl<'r> Decode<'r, Any> for Flag {
+    fn decode(value: AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        if value.type_info().kind() == AnyTypeInfoKind::Bool {
+            Ok(Flag(<bool as Decode<Any>>::decode(value)?))
+        } else {
+            Ok(Flag(<i64 as Decode<Any>>::decode(value)? != 0))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Backend;
+
+    #[test]
+    fn placeholders_are_numbered_for_postgres_outside_literals() {
+        let sql = "SELECT '?' FROM t WHERE a = ? AND \"b?\" = ? AND c LIKE ? ESCAPE '\\'";
+        assert_eq!(Backend::Sqlite.sql(sql), sql);
+        assert_eq!(
+            Backend::Postgres.sql(sql),
+            "SELECT '?' FROM t WHERE a = $1 AND \"b?\" = $2 AND c LIKE $3 ESCAPE '\\'"
+        );
+    }
+
+    #[test]
+    fn json_paths_quote_every_key() {
+        assert_eq!(Backend::Sqlite.json_path("name.familyName"), "$.\"name\".\"familyName\"");
+        assert_eq!(Backend::Postgres.json_path("name.familyName"), "{\"name\",\"familyName\"}");
+    }
+}
