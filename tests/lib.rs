@@ -61,13 +61,34 @@ pub struct ScimServer {
     pub stderr_path: PathBuf,
 }
 
+/// The database for one test's server: `scim.db` in `dir`, or a fresh PostgreSQL database
+/// when `TALKWRITER_TEST_DATABASE_URL` names a PostgreSQL server (the test command runs the
+/// engine's suites on both).
+pub fn test_database(dir: &Path) -> String {
+    match provisioning::testing::postgres_url() {
+        Some(server) => std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(provisioning::testing::fresh_postgres_database(&server)).expect("a fresh PostgreSQL database")
+        })
+        .join()
+        .unwrap(),
+        None => dir.join("scim.db").to_str().unwrap().to_string(),
+    }
+}
+
 impl ScimServer {
-    /// Starts `talkwriter-scim serve --db DB --listen 127.0.0.1:PORT`, output captured to files.
+    /// Starts `talkwriter-scim serve --db DB --listen 127.0.0.1:PORT`, output captured to files
+    /// beside the SQLite file.
     pub fn start(db: &Path) -> ScimServer {
+        Self::start_logging_to(db.to_str().unwrap(), db.parent().unwrap())
+    }
+
+    /// Starts `talkwriter-scim serve --db DB` for a SQLite path or a database URL, its output
+    /// captured to files in `dir`.
+    pub fn start_logging_to(db: &str, dir: &Path) -> ScimServer {
         let bin = binary("talkwriter-scim", "talkwriter-scim", "TALKWRITER_SCIM_BIN");
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
-        let dir = db.parent().unwrap();
         let stdout_path = dir.join(format!("serve-{port}.out"));
         let stderr_path = dir.join(format!("serve-{port}.err"));
         let child = Command::new(bin)
@@ -79,7 +100,7 @@ impl ScimServer {
             .spawn()
             .expect("talkwriter-scim starts");
         assert!(wait_for_port(&addr, Duration::from_secs(20)), "talkwriter-scim listens on {addr}");
-        ScimServer { child, base: format!("http://{addr}"), db: db.to_path_buf(), stdout_path, stderr_path }
+        ScimServer { child, base: format!("http://{addr}"), db: PathBuf::from(db), stdout_path, stderr_path }
     }
 
     /// Sends SIGTERM and waits for a clean exit.

@@ -27,10 +27,10 @@ struct Session {
 impl Session {
     fn start(user_agent: &'static str) -> Session {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("scim.db");
-        let (ok, token, err) = cli(&["token", "create", "--db", db.to_str().unwrap()]);
+        let db = e2e::test_database(dir.path());
+        let (ok, token, err) = cli(&["token", "create", "--db", &db]);
         assert!(ok, "{err}");
-        let server = ScimServer::start(&db);
+        let server = ScimServer::start_logging_to(&db, dir.path());
         Session {
             _dir: dir,
             server,

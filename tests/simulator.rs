@@ -25,10 +25,10 @@ struct Server {
 impl Server {
     fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("scim.db");
-        let (ok, token, err) = cli(&["token", "create", "--db", db.to_str().unwrap()]);
+        let db = e2e::test_database(dir.path());
+        let (ok, token, err) = cli(&["token", "create", "--db", &db]);
         assert!(ok, "{err}");
-        let server = ScimServer::start(&db);
+        let server = ScimServer::start_logging_to(&db, dir.path());
         Server { _dir: dir, server, token: token.trim().into() }
     }
 

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Provisioning, Result};
+use crate::{Backend, Error, Provisioning, Result};
 
 /// A user's access and its reason, in the admin's words.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -45,7 +45,7 @@ pub(crate) const ACCESS_STATE_SQL: &str = "CASE WHEN u.active = 0 OR u.admin_sus
         WHERE m.member_id = u.id) THEN 'has_access' ELSE 'no_access' END";
 
 pub(crate) async fn rule_mode(conn: &mut crate::db::Conn) -> Result<String> {
-    let v: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+    let v: Option<String> = sqlx::query_scalar(&Backend::of(conn).sql("SELECT value FROM settings WHERE key = ?"))
         .bind(RULE_KEY)
         .fetch_optional(&mut *conn)
         .await?;
@@ -133,13 +133,17 @@ pub(crate) fn access_from_parts(
 pub(crate) async fn access_of(conn: &mut crate::db::Conn, user_id: &str) -> Result<Option<(String, Access)>> {
     // The rule is read in the same statement: this runs twice per user write, inside the
     // write turn, where every round trip to the connection's thread holds up the next writer.
+    let backend = Backend::of(conn);
     let row: Option<ModeAndAccess> = sqlx::query_as(
-        "SELECT u.user_name, u.active, u.admin_suspended, u.admin_suspended_reason,
-                (SELECT group_concat(g.display_name, char(31)) FROM group_members m
+        &backend.sql(
+            &"SELECT u.user_name, u.active, u.admin_suspended, u.admin_suspended_reason,
+                (SELECT GROUP_NAMES FROM group_members m
                    JOIN granting_groups gg ON gg.group_id = m.group_id JOIN groups g ON g.id = m.group_id
                   WHERE m.member_id = u.id) AS granting,
                 (SELECT value FROM settings WHERE key = ?) AS mode
-           FROM users u WHERE u.id = ?",
+           FROM users u WHERE u.id = ?"
+                .replace("GROUP_NAMES", backend.group_names()),
+        ),
     )
     .bind(RULE_KEY)
     .bind(user_id)
@@ -256,7 +260,9 @@ impl Provisioning {
         let mut conn = self.pool.acquire().await?;
         let mode = rule_mode(&mut conn).await?;
         let granting_groups =
-            sqlx::query_scalar("SELECT group_id FROM granting_groups ORDER BY group_id").fetch_all(&mut *conn).await?;
+            sqlx::query_scalar(&self.backend.sql("SELECT group_id FROM granting_groups ORDER BY group_id"))
+                .fetch_all(&mut *conn)
+                .await?;
         Ok(AccessRule { mode, granting_groups })
     }
 
@@ -276,23 +282,25 @@ impl Provisioning {
         }
         let mut tx = self.begin_write().await?;
         for g in &rule.granting_groups {
-            let exists: Option<i64> =
-                sqlx::query_scalar("SELECT 1 FROM groups WHERE id = ?").bind(g).fetch_optional(&mut *tx).await?;
+            let exists: Option<i64> = sqlx::query_scalar(&self.backend.sql("SELECT 1 FROM groups WHERE id = ?"))
+                .bind(g)
+                .fetch_optional(&mut *tx)
+                .await?;
             if exists.is_none() {
                 return Err(Error::NotFound(format!("no group has the id \"{g}\"")));
             }
         }
         let before = self.granted_ids(&mut tx).await?;
-        sqlx::query(
+        sqlx::query(&self.backend.sql(
             "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
+        ))
         .bind(RULE_KEY)
         .bind(&rule.mode)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM granting_groups").execute(&mut *tx).await?;
+        sqlx::query(&self.backend.sql("DELETE FROM granting_groups")).execute(&mut *tx).await?;
         for g in &rule.granting_groups {
-            sqlx::query("INSERT OR IGNORE INTO granting_groups (group_id) VALUES (?)")
+            sqlx::query(&self.backend.sql("INSERT INTO granting_groups (group_id) VALUES (?) ON CONFLICT DO NOTHING"))
                 .bind(g)
                 .execute(&mut *tx)
                 .await?;
@@ -302,10 +310,13 @@ impl Provisioning {
         let names: Vec<String> = if rule.granting_groups.is_empty() {
             vec![]
         } else {
-            sqlx::query_scalar("SELECT display_name FROM groups WHERE id IN (SELECT value FROM json_each(?)) ORDER BY display_name_key")
-                .bind(serde_json::to_string(&rule.granting_groups).unwrap_or_default())
-                .fetch_all(&mut *tx)
-                .await?
+            sqlx::query_scalar(&self.backend.sql(&format!(
+                "SELECT display_name FROM groups WHERE id IN {} ORDER BY display_name_key",
+                self.backend.json_strings()
+            )))
+            .bind(serde_json::to_string(&rule.granting_groups).unwrap_or_default())
+            .fetch_all(&mut *tx)
+            .await?
         };
         let summary = match rule.mode.as_str() {
             "all" => "Access rule: every active provisioned user has access".to_string(),
@@ -341,9 +352,12 @@ impl Provisioning {
         let before = self.granted_ids(&mut conn).await?;
         let groups = serde_json::to_string(&rule.granting_groups).unwrap_or_default();
         let after: Vec<String> = sqlx::query_scalar(
-            "SELECT u.id FROM users u WHERE u.active = 1 AND u.admin_suspended IS NULL AND (? = 'all' OR EXISTS (
+            &self.backend.sql(
+                &"SELECT u.id FROM users u WHERE u.active = 1 AND u.admin_suspended IS NULL AND (? = 'all' OR EXISTS (
                 SELECT 1 FROM group_members m WHERE m.member_id = u.id
-                AND m.group_id IN (SELECT value FROM json_each(?))))",
+                AND m.group_id IN JSON_STRINGS))"
+                    .replace("JSON_STRINGS", self.backend.json_strings()),
+            ),
         )
         .bind(&rule.mode)
         .bind(groups)
@@ -355,10 +369,11 @@ impl Provisioning {
 
     async fn granted_ids(&self, conn: &mut crate::db::Conn) -> Result<std::collections::BTreeSet<String>> {
         let mode = rule_mode(conn).await?;
-        let ids: Vec<String> = sqlx::query_scalar(&format!("SELECT u.id FROM users u WHERE {HAS_ACCESS_SQL}"))
-            .bind(&mode)
-            .fetch_all(&mut *conn)
-            .await?;
+        let ids: Vec<String> =
+            sqlx::query_scalar(&self.backend.sql(&format!("SELECT u.id FROM users u WHERE {HAS_ACCESS_SQL}")))
+                .bind(&mode)
+                .fetch_all(&mut *conn)
+                .await?;
         Ok(ids.into_iter().collect())
     }
 
@@ -371,7 +386,7 @@ impl Provisioning {
             return Err(Error::NotFound(format!("no user has the id \"{user_id}\"")));
         };
         let now = self.clock.stamp();
-        sqlx::query("UPDATE users SET admin_suspended = ?, admin_suspended_reason = ? WHERE id = ?")
+        sqlx::query(&self.backend.sql("UPDATE users SET admin_suspended = ?, admin_suspended_reason = ? WHERE id = ?"))
             .bind(suspend.then_some(&now))
             .bind(suspend.then(|| reason.trim().to_string()))
             .bind(user_id)

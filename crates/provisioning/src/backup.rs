@@ -1,5 +1,6 @@
 //! Online backup: a consistent copy of the live database while it keeps serving
 //! (`VACUUM INTO` reads one snapshot; in WAL mode writers are not blocked meanwhile).
+//! SQLite only: a PostgreSQL store is backed up with PostgreSQL's own tools.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -7,7 +8,7 @@ use std::str::FromStr;
 use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 
-use crate::{Error, Provisioning, Result};
+use crate::{Backend, Error, Provisioning, Result};
 
 /// What a backup holds, counted in the copy itself after its integrity check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +22,17 @@ impl Provisioning {
     /// Writes a consistent copy of the database to `out`, which must not exist yet (or be
     /// empty). The copy is created readable by its owner only, like the database, and is
     /// checked with `PRAGMA integrity_check` before this returns.
+    ///
+    /// A PostgreSQL store is refused: `pg_dump` (or the server's base backups) copies it
+    /// consistently while every instance keeps serving, and restores into any server.
     pub async fn backup_to(&self, out: &Path) -> Result<BackupSummary> {
+        if self.backend == Backend::Postgres {
+            return Err(Error::InvalidInput(
+                "backups of a PostgreSQL store are pg_dump's job: run `pg_dump --format=custom --file=scim.dump DATABASE_URL` \
+                 (and `pg_restore --dbname=DATABASE_URL scim.dump` to restore), or use the server's own backups"
+                    .into(),
+            ));
+        }
         if std::fs::metadata(out).is_ok_and(|m| m.len() > 0) {
             return Err(Error::InvalidInput(format!("{} already exists; choose a new file", out.display())));
         }

@@ -54,11 +54,12 @@ impl Backend {
         Cow::Owned(out)
     }
 
-    /// `group_concat(expr, sep)`: the values of `expr` joined by the one-character `sep`.
-    pub(crate) fn string_agg(self, expr: &str, sep_char_code: u8) -> String {
+    /// The display names of groups `g` (one row each) joined by U+001F: the granting groups
+    /// a user's access comes from.
+    pub(crate) fn group_names(self) -> &'static str {
         match self {
-            Backend::Sqlite => format!("group_concat({expr}, char({sep_char_code}))"),
-            Backend::Postgres => format!("string_agg({expr}, chr({sep_char_code}))"),
+            Backend::Sqlite => "group_concat(g.display_name, char(31))",
+            Backend::Postgres => "string_agg(g.display_name, chr(31) ORDER BY g.display_name_key)",
         }
     }
 
@@ -80,23 +81,12 @@ impl Backend {
         }
     }
 
-    /// The bound form of a dotted attribute path for [`Backend::lower_json_text`].
-    pub(crate) fn json_path(self, attr: &str) -> String {
+    /// The bound form of a path of keys for [`Backend::lower_json_text`], every key quoted.
+    pub(crate) fn json_path(self, keys: &[String]) -> String {
+        let quoted = keys.iter().map(|k| format!("\"{}\"", k.replace('\\', "\\\\").replace('"', "\\\"")));
         match self {
-            Backend::Sqlite => {
-                let mut out = String::from("$");
-                for part in attr.split('.') {
-                    out.push_str(".\"");
-                    out.push_str(&part.replace('"', "\\\""));
-                    out.push('"');
-                }
-                out
-            }
-            Backend::Postgres => {
-                let parts: Vec<String> =
-                    attr.split('.').map(|p| format!("\"{}\"", p.replace('\\', "\\\\").replace('"', "\\\""))).collect();
-                format!("{{{}}}", parts.join(","))
-            }
+            Backend::Sqlite => quoted.fold(String::from("$"), |p, k| p + "." + &k),
+            Backend::Postgres => format!("{{{}}}", quoted.collect::<Vec<_>>().join(",")),
         }
     }
 
@@ -214,7 +204,8 @@ mod tests {
 
     #[test]
     fn json_paths_quote_every_key() {
-        assert_eq!(Backend::Sqlite.json_path("name.familyName"), "$.\"name\".\"familyName\"");
-        assert_eq!(Backend::Postgres.json_path("name.familyName"), "{\"name\",\"familyName\"}");
+        let keys = ["urn:x:2.0:User".to_string(), "department".to_string()];
+        assert_eq!(Backend::Sqlite.json_path(&keys), "$.\"urn:x:2.0:User\".\"department\"");
+        assert_eq!(Backend::Postgres.json_path(&keys), "{\"urn:x:2.0:User\",\"department\"}");
     }
 }

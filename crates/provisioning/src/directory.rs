@@ -109,9 +109,15 @@ struct UserRow {
     granting: Option<String>,
 }
 
-const USER_COLUMNS: &str = "u.id, u.user_name, u.external_id, u.display_name, u.active, u.data, u.created, u.last_modified,
+/// The columns of a directory user row; `GROUP_NAMES` stands for the backend's aggregate.
+fn user_columns(backend: crate::Backend) -> String {
+    USER_COLUMNS.replace("GROUP_NAMES", backend.group_names())
+}
+
+const USER_COLUMNS: &str =
+    "u.id, u.user_name, u.external_id, u.display_name, u.active, u.data, u.created, u.last_modified,
     u.admin_suspended, u.admin_suspended_reason,
-    (SELECT group_concat(g.display_name, char(31)) FROM group_members m JOIN granting_groups gg ON gg.group_id = m.group_id
+    (SELECT GROUP_NAMES FROM group_members m JOIN granting_groups gg ON gg.group_id = m.group_id
        JOIN groups g ON g.id = m.group_id WHERE m.member_id = u.id) AS granting";
 
 impl UserRow {
@@ -212,15 +218,18 @@ impl Provisioning {
         let where_sql = where_sql.replace("'MODE'", if mode == "groups" { "'groups'" } else { "'all'" });
         let limit = if q.limit <= 0 { 50 } else { q.limit.min(MAX_LIMIT) };
         let count_sql = format!("SELECT COUNT(*) FROM users u WHERE {where_sql}");
+        let count_sql = self.backend.sql(&count_sql);
         let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
         for b in &binds {
             count = count.bind(b);
         }
         let total = count.fetch_one(&mut *conn).await?;
         let sql = format!(
-            "SELECT {USER_COLUMNS} FROM users u WHERE {where_sql} ORDER BY {} LIMIT ? OFFSET ?",
+            "SELECT {} FROM users u WHERE {where_sql} ORDER BY {} LIMIT ? OFFSET ?",
+            user_columns(self.backend),
             order(q, "u.user_name_key", "u")
         );
+        let sql = self.backend.sql(&sql);
         let mut query = sqlx::query_as::<_, UserRow>(&sql);
         for b in &binds {
             query = query.bind(b);
@@ -240,6 +249,7 @@ impl Provisioning {
         }
         let limit = if q.limit <= 0 { 50 } else { q.limit.min(MAX_LIMIT) };
         let count_sql = format!("SELECT COUNT(*) FROM groups g WHERE {where_sql}");
+        let count_sql = self.backend.sql(&count_sql);
         let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
         for b in &binds {
             count = count.bind(b);
@@ -249,6 +259,7 @@ impl Provisioning {
             "SELECT {GROUP_COLUMNS} FROM groups g WHERE {where_sql} ORDER BY {} LIMIT ? OFFSET ?",
             order(q, "g.display_name_key", "g")
         );
+        let sql = self.backend.sql(&sql);
         let mut query = sqlx::query_as::<_, GroupRow>(&sql);
         for b in &binds {
             query = query.bind(b);
@@ -258,7 +269,7 @@ impl Provisioning {
     }
 
     async fn history(&self, conn: &mut crate::db::Conn, id: &str) -> Result<Vec<SyncEvent>> {
-        Ok(sqlx::query_as("SELECT * FROM events WHERE target_id = ? ORDER BY id DESC LIMIT ?")
+        Ok(sqlx::query_as(&self.backend.sql("SELECT * FROM events WHERE target_id = ? ORDER BY id DESC LIMIT ?"))
             .bind(id)
             .bind(HISTORY)
             .fetch_all(&mut *conn)
@@ -270,17 +281,20 @@ impl Provisioning {
         let mut conn = self.pool.acquire().await?;
         let mode = access::rule_mode(&mut conn).await?;
         let row: Option<UserRow> =
-            sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = ? OR u.user_name_key = ?"))
-                .bind(id_or_user_name)
-                .bind(id_or_user_name.to_lowercase())
-                .fetch_optional(&mut *conn)
-                .await?;
+            sqlx::query_as(&self.backend.sql(&format!(
+                "SELECT {} FROM users u WHERE u.id = ? OR u.user_name_key = ?",
+                user_columns(self.backend)
+            )))
+            .bind(id_or_user_name)
+            .bind(id_or_user_name.to_lowercase())
+            .fetch_optional(&mut *conn)
+            .await?;
         let Some(row) = row else { return Ok(None) };
         let id = row.id.clone();
-        let groups: Vec<GroupRow> = sqlx::query_as(&format!(
+        let groups: Vec<GroupRow> = sqlx::query_as(&self.backend.sql(&format!(
             "SELECT {GROUP_COLUMNS} FROM groups g JOIN group_members gm ON gm.group_id = g.id
              WHERE gm.member_id = ? ORDER BY g.display_name_key"
-        ))
+        )))
         .bind(&id)
         .fetch_all(&mut *conn)
         .await?;
@@ -301,19 +315,20 @@ impl Provisioning {
     pub async fn group_detail(&self, id_or_name: &str, offset: i64, limit: i64) -> Result<Option<GroupDetail>> {
         let mut conn = self.pool.acquire().await?;
         let mode = access::rule_mode(&mut conn).await?;
-        let row: Option<GroupRow> = sqlx::query_as(&format!(
+        let row: Option<GroupRow> = sqlx::query_as(&self.backend.sql(&format!(
             "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.id = ? OR g.display_name_key = ? ORDER BY g.created LIMIT 1"
-        ))
+        )))
         .bind(id_or_name)
         .bind(id_or_name.to_lowercase())
         .fetch_optional(&mut *conn)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let limit = if limit <= 0 { 50 } else { limit.min(MAX_LIMIT) };
-        let members: Vec<UserRow> = sqlx::query_as(&format!(
-            "SELECT {USER_COLUMNS} FROM group_members gm JOIN users u ON u.id = gm.member_id
-             WHERE gm.group_id = ? ORDER BY u.user_name_key LIMIT ? OFFSET ?"
-        ))
+        let members: Vec<UserRow> = sqlx::query_as(&self.backend.sql(&format!(
+            "SELECT {} FROM group_members gm JOIN users u ON u.id = gm.member_id
+             WHERE gm.group_id = ? ORDER BY u.user_name_key LIMIT ? OFFSET ?",
+            user_columns(self.backend)
+        )))
         .bind(&row.id)
         .bind(limit)
         .bind(offset.max(0))

@@ -14,6 +14,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use scim_protocol::Quirks;
 
+use crate::db::{Backend, SqlBuilder};
 use crate::{Provisioning, Result};
 
 /// Bodies larger than this are cut in the log (the request itself is unaffected).
@@ -452,12 +453,16 @@ impl Provisioning {
         event
     }
 
-    /// Inserts events in the transaction, commits it, then broadcasts them.
+    /// Inserts events in the transaction, commits it, then broadcasts them. On PostgreSQL the
+    /// commit notifies every instance, and each one's listener broadcasts them (this one's
+    /// too), so they are not sent here a second time.
     pub(crate) async fn commit_events(&self, mut tx: crate::WriteTx, mut events: Vec<SyncEvent>) -> Result<()> {
         insert_events(&mut tx, &mut events).await?;
         tx.commit().await?;
-        for e in events {
-            let _ = self.events.live.send(e);
+        if self.backend == Backend::Sqlite {
+            for e in events {
+                let _ = self.events.live.send(e);
+            }
         }
         Ok(())
     }
@@ -472,7 +477,7 @@ impl Provisioning {
     }
 
     async fn select_events(&self, q: &EventQuery, limit: i64) -> Result<Vec<SyncEvent>> {
-        let mut b = sqlx::QueryBuilder::<Any>::new("SELECT * FROM events WHERE 1 = 1");
+        let mut b = SqlBuilder::new(self.backend, "SELECT * FROM events WHERE 1 = 1");
         if let Some(id) = q.before_id {
             b.push(" AND id < ").push_bind(id);
         }
@@ -496,7 +501,7 @@ impl Provisioning {
             b.push(" AND target_id = ").push_bind(v);
         }
         if let Some(sim) = q.simulated {
-            b.push(" AND simulated = ").push_bind(sim);
+            b.push(" AND simulated = ").push_bind(i64::from(sim));
         }
         match q.result.as_deref() {
             Some("success") => {
@@ -509,8 +514,10 @@ impl Provisioning {
         }
         if let Some(t) = text(&q.text) {
             // Three characters or more use the trigram index; shorter text scans the column.
+            // SQLite's index is the FTS5 table `events_search`; PostgreSQL's is a pg_trgm index
+            // on the column itself, which answers the LIKE directly.
             let like = format!("%{}%", t.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-            if t.chars().count() >= 3 {
+            if t.chars().count() >= 3 && self.backend == Backend::Sqlite {
                 b.push(" AND id IN (SELECT rowid FROM events_search WHERE search LIKE ")
                     .push_bind(like)
                     .push(" ESCAPE '\\')");
@@ -519,7 +526,8 @@ impl Provisioning {
             }
         }
         b.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
-        let mut events = b.build_query_as::<SyncEvent>().fetch_all(&self.pool).await?;
+        let (sql, args) = b.build()?;
+        let mut events = sqlx::query_as_with::<_, SyncEvent, _>(&sql, args).fetch_all(&self.pool).await?;
         for e in &mut events {
             e.hint = hint(e);
         }
@@ -531,12 +539,16 @@ impl Provisioning {
     /// and are left out.
     pub async fn activity(&self, since: &str, until: &str, bucket: &str) -> Result<Vec<ActivityBucket>> {
         let width = if bucket == "hour" { 13 } else { 16 };
-        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-            "SELECT substr(time, 1, ?) AS b, SUM(status < 400), SUM(status >= 400) FROM events
-             WHERE time >= ? AND time <= ? AND method <> 'ADMIN' AND operation NOT LIKE 'Access %'
-             GROUP BY b ORDER BY b",
-        )
-        .bind(width)
+        // The width is one of two constants, written into the SQL so both stores group by the
+        // same expression. The sums are cast: PostgreSQL's SUM of integers is NUMERIC.
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(&self.backend.sql(&format!(
+            "SELECT substr(time, 1, {width}) AS b,
+                    CAST(SUM(CASE WHEN status < 400 THEN 1 ELSE 0 END) AS BIGINT),
+                    CAST(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS BIGINT)
+               FROM events
+              WHERE time >= ? AND time <= ? AND method <> 'ADMIN' AND operation NOT LIKE 'Access %'
+              GROUP BY b ORDER BY b",
+        )))
         .bind(since)
         .bind(until)
         .fetch_all(&self.pool)
@@ -592,19 +604,22 @@ impl Provisioning {
         let mut deleted = 0;
         if let Some(days) = max_age_days.filter(|d| *d > 0) {
             let cutoff = crate::stamp(self.clock.now() - chrono::Duration::days(days));
-            deleted += sqlx::query("DELETE FROM events WHERE time < ?")
+            deleted += sqlx::query(&self.backend.sql("DELETE FROM events WHERE time < ?"))
                 .bind(cutoff)
                 .execute(&self.pool)
                 .await?
                 .rows_affected();
         }
         if let Some(rows) = max_rows.filter(|r| *r > 0) {
-            deleted +=
-                sqlx::query("DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)")
-                    .bind(rows)
-                    .execute(&self.pool)
-                    .await?
-                    .rows_affected();
+            deleted += sqlx::query(
+                &self
+                    .backend
+                    .sql("DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)"),
+            )
+            .bind(rows)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
         }
         Ok(deleted)
     }
@@ -626,12 +641,12 @@ impl Provisioning {
         }
         for (k, v) in [("log_retention_days", r.days), ("log_retention_rows", r.rows)] {
             match v {
-                Some(v) => sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+                Some(v) => sqlx::query(&self.backend.sql("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"))
                     .bind(k)
                     .bind(v.to_string())
                     .execute(&self.pool)
                     .await?,
-                None => sqlx::query("DELETE FROM settings WHERE key = ?").bind(k).execute(&self.pool).await?,
+                None => sqlx::query(&self.backend.sql("DELETE FROM settings WHERE key = ?")).bind(k).execute(&self.pool).await?,
             };
         }
         let detail = match (r.days, r.rows) {
@@ -706,19 +721,65 @@ fn csv_cell(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
 }
 
-/// Events per INSERT statement: 19 binds each stays far under SQLite's variable limit.
+/// Events per INSERT statement: 19 binds each stays far under SQLite's variable limit (and
+/// PostgreSQL's 65,535).
 const EVENTS_PER_STATEMENT: usize = 64;
+
+/// The channel instances announce committed events on (PostgreSQL), see `listen.rs`.
+pub(crate) const NOTIFY_CHANNEL: &str = "talkwriter_events";
+/// PostgreSQL refuses a notification payload of 8,000 bytes or more; id lists are split below this.
+const MAX_NOTIFY_PAYLOAD: usize = 7000;
+
+/// Appends `VALUES (..), (..)` to `b`: one row per item, its values bound by `row`.
+pub(crate) fn push_values<I: IntoIterator>(
+    b: &mut SqlBuilder,
+    items: I,
+    mut row: impl FnMut(&mut ValuesRow<'_>, I::Item),
+) {
+    b.push("VALUES ");
+    for (i, item) in items.into_iter().enumerate() {
+        b.push(if i == 0 { "(" } else { ", (" });
+        row(&mut ValuesRow { b: &mut *b, first: true }, item);
+        b.push(")");
+    }
+}
+
+/// One row of [`push_values`]: each bound value is separated from the previous by a comma.
+pub(crate) struct ValuesRow<'a> {
+    b: &'a mut SqlBuilder,
+    first: bool,
+}
+
+impl ValuesRow<'_> {
+    pub(crate) fn push_bind<T>(&mut self, value: T) -> &mut Self
+    where
+        T: 'static + sqlx::Encode<'static, Any> + sqlx::Type<Any>,
+    {
+        if !self.first {
+            self.b.push(", ");
+        }
+        self.first = false;
+        self.b.push_bind(value);
+        self
+    }
+}
 
 /// Inserts events with multi-row INSERTs and sets their ids. One statement per 64 events, not
 /// one per event: the batch writer logs every read, and each statement is a round trip to the
 /// connection's thread.
+///
+/// On PostgreSQL the transaction also announces the new ids on [`NOTIFY_CHANNEL`]: the
+/// notification is delivered on commit only, to every instance's listener, which is how the
+/// events reach the live stream there (the writing instance's included).
 pub(crate) async fn insert_events(conn: &mut crate::db::Conn, events: &mut [SyncEvent]) -> Result<()> {
+    let backend = Backend::of(conn);
     for chunk in events.chunks_mut(EVENTS_PER_STATEMENT) {
-        let mut b = sqlx::QueryBuilder::<Any>::new(
+        let mut b = SqlBuilder::new(
+            backend,
             "INSERT INTO events (time, method, path, operation, resource_type, target_id, target_name, status, latency_ms,
                                  user_agent, idp, token_id, quirks, request_body, response_body, detail, simulated, diff, search) ",
         );
-        b.push_values(chunk.iter(), |mut row, e| {
+        push_values(&mut b, chunk.iter(), |row, e| {
             row.push_bind(e.time.clone())
                 .push_bind(e.method.clone())
                 .push_bind(e.path.clone())
@@ -735,20 +796,51 @@ pub(crate) async fn insert_events(conn: &mut crate::db::Conn, events: &mut [Sync
                 .push_bind(e.request_body.clone())
                 .push_bind(e.response_body.clone())
                 .push_bind(e.detail.clone())
-                .push_bind(e.simulated)
+                .push_bind(i64::from(e.simulated))
                 .push_bind(e.diff.clone())
                 .push_bind(e.search.clone());
         });
         b.push(" RETURNING id");
+        let (sql, args) = b.build()?;
         // RETURNING's row order is unspecified, but one statement inside the write turn takes
-        // ascending AUTOINCREMENT ids in VALUES order: sorted, they line up with `chunk`.
-        let mut ids: Vec<i64> = b.build_query_scalar().fetch_all(&mut *conn).await?;
+        // ascending ids in VALUES order: sorted, they line up with `chunk`.
+        let mut ids: Vec<i64> = sqlx::query_scalar_with(&sql, args).fetch_all(&mut *conn).await?;
         ids.sort_unstable();
         for (e, id) in chunk.iter_mut().zip(ids) {
             e.id = id;
         }
     }
+    if backend == Backend::Postgres {
+        for payload in notify_payloads(events.iter().map(|e| e.id)) {
+            // Selected as a boolean: `Any` reads no `void` column.
+            sqlx::query("SELECT pg_notify($1, $2) IS NULL")
+                .bind(NOTIFY_CHANNEL)
+                .bind(payload)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
     Ok(())
+}
+
+/// Event ids as comma-separated lists, each under PostgreSQL's payload limit.
+pub(crate) fn notify_payloads(ids: impl Iterator<Item = i64>) -> Vec<String> {
+    let mut out = vec![];
+    let mut cur = String::new();
+    for id in ids {
+        let id = id.to_string();
+        if !cur.is_empty() && cur.len() + 1 + id.len() > MAX_NOTIFY_PAYLOAD {
+            out.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(',');
+        }
+        cur.push_str(&id);
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
 }
 
 /// The batch writer: drains the channel, inserts what it got in one transaction, broadcasts.
@@ -764,6 +856,7 @@ pub(crate) async fn run_batch_writer(
     mut rx: mpsc::UnboundedReceiver<LogMsg>,
     live: broadcast::Sender<SyncEvent>,
 ) {
+    let backend = backend_of_pool(&pool);
     let mut buf = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut buf, MAX_BATCH).await > 0 {
         let deadline = tokio::time::Instant::now() + BATCH_WINDOW;
@@ -783,12 +876,14 @@ pub(crate) async fn run_batch_writer(
             }
         }
         if !events.is_empty() {
-            match write_batch(&pool, &write_lock, &mut events).await {
-                Ok(()) => {
+            match write_batch(&pool, backend, &write_lock, &mut events).await {
+                // On PostgreSQL the listener publishes them, as it does every instance's.
+                Ok(()) if backend == Backend::Sqlite => {
                     for e in events {
                         let _ = live.send(e);
                     }
                 }
+                Ok(()) => {}
                 Err(e) => tracing::error!(error = %e, "could not write sync-log events"),
             }
         }
@@ -798,15 +893,32 @@ pub(crate) async fn run_batch_writer(
     }
 }
 
+/// The backend a pool connects to, from its URL.
+fn backend_of_pool(pool: &crate::db::Pool) -> Backend {
+    match pool.connect_options().database_url.scheme() {
+        "postgres" | "postgresql" => Backend::Postgres,
+        _ => Backend::Sqlite,
+    }
+}
+
 /// Writes a batch of read and refusal events. These change no data, so their transaction
-/// commits with `synchronous=NORMAL` (no fsync; safe against a crash, though a power cut may
-/// lose the last of them); every write of data and its event stay at `FULL`.
+/// commits without waiting for the disk: SQLite with `synchronous=NORMAL`, PostgreSQL with
+/// `synchronous_commit = off` (safe against a crash, though a power cut, or on PostgreSQL a
+/// server crash, may lose the last of them); every write of data and its event stays fully
+/// durable.
 async fn write_batch(
     pool: &crate::db::Pool,
+    backend: Backend,
     write_lock: &std::sync::Arc<tokio::sync::Mutex<()>>,
     events: &mut [SyncEvent],
 ) -> Result<()> {
     use sqlx::Connection;
+    if backend == Backend::Postgres {
+        let mut tx = crate::begin_write(pool, backend, write_lock).await?;
+        sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
+        insert_events(&mut tx, events).await?;
+        return tx.commit().await;
+    }
     let _turn = write_lock.lock().await;
     let mut conn = pool.acquire().await?;
     sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
@@ -871,6 +983,78 @@ mod tests {
         let mut okta = Quirks::default();
         okta.push(scim_protocol::quirks::RENAME_WITH_ID);
         assert_eq!(recognise_idp(Some("python-requests"), &okta), "Okta");
+    }
+
+    /// The sync log's store functions on the test backend (SQLite, or PostgreSQL when the
+    /// tests run there): free-text search, filters, the activity chart, the status header,
+    /// export and retention.
+    #[tokio::test]
+    async fn the_log_reads_back_on_either_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = crate::testing::open_store(dir.path(), crate::Config::default(), crate::Clock::system()).await.unwrap();
+        let mut ctx = RequestContext::new("POST", "/scim/v2/Users");
+        ctx.body = Some(json!({"userName": "Ada_Lovelace@Example.com", "password": "secret"}));
+        ctx.token_id = Some("t1".into());
+        p.log_request(
+            &ctx,
+            Outcome { status: 409, target_name: Some("Ada_Lovelace@Example.com".into()), ..Default::default() },
+        );
+        let mut sim = RequestContext::new("GET", "/scim/v2/Users/abc");
+        sim.simulated = true;
+        p.log_request(&sim, Outcome { status: 200, target_id: Some("abc".into()), ..Default::default() });
+        p.log_request(
+            &RequestContext::new("GET", "/scim/v2/ServiceProviderConfig"),
+            Outcome { status: 200, ..Default::default() },
+        );
+        p.flush_log().await;
+        p.set_provisioning_enabled(false).await.unwrap();
+
+        let q = |f: fn(&mut EventQuery)| {
+            let mut q = EventQuery::default();
+            f(&mut q);
+            q
+        };
+        let ops = |page: EventPage| page.events.into_iter().map(|e| e.operation).collect::<Vec<_>>();
+        let all = p.query_events(&q(|_| {})).await.unwrap();
+        assert_eq!(ops(all), ["Provisioning Turned Off", "Discovery", "Lookup", "Create User"]);
+        let found = p.query_events(&q(|q| q.text = Some("LOVELACE@".into()))).await.unwrap();
+        assert_eq!(ops(found.clone()), ["Create User"], "three characters or more, any case");
+        assert!(found.events[0].hint.is_some(), "a failure carries a hint");
+        assert!(!found.events[0].request_body.as_deref().unwrap().contains("secret"));
+        assert_eq!(ops(p.query_events(&q(|q| q.text = Some("a_".into()))).await.unwrap()), ["Create User"]);
+        assert!(p.query_events(&q(|q| q.text = Some("a%l".into()))).await.unwrap().events.is_empty(), "% is literal");
+        assert_eq!(ops(p.query_events(&q(|q| q.simulated = Some(true))).await.unwrap()), ["Lookup"]);
+        assert_eq!(ops(p.query_events(&q(|q| q.result = Some("failure".into()))).await.unwrap()), ["Create User"]);
+        let page = p.query_events(&q(|q| q.limit = Some(2))).await.unwrap();
+        assert!(page.has_more);
+        let before = page.events[1].id;
+        assert_eq!(ops(p.query_events(&q(|q| q.limit = Some(1))).await.unwrap()).len(), 1);
+        let older = p.query_events(&EventQuery { before_id: Some(before), ..Default::default() }).await.unwrap();
+        assert_eq!(ops(older), ["Lookup", "Create User"]);
+
+        let since = crate::stamp(chrono::Utc::now() - chrono::Duration::hours(1));
+        let until = crate::stamp(chrono::Utc::now() + chrono::Duration::hours(1));
+        let buckets = p.activity(&since, &until, "minute").await.unwrap();
+        assert_eq!(buckets.iter().map(|b| (b.success, b.failure)).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1)), (2, 1));
+        assert!(buckets[0].start.ends_with(":00Z"), "{buckets:?}");
+        assert!(p.activity(&since, &until, "hour").await.unwrap()[0].start.ends_with(":00:00Z"));
+
+        let status = p.status().await.unwrap();
+        assert!(!status.provisioning_enabled);
+        assert_eq!((status.requests_last_hour, status.errors_last_hour), (2, 1));
+        assert_eq!(status.last_request.map(|e| e.operation).as_deref(), Some("Discovery"));
+        assert!(status.first_authenticated_request.is_some());
+        assert_eq!(p.mapping().await.unwrap().len(), 7);
+
+        let csv = p.export_events(&EventQuery::default(), ExportFormat::Csv).await.unwrap();
+        assert_eq!(csv.lines().count(), 5);
+
+        assert!(p.set_log_retention(&Retention { days: None, rows: Some(10) }).await.is_err());
+        p.set_log_retention(&Retention { days: Some(30), rows: Some(1000) }).await.unwrap();
+        assert_eq!(p.log_retention().await.unwrap(), Retention { days: Some(30), rows: Some(1000) });
+        assert_eq!(p.prune_events(None, Some(2)).await.unwrap(), 3);
+        assert_eq!(p.query_events(&EventQuery::default()).await.unwrap().events.len(), 2);
+        p.close().await;
     }
 
     /// Passwords are redacted at any depth, including inside PATCH operations and extension keys.

@@ -1,11 +1,14 @@
-//! Filters (RFC 7644 §3.4.2.2) as SQLite WHERE clauses over the `users` and `groups` tables,
-//! selecting exactly the rows [`scim_protocol::eval::matches`] selects on the rendered
-//! resources (the tests below hold the two together).
+//! Filters (RFC 7644 §3.4.2.2) as WHERE clauses over the `users` and `groups` tables, for
+//! SQLite and PostgreSQL, selecting exactly the rows [`scim_protocol::eval::matches`] selects
+//! on the rendered resources (the tests below hold the two together, on both stores).
 //!
 //! Request text never reaches the SQL: values, LIKE/GLOB patterns and JSON paths are bound
-//! parameters; the clause holds only column names and SQL written here.
+//! parameters; the clause holds only column names and SQL written here. Placeholders are `?`
+//! in bind order on both stores; the caller passes the whole statement through
+//! [`Backend::sql`](crate::Backend), which numbers them for PostgreSQL. So the clause holds no
+//! other `?` (no jsonb `?` operators).
 //!
-//! The mapping:
+//! The mapping (SQLite):
 //! - Lookup columns where the rendered resource takes its value from them: `id`, `externalId`,
 //!   `userName` (`user_name_key`, folded), a group's `displayName` (`display_name_key`),
 //!   `meta.created`/`meta.lastModified` (text in the store's format, so text order is time
@@ -18,9 +21,29 @@
 //!   column defaults a missing one to 1.
 //! - Every JSON comparison checks `json_type` first, since SQLite orders numbers before text
 //!   and `json_extract` returns `true` as 1. Case-insensitive text compares with `lower()` and
-//!   `LIKE`, which fold ASCII letters only; `eval` folds the same way.
+//!   `LIKE`, which fold ASCII letters only; `eval` folds the same way. Case-exact `co`, `sw`
+//!   and `ew` use `GLOB`.
 //! - `NOT` wraps its operand in `COALESCE(..., 0)`: a comparison with a missing value is
 //!   NULL in SQL, but false in `eval`, so `ne` and `not` must see it as false.
+//!
+//! PostgreSQL differs where the dialects do:
+//! - `data` is text holding JSON: each read is `CAST(users.data AS jsonb) #> CAST(? AS
+//!   text[])`, the path bound as a text array (`{"emails"}`). Arrays iterate with
+//!   `jsonb_array_elements` (alias `e(value)`), whose argument is guarded to be an array, so
+//!   no row's shape can raise an error; paths inside an element start from `e.value`.
+//! - `jsonb_typeof` names the types `string`, `number`, `boolean`, `array`, `object`, `null`.
+//!   Numbers compare as `eval` does: exactly (`numeric`) when both sides are integers, else as
+//!   `double precision`; casts sit inside `CASE WHEN jsonb_typeof(..) = 'number'`, since
+//!   `AND` does not order its operands. Booleans compare by type and text (`'true'`).
+//! - Conditions are booleans (`TRUE`/`FALSE`, `COALESCE(..., FALSE)`), not 0/1.
+//! - `lower()` folds by the collation's character rules, so it reads `lower(x COLLATE "C")`,
+//!   which folds ASCII letters only, as SQLite and `eval` do. `LIKE` is case-sensitive: the
+//!   text is lowered for case-insensitive attributes and left as is for case-exact ones (in
+//!   place of `GLOB`), with the same `ESCAPE '\'` patterns. Ordering comparisons read
+//!   `COLLATE "C"` (byte order, as `eval` compares); `eq` leaves the column as it is, so the
+//!   `user_name_key`, `external_id` and `display_name_key` indexes serve it.
+//! - Dates and keys are `COLLATE "C"` columns, and membership rows are plain columns: the
+//!   same SQL as on SQLite.
 
 use scim_protocol::ScimError;
 use scim_protocol::ast::{AttrPath, CompValue, CompareOp, Filter};
@@ -30,9 +53,12 @@ use serde_json::{Value, json};
 use sqlx::Any;
 use sqlx::query::{Query, QueryAs, QueryScalar};
 
+use crate::Backend;
+
 /// A WHERE clause and its parameters, in the order of the clause's `?`s. The clause refers to
 /// the table by its name (`users.data`), so select `FROM users` or `FROM groups` without an
-/// alias; it is parenthesised, so it can be combined with `AND`.
+/// alias; it is parenthesised, so it can be combined with `AND`. On PostgreSQL, pass the
+/// whole statement through `Backend::sql` to number the placeholders.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SqlWhere {
     pub clause: String,
@@ -48,14 +74,21 @@ pub enum SqlBind {
     Null,
 }
 
-/// Translates `filter` over resources of `kind` to a WHERE clause.
+/// Translates `filter` over resources of `kind` to a SQLite WHERE clause: [`to_sql_for`]
+/// with [`Backend::Sqlite`].
+pub fn to_sql(kind: ResourceKind, filter: &Filter) -> Result<SqlWhere, ScimError> {
+    to_sql_for(Backend::Sqlite, kind, filter)
+}
+
+/// Translates `filter` over resources of `kind` to a WHERE clause for `backend`, with `?`
+/// placeholders (see [`SqlWhere`]).
 ///
 /// Errors: the type errors of [`eval::validate`] (`active gt true`), and `invalidFilter` for
 /// attributes the store cannot filter on: `meta.location`, `meta.version` and `$ref`, which
 /// are rendered from the request's base URL or the row version, and value filters on `meta`.
-pub fn to_sql(kind: ResourceKind, filter: &Filter) -> Result<SqlWhere, ScimError> {
+pub fn to_sql_for(backend: Backend, kind: ResourceKind, filter: &Filter) -> Result<SqlWhere, ScimError> {
     eval::validate(kind, filter)?;
-    let mut w = Writer { kind, sql: String::from("("), binds: Vec::new() };
+    let mut w = Writer { backend, kind, sql: String::from("("), binds: Vec::new() };
     w.filter(&Scope::Root, filter)?;
     w.sql.push(')');
     Ok(SqlWhere { clause: w.sql, binds: w.binds })
@@ -118,27 +151,40 @@ enum Rows {
     Groups,
 }
 
-/// A JSON path into `data`: bound whole, or an element's `e.fullkey` from `json_each` plus a
-/// bound suffix.
+/// A JSON path: keys from the top of `data`, or from the array element `e` being iterated
+/// (SQLite: `e.fullkey` from `json_each` plus a bound suffix; PostgreSQL: `e.value` from
+/// `jsonb_array_elements`).
 #[derive(Clone)]
-enum JsonPath {
-    Bound(String),
-    Each(String),
+struct JsonPath {
+    in_element: bool,
+    keys: Vec<String>,
 }
 
 impl JsonPath {
-    /// The path one key further, quoted (`."urn:...:User"`).
+    const ROOT: JsonPath = JsonPath { in_element: false, keys: Vec::new() };
+    const ELEMENT: JsonPath = JsonPath { in_element: true, keys: Vec::new() };
+
+    /// The path one key further.
     fn key(&self, key: &str) -> Result<JsonPath, ScimError> {
         // Names come from the grammar, which has no quotes or backslashes; a hand-built tree
         // might, and would make a malformed path (a database error, not an injection).
         if key.contains(['"', '\\']) {
             return Err(not_filterable(key));
         }
-        let k = format!(".\"{key}\"");
-        Ok(match self {
-            JsonPath::Bound(p) => JsonPath::Bound(format!("{p}{k}")),
-            JsonPath::Each(s) => JsonPath::Each(format!("{s}{k}")),
-        })
+        let mut p = self.clone();
+        p.keys.push(key.to_string());
+        Ok(p)
+    }
+
+    /// SQLite's form of the keys: `."urn:...:User"."manager"`.
+    fn sqlite_keys(&self) -> String {
+        self.keys.iter().map(|k| format!(".\"{k}\"")).collect()
+    }
+
+    /// PostgreSQL's form: a text array, `{"urn:...:User","manager"}`.
+    fn postgres_keys(&self) -> String {
+        let quoted: Vec<String> = self.keys.iter().map(|k| format!("\"{k}\"")).collect();
+        format!("{{{}}}", quoted.join(","))
     }
 }
 
@@ -230,6 +276,7 @@ fn glob_pattern(op: CompareOp, value: &str) -> String {
 }
 
 struct Writer {
+    backend: Backend,
     kind: ResourceKind,
     sql: String,
     binds: Vec<SqlBind>,
@@ -243,6 +290,20 @@ impl Writer {
     fn bind(&mut self, b: SqlBind) {
         self.sql.push('?');
         self.binds.push(b);
+    }
+
+    fn pg(&self) -> bool {
+        self.backend == Backend::Postgres
+    }
+
+    /// A constant condition: 1/0 on SQLite, a boolean on PostgreSQL.
+    fn truth(&mut self, b: bool) {
+        self.push(match (self.pg(), b) {
+            (false, true) => "1",
+            (false, false) => "0",
+            (true, true) => "TRUE",
+            (true, false) => "FALSE",
+        });
     }
 
     fn data(&self) -> String {
@@ -285,7 +346,7 @@ impl Writer {
     fn negated(&mut self, inner: impl FnOnce(&mut Self) -> Result<(), ScimError>) -> Result<(), ScimError> {
         self.push("NOT COALESCE(");
         inner(self)?;
-        self.push(", 0)");
+        self.push(if self.pg() { ", FALSE)" } else { ", 0)" });
         Ok(())
     }
 
@@ -347,28 +408,19 @@ impl Writer {
         let (source, t) = self.source(scope, path)?;
         match source {
             Source::Col(c) => self.col_present(&c),
-            Source::Const(v) => self.push(if eval::is_present(&v) { "1" } else { "0" }),
-            Source::Meta => self.push("1"),
-            Source::Absent => self.push("0"),
-            Source::Rows(rows) => self.rows_exists(rows, |w| match &t.sub {
-                None => {
-                    w.push("1");
-                    Ok(())
+            Source::Const(v) => self.truth(eval::is_present(&v)),
+            Source::Meta => self.truth(true),
+            Source::Absent => self.truth(false),
+            Source::Rows(rows) => self.rows_exists(rows, |w| {
+                match &t.sub {
+                    None => w.truth(true),
+                    Some(sub) => match row_column(rows, sub).ok_or_else(|| not_filterable(path))? {
+                        Source::Col(c) => w.col_present(&c),
+                        Source::Const(v) => w.truth(eval::is_present(&v)),
+                        _ => w.truth(false),
+                    },
                 }
-                Some(sub) => match row_column(rows, sub).ok_or_else(|| not_filterable(path))? {
-                    Source::Col(c) => {
-                        w.col_present(&c);
-                        Ok(())
-                    }
-                    Source::Const(v) => {
-                        w.push(if eval::is_present(&v) { "1" } else { "0" });
-                        Ok(())
-                    }
-                    _ => {
-                        w.push("0");
-                        Ok(())
-                    }
-                },
+                Ok(())
             })?,
             Source::Json(t) => match scope {
                 Scope::Json { base, .. } => {
@@ -400,16 +452,16 @@ impl Writer {
         let operand = eval::operand(&t, op, value)?;
         match source {
             Source::Col(c) => self.col_compare(&c, op, &operand),
-            Source::Const(v) => self.push(if eval::leaf_matches(&v, op, &operand) { "1" } else { "0" }),
-            Source::Meta | Source::Absent => self.push("0"),
+            Source::Const(v) => self.truth(eval::leaf_matches(&v, op, &operand)),
+            Source::Meta | Source::Absent => self.truth(false),
             Source::Rows(rows) => {
                 let sub = t.sub.clone().unwrap_or_else(|| "value".into());
                 let leaf = row_column(rows, &sub).ok_or_else(|| not_filterable(path))?;
                 self.rows_exists(rows, |w| {
                     match &leaf {
                         Source::Col(c) => w.col_compare(c, op, &operand),
-                        Source::Const(v) => w.push(if eval::leaf_matches(v, op, &operand) { "1" } else { "0" }),
-                        _ => w.push("0"),
+                        Source::Const(v) => w.truth(eval::leaf_matches(v, op, &operand)),
+                        _ => w.truth(false),
                     }
                     Ok(())
                 })?;
@@ -456,17 +508,11 @@ impl Writer {
                     Ok(())
                 };
                 if t.multi_valued() {
-                    self.push("CASE WHEN ");
-                    self.json_type(&JsonLeaf::At(a.clone()));
-                    self.push(" = 'array' THEN EXISTS (SELECT 1 FROM json_each(");
-                    self.push(&self.data());
-                    self.push(", ");
-                    self.path(&a);
-                    self.push(") e WHERE ");
-                    self.filter(&Scope::Json { base: JsonPath::Each(String::new()), parent }, inner)?;
-                    self.push(") ELSE ");
-                    one(self, &a)?;
-                    self.push(" END");
+                    // An array's elements exist; a single value must be checked.
+                    self.each(&a, |w, e| match e.in_element {
+                        true => w.filter(&Scope::Json { base: e.clone(), parent }, inner),
+                        false => one(w, e),
+                    })?;
                 } else {
                     one(self, &a)?;
                 }
@@ -476,9 +522,9 @@ impl Writer {
         }
     }
 
-    /// `$."urn"."name"` for a top-level target.
+    /// The path of a top-level target: the extension URN, then the name.
     fn root_path(&self, t: &Target) -> Result<JsonPath, ScimError> {
-        let mut p = JsonPath::Bound("$".into());
+        let mut p = JsonPath::ROOT;
         if let Some(urn) = &t.container {
             p = p.key(urn)?;
         }
@@ -493,12 +539,23 @@ impl Writer {
     ) -> Result<(), ScimError> {
         self.push("CASE WHEN ");
         self.json_type(&JsonLeaf::At(a.clone()));
-        self.push(" = 'array' THEN EXISTS (SELECT 1 FROM json_each(");
-        self.push(&self.data());
-        self.push(", ");
-        self.path(a);
-        self.push(") e WHERE ");
-        pred(self, &JsonPath::Each(String::new()))?;
+        self.push(" = 'array' THEN EXISTS (SELECT 1 FROM ");
+        if self.pg() {
+            // Guarded again inside: the function raises an error on anything but an array.
+            self.push("jsonb_array_elements(CASE WHEN ");
+            self.json_type(&JsonLeaf::At(a.clone()));
+            self.push(" = 'array' THEN ");
+            self.jsonb(&JsonLeaf::At(a.clone()));
+            self.push(" END) AS e(value)");
+        } else {
+            self.push("json_each(");
+            self.push(&self.data());
+            self.push(", ");
+            self.path(a);
+            self.push(") e");
+        }
+        self.push(" WHERE ");
+        pred(self, &JsonPath::ELEMENT)?;
         self.push(") ELSE ");
         pred(self, a)?;
         self.push(" END");
@@ -519,18 +576,20 @@ impl Writer {
         Ok(())
     }
 
+    /// SQLite: a JSON path argument for `json_extract(data, ..)`/`json_type(data, ..)`.
     fn path(&mut self, p: &JsonPath) {
-        match p {
-            JsonPath::Bound(s) => self.bind(SqlBind::Text(s.clone())),
-            JsonPath::Each(s) if s.is_empty() => self.push("e.fullkey"),
-            JsonPath::Each(s) => {
+        match (p.in_element, p.keys.is_empty()) {
+            (false, _) => self.bind(SqlBind::Text(format!("${}", p.sqlite_keys()))),
+            (true, true) => self.push("e.fullkey"),
+            (true, false) => {
                 self.push("(e.fullkey || ");
-                self.bind(SqlBind::Text(s.clone()));
+                self.bind(SqlBind::Text(p.sqlite_keys()));
                 self.push(")");
             }
         }
     }
 
+    /// SQLite: the path argument a leaf reads.
     fn leaf_path(&mut self, leaf: &JsonLeaf) {
         match leaf {
             JsonLeaf::At(p) => self.path(p),
@@ -540,14 +599,7 @@ impl Writer {
                 self.push(", ");
                 self.path(p);
                 self.push(") = 'object' THEN ");
-                match p {
-                    JsonPath::Bound(s) => self.bind(SqlBind::Text(format!("{s}.\"value\""))),
-                    JsonPath::Each(_) => {
-                        self.push("(");
-                        self.path(p);
-                        self.push(" || '.\"value\"')");
-                    }
-                }
+                self.path(&JsonPath { in_element: p.in_element, keys: [&p.keys[..], &["value".into()]].concat() });
                 self.push(" ELSE ");
                 self.path(p);
                 self.push(" END");
@@ -555,24 +607,73 @@ impl Writer {
         }
     }
 
+    /// PostgreSQL: the jsonb value at a path (NULL when missing).
+    fn jsonb_at(&mut self, p: &JsonPath) {
+        let base = if p.in_element { "e.value".to_string() } else { format!("CAST({} AS jsonb)", self.data()) };
+        if p.keys.is_empty() {
+            self.push(&base);
+        } else {
+            self.push(&format!("({base} #> CAST("));
+            self.bind(SqlBind::Text(p.postgres_keys()));
+            self.push(" AS text[]))");
+        }
+    }
+
+    /// PostgreSQL: the jsonb value a leaf reads.
+    fn jsonb(&mut self, leaf: &JsonLeaf) {
+        match leaf {
+            JsonLeaf::At(p) => self.jsonb_at(p),
+            JsonLeaf::ValueOrSelf(p) => {
+                self.push("(CASE WHEN jsonb_typeof(");
+                self.jsonb_at(p);
+                self.push(") = 'object' THEN ");
+                self.jsonb_at(p);
+                self.push(" -> 'value' ELSE ");
+                self.jsonb_at(p);
+                self.push(" END)");
+            }
+        }
+    }
+
+    /// The JSON type of a leaf, NULL when missing.
     fn json_type(&mut self, leaf: &JsonLeaf) {
-        self.push("json_type(");
-        self.push(&self.data());
-        self.push(", ");
-        self.leaf_path(leaf);
+        if self.pg() {
+            self.push("jsonb_typeof(");
+            self.jsonb(leaf);
+        } else {
+            self.push("json_type(");
+            self.push(&self.data());
+            self.push(", ");
+            self.leaf_path(leaf);
+        }
         self.push(")");
     }
 
+    /// A leaf as SQL text (for strings; SQLite gives numbers as numbers).
     fn json_value(&mut self, leaf: &JsonLeaf) {
-        self.push("json_extract(");
-        self.push(&self.data());
-        self.push(", ");
-        self.leaf_path(leaf);
-        self.push(")");
+        if self.pg() {
+            self.push("(");
+            self.jsonb(leaf);
+            self.push(" #>> '{}')");
+        } else {
+            self.push("json_extract(");
+            self.push(&self.data());
+            self.push(", ");
+            self.leaf_path(leaf);
+            self.push(")");
+        }
     }
 
     /// `pr` on a JSON value: not null, `""`, `[]` or `{}`.
     fn json_present(&mut self, leaf: &JsonLeaf) {
+        if self.pg() {
+            self.push("COALESCE(");
+            self.jsonb(leaf);
+            self.push(
+                " NOT IN (CAST('null' AS jsonb), CAST('\"\"' AS jsonb), CAST('[]' AS jsonb), CAST('{}' AS jsonb)), FALSE)",
+            );
+            return;
+        }
         self.push("CASE ");
         self.json_type(leaf);
         for (ty, empty) in [("text", "''"), ("array", "'[]'"), ("object", "'{}'")] {
@@ -590,9 +691,41 @@ impl Writer {
             Operand::Text { value, fold } => {
                 self.push("(");
                 self.json_type(leaf);
-                self.push(" = 'text' AND ");
+                self.push(if self.pg() { " = 'string' AND " } else { " = 'text' AND " });
                 self.text_compare(|w| w.json_value(leaf), op, value, *fold);
                 self.push(")");
+            }
+            Operand::Number(n) if self.pg() => {
+                // Inside CASE, so no cast meets a value of another type. Integers compare
+                // exactly, as `eval` compares two i64s; anything else as doubles.
+                let (int, real) = (n.as_i64(), n.as_f64());
+                if int.is_none() && real.is_none() {
+                    return Err(not_filterable(n));
+                }
+                self.push("CASE WHEN ");
+                self.json_type(leaf);
+                self.push(" = 'number' THEN ");
+                if let Some(i) = int {
+                    self.push("CASE WHEN scale(CAST(");
+                    self.jsonb(leaf);
+                    self.push(" AS numeric)) = 0 THEN CAST(");
+                    self.jsonb(leaf);
+                    self.push(&format!(" AS numeric) {} CAST(", symbol(op)));
+                    self.bind(SqlBind::Int(i));
+                    self.push(" AS numeric) ELSE ");
+                }
+                self.push("CAST(");
+                self.jsonb(leaf);
+                self.push(&format!(" AS double precision) {} CAST(", symbol(op)));
+                self.bind(match int {
+                    Some(i) => SqlBind::Real(i as f64),
+                    None => SqlBind::Real(real.unwrap_or_default()),
+                });
+                self.push(" AS double precision)");
+                if int.is_some() {
+                    self.push(" END");
+                }
+                self.push(" ELSE FALSE END");
             }
             Operand::Number(n) => {
                 self.push("(");
@@ -607,6 +740,13 @@ impl Writer {
                 }
                 self.push(")");
             }
+            Operand::Bool(b) if self.pg() => {
+                self.push("(");
+                self.json_type(leaf);
+                self.push(" = 'boolean' AND ");
+                self.json_value(leaf);
+                self.push(if *b { " = 'true')" } else { " = 'false')" });
+            }
             Operand::Bool(b) => {
                 self.json_type(leaf);
                 self.push(if *b { " = 'true'" } else { " = 'false'" });
@@ -619,30 +759,52 @@ impl Writer {
 
     /// Compares the text `lhs` writes with an already folded `value`.
     fn text_compare(&mut self, lhs: impl Fn(&mut Self), op: CompareOp, value: &str, fold: Fold) {
-        match op {
-            CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
+        let substring = matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew);
+        if self.pg() {
+            // `lower` under "C" folds ASCII letters only, like `eval`; PostgreSQL's LIKE is
+            // case-sensitive, so case-exact attributes take it as it is. `eq` needs no
+            // collation (and keeps the column's index); ordering is byte order, as in `eval`.
+            if fold == Fold::Ascii {
+                self.push("lower(");
                 lhs(self);
-                if fold == Fold::Exact {
-                    self.push(" GLOB ");
-                    self.bind(SqlBind::Text(glob_pattern(op, value)));
-                } else {
-                    // LIKE ignores ASCII case, the folding `eval` applies.
-                    self.push(" LIKE ");
-                    self.bind(SqlBind::Text(like_pattern(op, value)));
-                    self.push(" ESCAPE '\\'");
+                self.push(" COLLATE \"C\")");
+            } else {
+                lhs(self);
+                if !substring && op != CompareOp::Eq {
+                    self.push(" COLLATE \"C\"");
                 }
             }
-            _ => {
-                if fold == Fold::Ascii {
-                    self.push("lower(");
-                    lhs(self);
-                    self.push(")");
-                } else {
-                    lhs(self);
-                }
+            if substring {
+                self.push(" LIKE ");
+                self.bind(SqlBind::Text(like_pattern(op, value)));
+                self.push(" ESCAPE '\\'");
+            } else {
                 self.push(&format!(" {} ", symbol(op)));
                 self.bind(SqlBind::Text(value.to_string()));
             }
+            return;
+        }
+        if substring {
+            lhs(self);
+            if fold == Fold::Exact {
+                self.push(" GLOB ");
+                self.bind(SqlBind::Text(glob_pattern(op, value)));
+            } else {
+                // LIKE ignores ASCII case, the folding `eval` applies.
+                self.push(" LIKE ");
+                self.bind(SqlBind::Text(like_pattern(op, value)));
+                self.push(" ESCAPE '\\'");
+            }
+        } else {
+            if fold == Fold::Ascii {
+                self.push("lower(");
+                lhs(self);
+                self.push(")");
+            } else {
+                lhs(self);
+            }
+            self.push(&format!(" {} ", symbol(op)));
+            self.bind(SqlBind::Text(value.to_string()));
         }
     }
 
@@ -664,12 +826,13 @@ impl Writer {
             (Col::Key { key, .. }, Operand::Text { value, .. }) => {
                 self.text_compare(|w| w.push(key), op, value, Fold::Unicode);
             }
+            // Both stores keep dates as `COLLATE "C"`/binary text in one format.
             (Col::Date(e), Operand::Date(d)) => {
                 self.push(&format!("{e} {} ", symbol(op)));
                 self.bind(SqlBind::Text(Operand::date_text(d)));
             }
             // Columns hold text; `eval` never matches text against another type.
-            _ => self.push("0"),
+            _ => self.truth(false),
         }
     }
 }
@@ -717,9 +880,11 @@ mod tests {
     const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
     const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 
-    /// A store in a temp file with the real migrations, and the resources GET would render
-    /// for its rows (the way `resource::render` and `resources::related` do).
+    /// A store with the real migrations (SQLite in a temp file, or a fresh PostgreSQL
+    /// database), and the resources GET would render for its rows (the way
+    /// `resource::render` and `resources::related` do).
     struct Fixture {
+        backend: Backend,
         pool: Pool,
         users: Vec<(String, Value)>,
         groups: Vec<(String, Value)>,
@@ -780,6 +945,7 @@ mod tests {
                 "userName": "ann_100%@x.com",
                 "externalId": "abc",
                 "title": "a*b?[c]",
+                "score": 3,
                 "active": true,
                 "phoneNumbers": [{"value": "+1 555", "type": "work"}],
                 "addresses": [{"type": "work", "streetAddress": "1 Main St", "locality": "Springfield"}]
@@ -791,6 +957,7 @@ mod tests {
                 "title": "10",
                 "active": true,
                 "level": 7,
+                "score": 2.5,
                 "tags": ["Red", "blue"],
                 "flag": true,
                 "urn:example:ext:1.0:User": {"costCode": "X-1"}
@@ -854,7 +1021,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let pool = crate::connect_sqlite(&dir.path().join("scim.db"), 1).await.unwrap();
         sqlx::migrate!("./migrations/sqlite").run(&pool).await.unwrap();
+        fill(Backend::Sqlite, pool, dir).await
+    }
 
+    /// The fixture on a fresh database of the PostgreSQL test server, or `None` (with a note)
+    /// when the tests run on SQLite only.
+    async fn postgres_fixture(test: &str) -> Option<Fixture> {
+        let Some(server) = crate::testing::postgres_url() else {
+            println!("{test}: skipped, TALKWRITER_TEST_DATABASE_URL names no PostgreSQL server");
+            return None;
+        };
+        let url = crate::testing::fresh_postgres_database(&server).await.unwrap();
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::any::AnyPoolOptions::new().max_connections(2).connect(&url).await.unwrap();
+        sqlx::migrate!("./migrations/postgres").run(&pool).await.unwrap();
+        Some(fill(Backend::Postgres, pool, tempfile::tempdir().unwrap()).await)
+    }
+
+    async fn fill(backend: Backend, pool: Pool, dir: tempfile::TempDir) -> Fixture {
         let docs = user_docs();
         let groups = group_rows();
         let mut users = Vec::new();
@@ -864,16 +1048,16 @@ mod tests {
             let user_name = text("userName").unwrap();
             let (created, modified) =
                 (format!("2026-01-0{}T10:00:00.000Z", i + 1), format!("2026-02-0{}T10:00:00.123Z", 8 - i));
-            sqlx::query(
+            sqlx::query(&backend.sql(
                 "INSERT INTO users (id, user_name, user_name_key, external_id, display_name, active, data, created, last_modified)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
+            ))
             .bind(&id)
             .bind(&user_name)
             .bind(user_name.to_lowercase())
             .bind(text("externalId"))
             .bind(text("displayName"))
-            .bind(doc.get("active").and_then(Value::as_bool).unwrap_or(true))
+            .bind(i64::from(doc.get("active").and_then(Value::as_bool).unwrap_or(true)))
             .bind(doc.to_string())
             .bind(&created)
             .bind(&modified)
@@ -902,10 +1086,10 @@ mod tests {
             if let Some(e) = external_id {
                 doc["externalId"] = json!(e);
             }
-            sqlx::query(
+            sqlx::query(&backend.sql(
                 "INSERT INTO groups (id, display_name, display_name_key, external_id, data, created, last_modified)
                  VALUES (?, ?, ?, ?, ?, ?, ?)",
-            )
+            ))
             .bind(id)
             .bind(name)
             .bind(name.to_lowercase())
@@ -923,7 +1107,9 @@ mod tests {
         for ((id, doc, created, modified), (_, _, _, members)) in rendered.into_iter().zip(&groups) {
             let mut list = Vec::new();
             for (member, ty, display) in members {
-                sqlx::query("INSERT INTO group_members (group_id, member_id, member_type, display, added) VALUES (?, ?, ?, ?, ?)")
+                sqlx::query(&backend.sql(
+                    "INSERT INTO group_members (group_id, member_id, member_type, display, added) VALUES (?, ?, ?, ?, ?)",
+                ))
                     .bind(&id)
                     .bind(member)
                     .bind(ty)
@@ -953,14 +1139,14 @@ mod tests {
             r.insert("meta".into(), meta(ResourceKind::Group, &id, &created, &modified));
             out.push((id, Value::Object(r)));
         }
-        Fixture { pool, users, groups: out, _dir: dir }
+        Fixture { backend, pool, users, groups: out, _dir: dir }
     }
 
-    async fn sql_ids(pool: &Pool, kind: ResourceKind, filter: &Filter) -> BTreeSet<String> {
-        let w = to_sql(kind, filter).unwrap_or_else(|e| panic!("{filter}: {e}"));
-        let sql = format!("SELECT id FROM {} WHERE {}", table(kind), w.clause);
+    async fn sql_ids(fx: &Fixture, kind: ResourceKind, filter: &Filter) -> BTreeSet<String> {
+        let w = to_sql_for(fx.backend, kind, filter).unwrap_or_else(|e| panic!("{filter}: {e}"));
+        let sql = fx.backend.sql(&format!("SELECT id FROM {} WHERE {}", table(kind), w.clause)).into_owned();
         let ids: Vec<String> = bind_all(sqlx::query_scalar(&sql), &w.binds)
-            .fetch_all(pool)
+            .fetch_all(&fx.pool)
             .await
             .unwrap_or_else(|e| panic!("{filter}: {e}\n{sql}\n{:?}", w.binds));
         ids.into_iter().collect()
@@ -1038,6 +1224,26 @@ mod tests {
             "level gt 6",
             "level eq 7",
             r#"level eq "7""#,
+            "level ge 7.0",
+            "level lt 7.5",
+            "score gt 2.5",
+            "score ge 2.5",
+            "score eq 3",
+            "score lt 3.0",
+            "score le 2",
+            "score pr",
+            "flag eq false",
+            "not (flag eq true)",
+            "tags pr",
+            r#"displayName gt "b""#,
+            r#"displayName lt "Kim""#,
+            r#"title ge "tour guide""#,
+            r#"emails[value lt "c"]"#,
+            r#"emails.type gt "h""#,
+            r#"externalId lt "E""#,
+            r#"userName ge "k""#,
+            r#"userName co "IE@""#,
+            r#"userName sw "É""#,
             r#"tags eq "red""#,
             r#"tags co "LU""#,
             "flag eq true",
@@ -1079,6 +1285,13 @@ mod tests {
             "not (members pr)",
             "members.display pr",
             r#"meta.lastModified gt "2026-02-02T00:00:00Z""#,
+            r#"meta.created lt "2026-02-03""#,
+            r#"members.display lt "f""#,
+            r#"members[display ge "Babs" and type eq "user"]"#,
+            r#"members.type co "RO""#,
+            r#"members.value sw "0000""#,
+            r#"displayName gt "f""#,
+            r#"externalId co "-""#,
             r#"displayName eq "Tour Guides" or members.type eq "Group""#,
         ]
         .into_iter()
@@ -1090,7 +1303,17 @@ mod tests {
     /// `eval::matches` selects on their rendered JSON: the store and the evaluator agree.
     #[tokio::test]
     async fn sql_agrees_with_eval() {
-        let fx = fixture().await;
+        sql_agrees_with_eval_on(&fixture().await).await;
+    }
+
+    #[tokio::test]
+    async fn sql_agrees_with_eval_postgres() {
+        if let Some(fx) = postgres_fixture("sql_agrees_with_eval_postgres").await {
+            sql_agrees_with_eval_on(&fx).await;
+        }
+    }
+
+    async fn sql_agrees_with_eval_on(fx: &Fixture) {
         let mut distinct = BTreeSet::new();
         for (kind, resources, filters) in
             [(ResourceKind::User, &fx.users, user_filters()), (ResourceKind::Group, &fx.groups, group_filters())]
@@ -1098,7 +1321,7 @@ mod tests {
             for input in filters {
                 let filter = parse_filter(&input).unwrap_or_else(|e| panic!("{input}: {e}"));
                 let want = eval_ids(kind, resources, &filter);
-                let got = sql_ids(&fx.pool, kind, &filter).await;
+                let got = sql_ids(fx, kind, &filter).await;
                 assert_eq!(got, want, "{kind:?} {input}: SQL and eval must select the same resources");
                 distinct.insert(want.len());
             }
@@ -1110,7 +1333,17 @@ mod tests {
     /// identical mistakes.
     #[tokio::test]
     async fn sql_answers() {
-        let fx = fixture().await;
+        sql_answers_on(&fixture().await).await;
+    }
+
+    #[tokio::test]
+    async fn sql_answers_postgres() {
+        if let Some(fx) = postgres_fixture("sql_answers_postgres").await {
+            sql_answers_on(&fx).await;
+        }
+    }
+
+    async fn sql_answers_on(fx: &Fixture) {
         for (kind, input, want) in [
             (ResourceKind::User, r#"userName eq "BJensen@example.com""#, vec![uid(1)]),
             (ResourceKind::User, r#"userName eq "élodie@example.fr""#, vec![uid(2)]),
@@ -1126,7 +1359,7 @@ mod tests {
             (ResourceKind::Group, r#"members.display co "jsmith""#, vec![gid(2)]),
             (ResourceKind::Group, "not (members pr)", vec![gid(3)]),
         ] {
-            let got = sql_ids(&fx.pool, kind, &parse_filter(input).unwrap()).await;
+            let got = sql_ids(fx, kind, &parse_filter(input).unwrap()).await;
             assert_eq!(got, want.into_iter().collect::<BTreeSet<_>>(), "{input}");
         }
     }
@@ -1156,11 +1389,69 @@ mod tests {
         }
     }
 
+    /// The PostgreSQL lookups IdPs send use an index too. The fixture is small enough that
+    /// a scan would win, so scans are priced out for the check.
+    #[tokio::test]
+    async fn idp_lookups_use_indexes_postgres() {
+        let Some(fx) = postgres_fixture("idp_lookups_use_indexes_postgres").await else { return };
+        let mut conn = fx.pool.acquire().await.unwrap();
+        sqlx::query("SET enable_seqscan = off").execute(&mut *conn).await.unwrap();
+        for (kind, input, index) in [
+            (ResourceKind::User, r#"userName eq "ann@example.com""#, "user_name_key"),
+            (ResourceKind::User, r#"userName eq "ÉLODIE@example.fr""#, "users_user_name_key_key"),
+            (ResourceKind::User, r#"externalId eq "701984""#, "users_external_id"),
+            (ResourceKind::User, r#"userName eq "a" and externalId eq "b""#, "Index"),
+            (ResourceKind::Group, r#"displayName eq "Tour Guides""#, "groups_display_name_key"),
+            (ResourceKind::Group, r#"externalId eq "G-1""#, "groups_external_id"),
+            (ResourceKind::User, r#"id eq "x""#, "users_pkey"),
+        ] {
+            let w = to_sql_for(Backend::Postgres, kind, &parse_filter(input).unwrap()).unwrap();
+            let sql = Backend::Postgres
+                .sql(&format!("EXPLAIN SELECT id, data FROM {} WHERE {}", table(kind), w.clause))
+                .into_owned();
+            let plan: Vec<String> = bind_all(sqlx::query_scalar(&sql), &w.binds).fetch_all(&mut *conn).await.unwrap();
+            let plan = plan.join("\n");
+            assert!(plan.contains("Index") && plan.contains(index), "{input} must use {index}:\n{plan}");
+            assert!(!plan.contains("Seq Scan"), "{input} must not scan:\n{plan}");
+        }
+    }
+
+    /// Every `?` in a clause is a placeholder with a bind, on both stores, so `Backend::sql`
+    /// numbers them in bind order; SQLite's clause is the one `to_sql` always wrote.
+    #[test]
+    fn placeholders_match_binds() {
+        for (kind, filters) in [(ResourceKind::User, user_filters()), (ResourceKind::Group, group_filters())] {
+            for input in filters {
+                let f = parse_filter(&input).unwrap();
+                let lite = to_sql_for(Backend::Sqlite, kind, &f).unwrap();
+                assert_eq!(lite, to_sql(kind, &f).unwrap());
+                let pg = to_sql_for(Backend::Postgres, kind, &f).unwrap();
+                for w in [&lite, &pg] {
+                    assert_eq!(w.clause.matches('?').count(), w.binds.len(), "{input}: {}", w.clause);
+                }
+                let numbered = Backend::Postgres.sql(&pg.clause);
+                assert!(!numbered.contains('?'), "{input}: {numbered}");
+                assert!(numbered.contains(&format!("${}", pg.binds.len())) || pg.binds.is_empty(), "{input}");
+                assert!(!pg.clause.contains("json_each") && !pg.clause.contains("GLOB"), "{input}: {}", pg.clause);
+            }
+        }
+    }
+
     /// Request text is bound, never spliced: hostile values and paths leave the clause as
     /// written here, and the query still runs.
     #[tokio::test]
     async fn request_text_is_bound() {
-        let fx = fixture().await;
+        request_text_is_bound_on(&fixture().await).await;
+    }
+
+    #[tokio::test]
+    async fn request_text_is_bound_postgres() {
+        if let Some(fx) = postgres_fixture("request_text_is_bound_postgres").await {
+            request_text_is_bound_on(&fx).await;
+        }
+    }
+
+    async fn request_text_is_bound_on(fx: &Fixture) {
         let hostile = r#"x'); DROP TABLE users; --"#;
         for input in [
             format!(r#"userName eq "{hostile}""#),
@@ -1171,19 +1462,29 @@ mod tests {
             r#"DROP_TABLE pr"#.to_string(),
         ] {
             let f = parse_filter(&input).unwrap();
-            let w = to_sql(ResourceKind::User, &f).unwrap();
+            let w = to_sql_for(fx.backend, ResourceKind::User, &f).unwrap();
             assert!(!w.clause.contains("DROP") && !w.clause.contains("x'"), "{input}: {}", w.clause);
-            assert!(sql_ids(&fx.pool, ResourceKind::User, &f).await.is_empty(), "{input}");
+            assert!(sql_ids(fx, ResourceKind::User, &f).await.is_empty(), "{input}");
         }
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&fx.pool).await.unwrap();
         assert_eq!(n, 8, "the table is intact");
     }
 
-    /// The largest filters the parser accepts run in SQLite: the deepest nesting, a value
+    /// The largest filters the parser accepts run in the store: the deepest nesting, a value
     /// filter at the bottom of it, and a long `or` chain of ids.
     #[tokio::test]
-    async fn limits_run_in_sqlite() {
-        let fx = fixture().await;
+    async fn limits_run() {
+        limits_run_on(&fixture().await).await;
+    }
+
+    #[tokio::test]
+    async fn limits_run_postgres() {
+        if let Some(fx) = postgres_fixture("limits_run_postgres").await {
+            limits_run_on(&fx).await;
+        }
+    }
+
+    async fn limits_run_on(fx: &Fixture) {
         // 30 `not (`, then `[` and `(`: 32 levels, the most the parser accepts.
         let deep = format!(
             r#"{}emails[(type eq "work")]{}"#,
@@ -1199,7 +1500,7 @@ mod tests {
             assert!(input.len() <= scim_protocol::filter::MAX_FILTER_LEN, "{} bytes", input.len());
             let f = parse_filter(&input).unwrap();
             let want = eval_ids(ResourceKind::User, &fx.users, &f);
-            assert_eq!(sql_ids(&fx.pool, ResourceKind::User, &f).await, want, "{}", &input[..60]);
+            assert_eq!(sql_ids(fx, ResourceKind::User, &f).await, want, "{}", &input[..60]);
         }
     }
 

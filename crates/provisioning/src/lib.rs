@@ -11,6 +11,7 @@ mod directory;
 mod error;
 pub mod events;
 pub mod filter_sql;
+mod listen;
 mod member_filter;
 pub mod query;
 mod resources;
@@ -82,7 +83,7 @@ impl Provisioning {
         }
         create_private(path)?;
         let pool = connect_sqlite(path, config.max_connections).await?;
-        Self::start(pool, Backend::Sqlite, config, clock).await
+        Self::start(pool, Backend::Sqlite, None, config, clock).await
     }
 
     /// Opens the store a database URL names: `postgres://...` (or `postgresql://`) for a
@@ -100,14 +101,14 @@ impl Provisioning {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
                 .await?;
-            Self::start(pool, Backend::Postgres, config, clock).await
+            Self::start(pool, Backend::Postgres, Some(url), config, clock).await
         } else {
             let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
             Self::open_with_clock(Path::new(path), config, clock).await
         }
     }
 
-    async fn start(pool: db::Pool, backend: Backend, config: Config, clock: Clock) -> Result<Self> {
+    async fn start(pool: db::Pool, backend: Backend, url: Option<&str>, config: Config, clock: Clock) -> Result<Self> {
         match backend {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
             Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
@@ -116,6 +117,11 @@ impl Provisioning {
         let (live, _) = broadcast::channel(1024);
         let write_lock = std::sync::Arc::new(tokio::sync::Mutex::new(()));
         tokio::spawn(events::run_batch_writer(pool.clone(), write_lock.clone(), rx, live.clone()));
+        if let Some(url) = url.filter(|_| backend == Backend::Postgres) {
+            // Every instance's events, this one's included, reach its live stream through the
+            // database, so followers on any instance see them all.
+            listen::spawn_listener(url.to_string(), pool.clone(), live.clone()).await?;
+        }
         Ok(Provisioning { pool, backend, write_lock, clock, events: events::EventBus { batch, live }, config })
     }
 

@@ -13,7 +13,7 @@ use scim_protocol::{Quirks, ResourceKind, ScimError};
 use crate::access::{self, Cause, Snapshot};
 use crate::diff;
 use crate::events::{Outcome, RequestContext};
-use crate::filter_sql::{SqlBind, to_sql};
+use crate::filter_sql::{SqlBind, to_sql_for};
 use crate::query::ListQuery;
 use crate::{Error, Provisioning, Result};
 
@@ -115,23 +115,27 @@ pub(crate) fn check_if_match(if_match: Option<&str>, version: i64) -> Result<()>
     .into())
 }
 
-/// A JSON path for `json_extract` from a dotted attribute path, every key quoted.
-fn json_path(attr: &str) -> String {
+/// The keys of a dotted attribute path inside `data`, for a JSON path: an extension's URN is
+/// the first key, the core schema's URN none.
+fn json_keys(attr: &str) -> Vec<String> {
     let (urn, rest) = match attr.rfind(':') {
         Some(i) if attr.starts_with("urn:") => (Some(&attr[..i]), &attr[i + 1..]),
         _ => (None, attr),
     };
-    let mut p = String::from("$");
+    let mut keys: Vec<String> = vec![];
     if let Some(u) = urn.filter(|u| !u.to_ascii_lowercase().contains(":core:")) {
-        p.push_str(&format!(".\"{}\"", u.replace('"', "")));
+        keys.push(u.replace('"', ""));
     }
-    for part in rest.split('.') {
-        p.push_str(&format!(".\"{}\"", part.replace('"', "")));
-    }
-    p
+    keys.extend(rest.split('.').map(|p| p.replace('"', "")));
+    keys
 }
 
-fn sort_expr(kind: ResourceKind, sort_by: &str, args: &mut crate::db::Args<'_>) -> Result<String> {
+fn sort_expr(
+    backend: crate::Backend,
+    kind: ResourceKind,
+    sort_by: &str,
+    args: &mut crate::db::Args<'_>,
+) -> Result<String> {
     let lower = sort_by.to_ascii_lowercase();
     let short = lower.rsplit(':').next().unwrap_or(&lower);
     Ok(match (kind, short) {
@@ -142,8 +146,8 @@ fn sort_expr(kind: ResourceKind, sort_by: &str, args: &mut crate::db::Args<'_>) 
         (_, "meta.created") => "created".into(),
         (_, "meta.lastmodified") => "last_modified".into(),
         _ => {
-            args.add(json_path(sort_by)).map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
-            "lower(json_extract(data, ?))".into()
+            add_arg(args, backend.json_path(&json_keys(sort_by)))?;
+            backend.lower_json_text("data")
         }
     })
 }
@@ -214,30 +218,32 @@ fn member_json(base_url: &str, id: &str, kind: &str, display: Option<String>) ->
 
 impl Provisioning {
     async fn load_row(&self, conn: &mut crate::db::Conn, kind: ResourceKind, id: &str) -> Result<Row> {
-        sqlx::query_as(&format!("SELECT id, data, version, created, last_modified FROM {} WHERE id = ?", table(kind)))
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?
-            .ok_or_else(|| not_found(kind, id))
+        sqlx::query_as(
+            &self
+                .backend
+                .sql(&format!("SELECT id, data, version, created, last_modified FROM {} WHERE id = ?", table(kind))),
+        )
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| not_found(kind, id))
     }
 
     /// The computed `groups` of a user, or the `members` of a group.
     async fn related(&self, conn: &mut crate::db::Conn, kind: ResourceKind, base_url: &str, id: &str) -> Result<Value> {
         let rows: Vec<(String, String, Option<String>)> = match kind {
             ResourceKind::User => {
-                sqlx::query_as(
-                    "SELECT g.id, 'Group', g.display_name FROM group_members m JOIN groups g ON g.id = m.group_id
-                     WHERE m.member_id = ? ORDER BY g.display_name_key, g.id",
+                sqlx::query_as(&self.backend.sql("SELECT g.id, 'Group', g.display_name FROM group_members m JOIN groups g ON g.id = m.group_id
+                     WHERE m.member_id = ? ORDER BY g.display_name_key, g.id"),
                 )
                 .bind(id)
                 .fetch_all(&mut *conn)
                 .await?
             }
             ResourceKind::Group => {
-                sqlx::query_as(
-                    "SELECT m.member_id, m.member_type, COALESCE(m.display, u.display_name, u.user_name, g.display_name)
+                sqlx::query_as(&self.backend.sql("SELECT m.member_id, m.member_type, COALESCE(m.display, u.display_name, u.user_name, g.display_name)
                      FROM group_members m LEFT JOIN users u ON u.id = m.member_id LEFT JOIN groups g ON g.id = m.member_id
-                     WHERE m.group_id = ? ORDER BY m.added, m.member_id",
+                     WHERE m.group_id = ? ORDER BY m.added, m.member_id"),
                 )
                 .bind(id)
                 .fetch_all(&mut *conn)
@@ -265,16 +271,18 @@ impl Provisioning {
         base_url: &str,
         rows: &[Row],
     ) -> Result<std::collections::HashMap<String, Vec<Value>>> {
-        let mut b = sqlx::QueryBuilder::<sqlx::Any>::new(
+        let mut b = crate::db::SqlBuilder::new(
+            self.backend,
             "SELECT m.member_id, g.id, g.display_name FROM group_members m JOIN groups g ON g.id = m.group_id
              WHERE m.member_id IN (",
         );
-        let mut ids = b.separated(", ");
-        for r in rows {
-            ids.push_bind(r.id.clone());
+        for (i, r) in rows.iter().enumerate() {
+            b.push(if i == 0 { "" } else { ", " }).push_bind(r.id.clone());
         }
         b.push(") ORDER BY m.member_id, g.display_name_key, g.id");
-        let found: Vec<(String, String, Option<String>)> = b.build_query_as().fetch_all(&mut *conn).await?;
+        let (sql, args) = b.build()?;
+        let found: Vec<(String, String, Option<String>)> =
+            sqlx::query_as_with(&sql, args).fetch_all(&mut *conn).await?;
         let mut out: std::collections::HashMap<String, Vec<Value>> = std::collections::HashMap::new();
         for (member, gid, display) in found {
             let mut g = member_json(base_url, &gid, "Group", display);
@@ -316,7 +324,7 @@ impl Provisioning {
         let mut where_sql = String::from("1 = 1");
         let mut binds = vec![];
         if let Some(f) = &q.filter {
-            let w = to_sql(kind, f)?;
+            let w = to_sql_for(self.backend, kind, f)?;
             where_sql = w.clause;
             binds = w.binds;
         }
@@ -329,7 +337,8 @@ impl Provisioning {
             None => format!("SELECT COUNT(*) FROM {}", table(kind)),
             Some(_) => format!("SELECT COUNT(*) FROM {} WHERE {where_sql}", table(kind)),
         };
-        let total: i64 = sqlx::query_scalar_with(&count_sql, count_args).fetch_one(&mut *conn).await?;
+        let total: i64 =
+            sqlx::query_scalar_with(&self.backend.sql(&count_sql), count_args).fetch_one(&mut *conn).await?;
 
         let mut args = crate::db::Args::default();
         add_binds(&mut args, &binds)?;
@@ -338,7 +347,7 @@ impl Provisioning {
             None => {
                 let dir = if q.descending { "DESC" } else { "ASC" };
                 let order = match &q.sort_by {
-                    Some(s) => format!("{} {dir}, id {dir}", sort_expr(kind, s, &mut args)?),
+                    Some(s) => format!("{} {dir}, id {dir}", sort_expr(self.backend, kind, s, &mut args)?),
                     None => format!("created {dir}, id {dir}"),
                 };
                 add_arg(&mut args, q.count)?;
@@ -348,14 +357,17 @@ impl Provisioning {
                     // reads only the page's rows from the table (at 1M users a page at
                     // startIndex 900,001 takes a third of the time). Same rows, same order.
                     None => format!(
-                        "SELECT id, data, version, created, last_modified FROM {table} WHERE rowid IN
-                           (SELECT rowid FROM {table} WHERE {where_sql} ORDER BY {order} LIMIT ? OFFSET ?)
+                        "SELECT id, data, version, created, last_modified FROM {table} WHERE {key} IN
+                           (SELECT {key} FROM {table} WHERE {where_sql} ORDER BY {order} LIMIT ? OFFSET ?)
                          ORDER BY {order}",
-                        table = table(kind)
+                        table = table(kind),
+                        // SQLite's rowid reaches the row without a second index; PostgreSQL's
+                        // `id` is the primary key.
+                        key = if self.backend == crate::Backend::Sqlite { "rowid" } else { "id" }
                     ),
                     Some(_) => format!("{select} ORDER BY {order} LIMIT ? OFFSET ?"),
                 };
-                let rows: Vec<Row> = sqlx::query_as_with(&sql, args).fetch_all(&mut *conn).await?;
+                let rows: Vec<Row> = sqlx::query_as_with(&self.backend.sql(&sql), args).fetch_all(&mut *conn).await?;
                 (rows, None, None)
             }
             Some(cursor) => {
@@ -378,7 +390,7 @@ impl Provisioning {
                 }
                 add_arg(&mut args, q.count + 1)?;
                 let mut rows: Vec<Row> = sqlx::query_as_with(
-                    &format!("{select} AND {cond} ORDER BY created {order}, id {order} LIMIT ?"),
+                    &self.backend.sql(&format!("{select} AND {cond} ORDER BY created {order}, id {order} LIMIT ?")),
                     args,
                 )
                 .fetch_all(&mut *conn)
@@ -455,16 +467,15 @@ impl Provisioning {
         let data = doc.to_string();
         let inserted = match kind {
             ResourceKind::User => {
-                sqlx::query(
-                    "INSERT INTO users (id, user_name, user_name_key, external_id, display_name, active, data, version, created, last_modified)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+                sqlx::query(&self.backend.sql("INSERT INTO users (id, user_name, user_name_key, external_id, display_name, active, data, version, created, last_modified)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)"),
                 )
                 .bind(&id)
                 .bind(&cols.name)
                 .bind(&cols.name_key)
                 .bind(&cols.external_id)
                 .bind(&cols.display_name)
-                .bind(cols.active)
+                .bind(i64::from(cols.active))
                 .bind(&data)
                 .bind(&now)
                 .bind(&now)
@@ -472,9 +483,8 @@ impl Provisioning {
                 .await
             }
             ResourceKind::Group => {
-                sqlx::query(
-                    "INSERT INTO groups (id, display_name, display_name_key, external_id, data, version, created, last_modified)
-                     VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
+                sqlx::query(&self.backend.sql("INSERT INTO groups (id, display_name, display_name_key, external_id, data, version, created, last_modified)
+                     VALUES (?, ?, ?, ?, ?, 1, ?, ?)"),
                 )
                 .bind(&id)
                 .bind(&cols.name)
@@ -577,7 +587,7 @@ impl Provisioning {
         if access::rule_mode(conn).await? != "groups" {
             return Ok(false);
         }
-        let g: Option<i64> = sqlx::query_scalar("SELECT 1 FROM granting_groups WHERE group_id = ?")
+        let g: Option<i64> = sqlx::query_scalar(&self.backend.sql("SELECT 1 FROM granting_groups WHERE group_id = ?"))
             .bind(group_id)
             .fetch_optional(&mut *conn)
             .await?;
@@ -596,8 +606,8 @@ impl Provisioning {
         let mut added = vec![];
         for m in members {
             let exists: Option<i64> = match m.kind {
-                MemberKind::User => sqlx::query_scalar("SELECT 1 FROM users WHERE id = ?"),
-                MemberKind::Group => sqlx::query_scalar("SELECT 1 FROM groups WHERE id = ?"),
+                MemberKind::User => sqlx::query_scalar("SELECT 1 FROM users WHERE id = $1"),
+                MemberKind::Group => sqlx::query_scalar("SELECT 1 FROM groups WHERE id = $1"),
             }
             .bind(&m.value)
             .fetch_optional(&mut *conn)
@@ -613,10 +623,10 @@ impl Provisioning {
             if m.kind == MemberKind::Group && m.value == group_id {
                 return Err(ScimError::invalid_value("a group cannot be a member of itself").into());
             }
-            let n = sqlx::query(
+            let n = sqlx::query(&self.backend.sql(
                 "INSERT INTO group_members (group_id, member_id, member_type, display, added) VALUES (?, ?, ?, ?, ?)
                  ON CONFLICT (group_id, member_id) DO NOTHING",
-            )
+            ))
             .bind(group_id)
             .bind(&m.value)
             .bind(m.kind.as_str())
@@ -636,7 +646,7 @@ impl Provisioning {
     async fn remove_members(&self, conn: &mut crate::db::Conn, group_id: &str, ids: &[String]) -> Result<Vec<String>> {
         let mut removed = vec![];
         for mid in ids {
-            let n = sqlx::query("DELETE FROM group_members WHERE group_id = ? AND member_id = ?")
+            let n = sqlx::query(&self.backend.sql("DELETE FROM group_members WHERE group_id = ? AND member_id = ?"))
                 .bind(group_id)
                 .bind(mid)
                 .execute(&mut *conn)
@@ -650,10 +660,12 @@ impl Provisioning {
     }
 
     async fn member_set(&self, conn: &mut crate::db::Conn, group_id: &str) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT member_id FROM group_members WHERE group_id = ? ORDER BY member_id")
-            .bind(group_id)
-            .fetch_all(&mut *conn)
-            .await?)
+        Ok(sqlx::query_scalar(
+            &self.backend.sql("SELECT member_id FROM group_members WHERE group_id = ? ORDER BY member_id"),
+        )
+        .bind(group_id)
+        .fetch_all(&mut *conn)
+        .await?)
     }
 
     /// PUT: replaces the resource. Omitted attributes are cleared; `active` omitted means true.
@@ -749,15 +761,14 @@ impl Provisioning {
         let cols = columns(kind, doc);
         let r = match kind {
             ResourceKind::User => {
-                sqlx::query(
-                    "UPDATE users SET user_name = ?, user_name_key = ?, external_id = ?, display_name = ?, active = ?, data = ?,
-                     version = version + 1, last_modified = ? WHERE id = ?",
+                sqlx::query(&self.backend.sql("UPDATE users SET user_name = ?, user_name_key = ?, external_id = ?, display_name = ?, active = ?, data = ?,
+                     version = version + 1, last_modified = ? WHERE id = ?"),
                 )
                 .bind(&cols.name)
                 .bind(&cols.name_key)
                 .bind(&cols.external_id)
                 .bind(&cols.display_name)
-                .bind(cols.active)
+                .bind(i64::from(cols.active))
                 .bind(doc.to_string())
                 .bind(now)
                 .bind(id)
@@ -765,9 +776,8 @@ impl Provisioning {
                 .await
             }
             ResourceKind::Group => {
-                sqlx::query(
-                    "UPDATE groups SET display_name = ?, display_name_key = ?, external_id = ?, data = ?,
-                     version = version + 1, last_modified = ? WHERE id = ?",
+                sqlx::query(&self.backend.sql("UPDATE groups SET display_name = ?, display_name_key = ?, external_id = ?, data = ?,
+                     version = version + 1, last_modified = ? WHERE id = ?"),
                 )
                 .bind(&cols.name)
                 .bind(&cols.name_key)
@@ -795,12 +805,14 @@ impl Provisioning {
             MemberOp::Remove(ids) => ids.clone(),
             MemberOp::RemoveAll => self.member_set(conn, group_id).await?,
             MemberOp::RemoveWhere(filter) => {
-                let w = crate::member_filter::member_filter_sql(filter)?;
+                let w = crate::member_filter::member_filter_sql_for(self.backend, filter)?;
                 let mut args = crate::db::Args::default();
                 add_arg(&mut args, group_id.to_string())?;
                 add_binds(&mut args, &w.binds)?;
                 let ids: Vec<String> = sqlx::query_scalar_with(
-                    &format!("SELECT member_id FROM group_members WHERE group_id = ? AND ({})", w.clause),
+                    &self
+                        .backend
+                        .sql(&format!("SELECT member_id FROM group_members WHERE group_id = ? AND ({})", w.clause)),
                     args,
                 )
                 .fetch_all(&mut *conn)
@@ -927,16 +939,22 @@ impl Provisioning {
         };
         let now = self.clock.stamp();
         // The groups that lose a member change too.
-        sqlx::query(
+        sqlx::query(&self.backend.sql(
             "UPDATE groups SET version = version + 1, last_modified = ?
              WHERE id IN (SELECT group_id FROM group_members WHERE member_id = ?)",
-        )
+        ))
         .bind(&now)
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM group_members WHERE member_id = ?").bind(id).execute(&mut *tx).await?;
-        sqlx::query(&format!("DELETE FROM {} WHERE id = ?", table(kind))).bind(id).execute(&mut *tx).await?;
+        sqlx::query(&self.backend.sql("DELETE FROM group_members WHERE member_id = ?"))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(&self.backend.sql(&format!("DELETE FROM {} WHERE id = ?", table(kind))))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         let (op, cause) = match kind {
             ResourceKind::User => ("Delete User", Cause::UserWrite),
             ResourceKind::Group => ("Delete Group", Cause::GroupDeleted(&name)),

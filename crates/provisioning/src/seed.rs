@@ -6,15 +6,18 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
-use sqlx::{Any, QueryBuilder};
 
 use scim_protocol::resource::normalize;
 use scim_protocol::{Quirks, ResourceKind};
 
+use crate::db::{Backend, SqlBuilder};
+use crate::events::push_values;
 use crate::{Provisioning, Result, stamp};
 
-/// Rows per INSERT statement (at most 11 binds each, under SQLite's 32,766-variable limit).
+/// Rows per INSERT statement: at most 11 binds each, 5,500 in all, under SQLite's 32,766 and
+/// PostgreSQL's 65,535 bind parameters per statement.
 const ROWS_PER_STATEMENT: usize = 500;
+const _: () = assert!(ROWS_PER_STATEMENT * 11 <= 32_766);
 /// Rows per transaction: one fsync per this many rows.
 const ROWS_PER_TX: usize = 50_000;
 
@@ -77,16 +80,16 @@ impl Provisioning {
             if let Some((_, Err(_))) = rows.iter().find(|(_, d)| d.is_err()) {
                 return Err(crate::Error::InvalidInput("a seeded user did not normalise".into()));
             }
-            b.push_values(rows, |mut row, (i, doc)| {
+            push_values(b, rows, |row, (i, doc)| {
                 let name = seed_user_name(i);
                 row.push_bind(seed_user_id(i))
                     .push_bind(name.clone())
                     .push_bind(name)
                     .push_bind(format!("ext-{i}"))
                     .push_bind(format!("Given{i} Family{i}"))
-                    .push_bind(true)
+                    .push_bind(1_i64)
                     .push_bind(doc.unwrap_or_default())
-                    .push_bind(1)
+                    .push_bind(1_i64)
                     .push_bind(seed_created(i))
                     .push_bind(seed_created(i));
             });
@@ -95,7 +98,7 @@ impl Provisioning {
         .await?;
         chunked(&mut conn, spec.groups, |b, range| {
             b.push("INSERT INTO groups (id, display_name, display_name_key, external_id, data, version, created, last_modified) ");
-            b.push_values(range, |mut row, i| {
+            push_values(b, range, |row, i| {
                 let name = format!("Seed Group {i}");
                 let doc = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name});
                 row.push_bind(seed_group_id(i))
@@ -103,7 +106,7 @@ impl Provisioning {
                     .push_bind(name.to_lowercase())
                     .push_bind(Option::<String>::None)
                     .push_bind(doc.to_string())
-                    .push_bind(1)
+                    .push_bind(1_i64)
                     .push_bind(seed_created(i))
                     .push_bind(seed_created(i));
             });
@@ -117,7 +120,7 @@ impl Provisioning {
                 spec.group_members.min(spec.users),
                 |b, range| {
                     b.push("INSERT INTO group_members (group_id, member_id, member_type, display, added) ");
-                    b.push_values(range, |mut row, i| {
+                    push_values(b, range, |row, i| {
                         row.push_bind(group.clone())
                             .push_bind(seed_user_id(i))
                             .push_bind("User")
@@ -133,10 +136,10 @@ impl Provisioning {
         let users = spec.users.max(1);
         chunked(&mut conn, spec.events, |b, range| {
             b.push("INSERT INTO events (time, method, path, operation, resource_type, target_id, target_name, status, latency_ms, idp, search) ");
-            b.push_values(range, |mut row, i| {
+            push_values(b, range, |row, i| {
                 let u = i % users;
                 let (method, op, status) = match i % 10 {
-                    0 => ("PATCH", "Deactivate User", 200),
+                    0 => ("PATCH", "Deactivate User", 200_i32),
                     1..=3 => ("POST", "Create User", 201),
                     4 => ("GET", "Lookup", 404),
                     _ => ("GET", "Lookup", 200),
@@ -148,7 +151,7 @@ impl Provisioning {
                     .push_bind("User")
                     .push_bind(seed_user_id(u))
                     .push_bind(seed_user_name(u))
-                    .push_bind(status)
+                    .push_bind(i64::from(status))
                     .push_bind(1.0)
                     .push_bind(if i % 2 == 0 { "Okta" } else { "Entra ID" })
                     // As `SyncEvent::with_search` would fill it: the identifiers, lower-cased.
@@ -172,18 +175,33 @@ impl Provisioning {
 async fn chunked(
     conn: &mut crate::db::Conn,
     total: u64,
-    mut build: impl FnMut(&mut QueryBuilder<'static, Any>, std::ops::Range<u64>) -> Result<()>,
+    mut build: impl FnMut(&mut SqlBuilder, std::ops::Range<u64>) -> Result<()>,
     mut progress: impl FnMut(u64),
 ) -> Result<()> {
+    let backend = Backend::of(conn);
     let mut start = 0;
     while start < total {
         let tx_end = (start + ROWS_PER_TX as u64).min(total);
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        sqlx::query(backend.begin_statement()).execute(&mut *conn).await?;
+        if backend == Backend::Postgres {
+            // Takes its turn with every instance's writers, as `BEGIN IMMEDIATE` does on SQLite.
+            // Selected as a boolean: `Any` reads no `void` column.
+            if let Err(e) = sqlx::query("SELECT pg_advisory_xact_lock($1) IS NULL")
+                .bind(crate::db::WRITE_LOCK_KEY)
+                .execute(&mut *conn)
+                .await
+            {
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                return Err(e.into());
+            }
+        }
         while start < tx_end {
             let end = (start + ROWS_PER_STATEMENT as u64).min(tx_end);
-            let mut b = QueryBuilder::new("");
-            let done = match build(&mut b, start..end) {
-                Ok(()) => b.build().execute(&mut *conn).await.map(|_| ()).map_err(crate::Error::from),
+            let mut b = SqlBuilder::new(backend, "");
+            let done = match build(&mut b, start..end).and_then(|()| b.build()) {
+                Ok((sql, args)) => {
+                    sqlx::query_with(&sql, args).execute(&mut *conn).await.map(|_| ()).map_err(crate::Error::from)
+                }
                 Err(e) => Err(e),
             };
             if let Err(e) = done {
@@ -196,4 +214,32 @@ async fn chunked(
         progress(start);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Seeding fills every table on the test backend (SQLite, or PostgreSQL when the tests run
+    /// there), over several statements, and the log keeps numbering its events after it.
+    #[tokio::test]
+    async fn seeds_either_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = crate::testing::open_store(dir.path(), crate::Config::default(), crate::Clock::system()).await.unwrap();
+        let spec = SeedSpec { users: 1_200, groups: 3, group_members: 700, events: 1_100 };
+        let mut seen = vec![];
+        p.seed(&spec, |what, n| seen.push((what.to_string(), n))).await.unwrap();
+        assert!(seen.contains(&("users".to_string(), 1_200)) && seen.contains(&("events".to_string(), 1_100)));
+        let status = p.status().await.unwrap();
+        assert_eq!((status.users, status.active_users, status.groups), (1_200, 1_200, 3));
+        assert_eq!(status.first_user.as_deref(), Some(seed_created(0).as_str()));
+        let q = crate::EventQuery { text: Some(seed_user_name(7)), ..Default::default() };
+        let found = p.query_events(&q).await.unwrap().events;
+        assert!(!found.is_empty() && found.iter().all(|e| e.target_id.as_deref() == Some(seed_user_id(7).as_str())));
+        let newest = p.query_events(&crate::EventQuery { limit: Some(1), ..Default::default() }).await.unwrap();
+        assert_eq!(newest.events[0].operation, "Seeded");
+        assert_eq!(newest.events[0].id, 1_101, "the log numbers on after the seeded events");
+        assert!(p.seed(&spec, |_, _| {}).await.is_err(), "the same ranges again fail on the keys");
+        p.close().await;
+    }
 }

@@ -7,22 +7,28 @@ pub(crate) const PUBLIC_URL: &str = "public_url";
 
 impl Provisioning {
     async fn setting(&self, key: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?").bind(key).fetch_optional(&self.pool).await?)
+        Ok(sqlx::query_scalar(&self.backend.sql("SELECT value FROM settings WHERE key = ?"))
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     async fn set_setting(&self, key: &str, value: Option<&str>) -> Result<()> {
         match value {
             Some(v) => {
-                sqlx::query(
+                sqlx::query(&self.backend.sql(
                     "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                )
+                ))
                 .bind(key)
                 .bind(v)
                 .execute(&self.pool)
                 .await?;
             }
             None => {
-                sqlx::query("DELETE FROM settings WHERE key = ?").bind(key).execute(&self.pool).await?;
+                sqlx::query(&self.backend.sql("DELETE FROM settings WHERE key = ?"))
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await?;
             }
         }
         Ok(())
@@ -55,7 +61,7 @@ impl Provisioning {
 
     /// Sets the switch only if it was never set.
     pub async fn init_provisioning_enabled(&self, default: bool) -> Result<()> {
-        sqlx::query("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)")
+        sqlx::query(&self.backend.sql("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"))
             .bind(PROVISIONING)
             .bind(if default { "true" } else { "false" })
             .execute(&self.pool)
@@ -96,11 +102,12 @@ impl Provisioning {
 impl Provisioning {
     /// The two settings every SCIM request needs, read in one query: the switch and the public URL.
     pub async fn request_settings(&self) -> Result<(bool, Option<String>)> {
-        let rows: Vec<(String, String)> = sqlx::query_as("SELECT key, value FROM settings WHERE key IN (?, ?)")
-            .bind(PROVISIONING)
-            .bind(PUBLIC_URL)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<(String, String)> =
+            sqlx::query_as(&self.backend.sql("SELECT key, value FROM settings WHERE key IN (?, ?)"))
+                .bind(PROVISIONING)
+                .bind(PUBLIC_URL)
+                .fetch_all(&self.pool)
+                .await?;
         let get = |k: &str| rows.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
         Ok((get(PROVISIONING).is_none_or(|v| v == "true"), get(PUBLIC_URL)))
     }

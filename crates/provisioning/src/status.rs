@@ -72,7 +72,7 @@ impl Provisioning {
         let groups = count("SELECT COUNT(*) FROM groups").fetch_one(&mut *conn).await?;
         let now = self.clock.stamp();
         let active_tokens = sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM tokens WHERE revoked IS NULL AND (expires IS NULL OR expires > ?)",
+            &self.backend.sql("SELECT COUNT(*) FROM tokens WHERE revoked IS NULL AND (expires IS NULL OR expires > ?)"),
         )
         .bind(&now)
         .fetch_one(&mut *conn)
@@ -83,9 +83,11 @@ impl Provisioning {
         .fetch_optional(&mut *conn)
         .await?;
         let hour_ago = crate::stamp(self.clock.now() - chrono::Duration::hours(1));
-        let (requests_last_hour, errors_last_hour): (i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*), COALESCE(SUM(status >= 400), 0) FROM events WHERE time >= ? AND method <> 'ADMIN' AND operation NOT LIKE 'Access %' AND simulated = 0",
-        )
+        // The sum is cast: PostgreSQL's SUM of integers is NUMERIC.
+        let (requests_last_hour, errors_last_hour): (i64, i64) = sqlx::query_as(&self.backend.sql(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), 0) AS BIGINT) FROM events
+             WHERE time >= ? AND method <> 'ADMIN' AND operation NOT LIKE 'Access %' AND simulated = 0",
+        ))
         .bind(&hour_ago)
         .fetch_one(&mut *conn)
         .await?;
@@ -122,10 +124,10 @@ impl Provisioning {
                 .fetch_optional(&self.pool)
                 .await?;
         let latest: Value = latest.and_then(|d| serde_json::from_str(&d).ok()).unwrap_or(Value::Null);
-        let recent: Vec<(String, String)> = sqlx::query_as(
+        let recent: Vec<(String, String)> = sqlx::query_as(&self.backend.sql(
             "SELECT time, request_body FROM events WHERE resource_type = 'User' AND method IN ('POST', 'PUT', 'PATCH')
              AND status < 400 AND request_body IS NOT NULL ORDER BY id DESC LIMIT ?",
-        )
+        ))
         .bind(SEEN_WINDOW)
         .fetch_all(&self.pool)
         .await?;

@@ -125,15 +125,19 @@ impl Provisioning {
             expires: expires.map(stamp),
             revoked: None,
         };
-        sqlx::query("INSERT INTO tokens (id, label, prefix, hash, created, expires) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(&row.id)
-            .bind(&row.label)
-            .bind(&row.prefix)
-            .bind(&row.hash)
-            .bind(&row.created)
-            .bind(&row.expires)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            &self
+                .backend
+                .sql("INSERT INTO tokens (id, label, prefix, hash, created, expires) VALUES (?, ?, ?, ?, ?, ?)"),
+        )
+        .bind(&row.id)
+        .bind(&row.label)
+        .bind(&row.prefix)
+        .bind(&row.hash)
+        .bind(&row.created)
+        .bind(&row.expires)
+        .execute(&self.pool)
+        .await?;
         self.audit("Token created", &format!("{} ({})", row.label, row.prefix)).await?;
         let info = row.info(&stamp(now));
         Ok(NewToken { token, info })
@@ -150,7 +154,7 @@ impl Provisioning {
     }
 
     async fn token_row(&self, id: &str) -> Result<TokenRow> {
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM tokens WHERE id = ?"))
+        sqlx::query_as(&self.backend.sql(&format!("SELECT {COLUMNS} FROM tokens WHERE id = ?")))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
@@ -161,7 +165,7 @@ impl Provisioning {
     pub async fn revoke_token(&self, id: &str) -> Result<TokenInfo> {
         let row = self.token_row(id).await?;
         let now = self.clock.stamp();
-        sqlx::query("UPDATE tokens SET revoked = COALESCE(revoked, ?) WHERE id = ?")
+        sqlx::query(&self.backend.sql("UPDATE tokens SET revoked = COALESCE(revoked, ?) WHERE id = ?"))
             .bind(&now)
             .bind(id)
             .execute(&self.pool)
@@ -188,7 +192,9 @@ impl Provisioning {
             self.revoke_token(id).await?;
         } else {
             let until = stamp(self.clock.now() + Duration::seconds(grace_secs));
-            sqlx::query("UPDATE tokens SET expires = CASE WHEN expires IS NULL OR expires > ? THEN ? ELSE expires END WHERE id = ?")
+            sqlx::query(&self.backend.sql(
+                "UPDATE tokens SET expires = CASE WHEN expires IS NULL OR expires > ? THEN ? ELSE expires END WHERE id = ?",
+            ))
                 .bind(&until)
                 .bind(&until)
                 .bind(id)
@@ -202,10 +208,11 @@ impl Provisioning {
     /// Checks a presented bearer token. Unknown, revoked and expired tokens are refused alike.
     pub async fn verify_token(&self, presented: &str) -> Result<TokenInfo> {
         let Some(digest) = presentable(presented) else { return Err(refused()) };
-        let row: Option<TokenRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM tokens WHERE hash = ?"))
-            .bind(&digest)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<TokenRow> =
+            sqlx::query_as(&self.backend.sql(&format!("SELECT {COLUMNS} FROM tokens WHERE hash = ?")))
+                .bind(&digest)
+                .fetch_optional(&self.pool)
+                .await?;
         let Some(row) = row else { return Err(refused()) };
         self.accept_token(row, &digest).await
     }
@@ -217,12 +224,12 @@ impl Provisioning {
     /// applies to the very next request.
     pub async fn authorize_request(&self, presented: &str) -> Result<RequestAuth> {
         let Some(digest) = presentable(presented) else { return Err(refused()) };
-        let row: Option<AuthRow> = sqlx::query_as(&format!(
+        let row: Option<AuthRow> = sqlx::query_as(&self.backend.sql(&format!(
             "SELECT {COLUMNS},
                     (SELECT value FROM settings WHERE key = '{PROVISIONING}') AS provisioning,
                     (SELECT value FROM settings WHERE key = '{PUBLIC_URL}') AS public_url
                FROM tokens WHERE hash = ?"
-        ))
+        )))
         .bind(&digest)
         .fetch_optional(&self.pool)
         .await?;
@@ -252,7 +259,7 @@ impl Provisioning {
             .and_then(parse_time)
             .is_none_or(|t| now - t >= Duration::seconds(LAST_USED_RESOLUTION_SECS));
         if stale {
-            sqlx::query("UPDATE tokens SET last_used = ? WHERE id = ?")
+            sqlx::query(&self.backend.sql("UPDATE tokens SET last_used = ? WHERE id = ?"))
                 .bind(stamp(now))
                 .bind(&info.id)
                 .execute(&self.pool)
