@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: sets the machine up, checks style, builds everything and runs every test:
 # Rust unit and in-process router tests, end-to-end tests of the real binaries over HTTP, the
-# UI's unit tests, and the desktop app through WebDriver under Xvfb.
+# UI's unit tests, and the desktop app through WebDriver under Xvfb; then the store's and the
+# router's suites again on PostgreSQL, and two servers sharing one PostgreSQL database.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -25,7 +26,32 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo build (all binaries)"
 cargo build --workspace --locked
 
-step "cargo test"
-cargo test --workspace --locked
+# A throwaway PostgreSQL (installed when missing) for the second run, on a free port so a
+# cluster already running elsewhere on the machine is left alone; stopped however this ends.
+step "PostgreSQL for the PostgreSQL run"
+pgdir=$(mktemp -d)
+trap 'bash tests/postgres.sh stop "$pgdir"; rm -rf "$pgdir"' EXIT
+pgport=${TALKWRITER_PG_PORT:-}
+if [ -z "$pgport" ]; then
+  for p in $(seq 55440 55540); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then pgport=$p; break; fi
+  done
+fi
+TALKWRITER_TEST_DATABASE_URL=$(TALKWRITER_PG_PORT=$pgport bash tests/postgres.sh start "$pgdir" | tail -n1)
+export TALKWRITER_TEST_DATABASE_URL
+echo "$TALKWRITER_TEST_DATABASE_URL"
+
+# Every test on SQLite, the default store: without the variable, which would send the store
+# tests to PostgreSQL.
+step "cargo test (SQLite)"
+env -u TALKWRITER_TEST_DATABASE_URL cargo test --workspace --locked
+
+# The engine's integration suites again, each test on a fresh PostgreSQL database; the
+# end-to-end tests that take their database from the variable; two servers sharing one.
+step "cargo test (PostgreSQL): provisioning, scim-http"
+cargo test --locked -p provisioning -p scim-http
+
+step "cargo test (PostgreSQL): the real binary, and two instances on one database"
+cargo test --locked -p e2e --test scenarios --test simulator --test two_instances
 
 step "all tests passed in $(( $(date +%s) - start )) s"

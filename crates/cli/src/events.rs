@@ -82,16 +82,42 @@ pub async fn run(a: EventsArgs) -> Result<()> {
         last = e.id;
     }
     if a.follow {
-        // Another process writes the log, so follow the database, not this process's stream.
         q.limit = Some(1000);
-        loop {
-            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-            q.after_id = Some(last);
-            let page = p.query_events(&q).await?;
-            for e in page.events.iter().rev() {
-                print_event(e, a.json)?;
-                last = last.max(e.id);
+        match p.backend() {
+            // Every instance announces the events it commits through PostgreSQL's
+            // LISTEN/NOTIFY, and this process listens: wake on each announcement and read what
+            // matches the filters, from the last event printed on.
+            provisioning::Backend::Postgres => {
+                use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+                let mut live = p.subscribe();
+                loop {
+                    q.after_id = Some(last);
+                    let page = p.query_events(&q).await?;
+                    for e in page.events.iter().rev() {
+                        print_event(e, a.json)?;
+                        last = last.max(e.id);
+                    }
+                    if page.has_more {
+                        continue;
+                    }
+                    match live.recv().await {
+                        Ok(_) | Err(RecvError::Lagged(_)) => {}
+                        Err(RecvError::Closed) => break,
+                    }
+                    // One read covers every announcement already waiting.
+                    while matches!(live.try_recv(), Ok(_) | Err(TryRecvError::Lagged(_))) {}
+                }
             }
+            // Another process (the server) writes the SQLite log: follow the file.
+            provisioning::Backend::Sqlite => loop {
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                q.after_id = Some(last);
+                let page = p.query_events(&q).await?;
+                for e in page.events.iter().rev() {
+                    print_event(e, a.json)?;
+                    last = last.max(e.id);
+                }
+            },
         }
     }
     Ok(())

@@ -10,7 +10,7 @@ mod sim;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use provisioning::{Config, Provisioning};
 
@@ -23,25 +23,123 @@ struct Cli {
 
 #[derive(clap::Args, Clone)]
 struct Db {
-    /// The SQLite database file [default: the user's data directory, talkwriter/scim.db]
-    #[arg(long, env = "TALKWRITER_SCIM_DB")]
-    db: Option<PathBuf>,
+    /// The database: a SQLite file path (or sqlite://PATH), or postgres://USER@HOST:PORT/NAME for a
+    /// PostgreSQL database that several instances share (the password is best given in PGPASSWORD
+    /// or ~/.pgpass, out of the process list) [default: the user's data directory,
+    /// talkwriter/scim.db]
+    // The value may hold a password: clap must not echo it in --help.
+    #[arg(long, env = "TALKWRITER_SCIM_DB", hide_env_values = true, value_name = "PATH|URL")]
+    db: Option<String>,
+}
+
+/// Where `--db` points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    Sqlite(PathBuf),
+    /// A `postgres://` or `postgresql://` URL, as given (with any password).
+    Postgres(String),
 }
 
 impl Db {
-    fn path(&self) -> Result<PathBuf> {
-        match &self.db {
-            Some(p) => Ok(p.clone()),
-            None => {
-                Ok(dirs::data_dir().context("no user data directory; pass --db")?.join("talkwriter").join("scim.db"))
-            }
+    fn target(&self) -> Result<Target> {
+        let Some(db) = &self.db else {
+            let dir = dirs::data_dir().context("no user data directory; pass --db")?;
+            return Ok(Target::Sqlite(dir.join("talkwriter").join("scim.db")));
+        };
+        if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+            return Ok(Target::Postgres(db.clone()));
         }
+        if let Some(path) = db.strip_prefix("sqlite://").or_else(|| db.strip_prefix("sqlite:")) {
+            if path.is_empty() {
+                bail!("--db sqlite:// names no file");
+            }
+            return Ok(Target::Sqlite(PathBuf::from(path)));
+        }
+        if let Some((scheme, _)) = db.split_once("://") {
+            bail!(
+                "--db {scheme}:// is not a database this server runs on: give a SQLite path, sqlite://PATH or postgres://..."
+            );
+        }
+        Ok(Target::Sqlite(PathBuf::from(db)))
+    }
+
+    /// The database for messages and logs: the path, or the URL with its password masked.
+    fn display(&self) -> Result<String> {
+        Ok(match self.target()? {
+            Target::Sqlite(p) => p.display().to_string(),
+            Target::Postgres(url) => mask_password(&url),
+        })
     }
 
     async fn open(&self) -> Result<Provisioning> {
-        let path = self.path()?;
-        Provisioning::open(&path, Config::default()).await.with_context(|| format!("opening {}", path.display()))
+        let shown = self.display()?;
+        let opened = match self.target()? {
+            Target::Sqlite(path) => Provisioning::open(&path, Config::default()).await,
+            Target::Postgres(url) => Provisioning::connect(&url, Config::default()).await,
+        };
+        // The error chain comes from the driver, which never sees the masked form: it is
+        // masked again in case it quotes the URL.
+        opened.map_err(|e| {
+            let why = self.mask_in(&e.to_string());
+            // The pool retries a refused or failed connection until it gives up, then says only this.
+            let hint = if why.contains("pool timed out") {
+                " (no connection could be opened: is the server running and reachable, and are the user, \
+                 password and database name right?)"
+            } else {
+                ""
+            };
+            anyhow::anyhow!("opening {shown}: {why}{hint}")
+        })
     }
+
+    /// `text` with this database's password (if any) replaced by `***`.
+    fn mask_in(&self, text: &str) -> String {
+        match self.target() {
+            Ok(Target::Postgres(url)) => match password_of(&url) {
+                Some(pw) if !pw.is_empty() => text.replace(&url, &mask_password(&url)).replace(pw, "***"),
+                _ => text.to_string(),
+            },
+            _ => text.to_string(),
+        }
+    }
+}
+
+/// The password part of a database URL: after `user:` in the authority, or a `password=`
+/// query parameter.
+fn password_of(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    let query_start = rest.find('?').unwrap_or(rest.len());
+    // The userinfo ends at the last '@' before the query: a password may hold an unencoded '@'.
+    if let Some(at) = rest[..query_start].rfind('@')
+        && let Some((_, pw)) = rest[..at].split_once(':')
+    {
+        return Some(pw);
+    }
+    rest[query_start..].trim_start_matches('?').split('&').find_map(|kv| kv.strip_prefix("password="))
+}
+
+/// A database URL safe to print: its password, if any, replaced by `***`.
+fn mask_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let query_start = rest.find('?').unwrap_or(rest.len());
+    let (main, query) = rest.split_at(query_start);
+    let main = match main.rfind('@') {
+        Some(at) => match main[..at].split_once(':') {
+            Some((user, _)) => format!("{user}:***{}", &main[at..]),
+            None => main.to_string(),
+        },
+        None => main.to_string(),
+    };
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        let params: Vec<String> = query[1..]
+            .split('&')
+            .map(|kv| if kv.starts_with("password=") { "password=***".to_string() } else { kv.to_string() })
+            .collect();
+        format!("?{}", params.join("&"))
+    };
+    format!("{scheme}://{main}{query}")
 }
 
 #[derive(Subcommand)]
@@ -56,7 +154,14 @@ enum Command {
         #[command(flatten)]
         opts: serve::ServeOptions,
     },
+    /// Create or upgrade the database's schema (run the migrations), then exit. `serve` and every
+    /// other command do it too; run it once when deploying a new version to several instances.
+    Migrate {
+        #[command(flatten)]
+        db: Db,
+    },
     /// Copy the database to OUT while it may be serving (SQLite online backup), and check the copy.
+    /// On PostgreSQL, use pg_dump instead.
     Backup {
         #[command(flatten)]
         db: Db,
@@ -124,11 +229,22 @@ enum TokenCommand {
 #[tokio::main]
 async fn main() -> Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        // PostgreSQL's notices ("relation ... already exists, skipping" at every migration run)
+        // are not the operator's business.
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx::postgres::notice=warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
         Command::Serve { db, listen, opts } => serve::run(db, listen, opts).await,
+        Command::Migrate { db } => {
+            let p = db.open().await?;
+            p.close().await;
+            println!("the database schema is up to date: {}", db.display()?);
+            Ok(())
+        }
         Command::Backup { db, out } => backup::run(db, &out).await,
         Command::Token { command } => token(command).await,
         Command::Events(a) => events::run(a).await,
@@ -181,4 +297,48 @@ async fn token(command: TokenCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db(s: &str) -> Db {
+        Db { db: Some(s.to_string()) }
+    }
+
+    #[test]
+    fn db_takes_a_path_or_a_url() {
+        assert_eq!(db("/var/lib/tw/scim.db").target().unwrap(), Target::Sqlite("/var/lib/tw/scim.db".into()));
+        assert_eq!(db("scim.db").target().unwrap(), Target::Sqlite("scim.db".into()));
+        assert_eq!(db("sqlite:///tmp/a.db").target().unwrap(), Target::Sqlite("/tmp/a.db".into()));
+        assert_eq!(db("sqlite:a.db").target().unwrap(), Target::Sqlite("a.db".into()));
+        for url in ["postgres://u@h/db", "postgresql://u:p@h:5432/db?sslmode=require"] {
+            assert_eq!(db(url).target().unwrap(), Target::Postgres(url.into()));
+        }
+        assert!(db("mysql://u@h/db").target().is_err(), "an unknown scheme is not taken for a file name");
+        assert!(db("sqlite://").target().is_err());
+    }
+
+    #[test]
+    fn passwords_never_show() {
+        let cases = [
+            ("postgres://scim:s3cret@db.internal:5432/scim", "postgres://scim:***@db.internal:5432/scim"),
+            ("postgresql://scim:p@ss:w@rd@db/scim?sslmode=require", "postgresql://scim:***@db/scim?sslmode=require"),
+            (
+                "postgres://scim@db/scim?password=s3cret&sslmode=require",
+                "postgres://scim@db/scim?password=***&sslmode=require",
+            ),
+            ("postgres://db/scim", "postgres://db/scim"),
+            ("postgres://scim@db/scim", "postgres://scim@db/scim"),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(mask_password(url), shown);
+            assert_eq!(db(url).display().unwrap(), shown);
+        }
+        assert_eq!(password_of("postgresql://scim:p@ss:w@rd@db/scim"), Some("p@ss:w@rd"));
+        let d = db("postgres://scim:s3cret@db/scim");
+        let masked = d.mask_in("error connecting to postgres://scim:s3cret@db/scim: password s3cret rejected");
+        assert!(!masked.contains("s3cret"), "{masked}");
+    }
 }

@@ -78,7 +78,7 @@ pub async fn run(db: Db, listen: SocketAddr, opts: ServeOptions) -> Result<()> {
         println!("SCIM endpoint URL: {url}");
         println!("Bearer token (shown once, keep it secret): {}", t.token);
     }
-    tracing::info!(%url, db = %db.path()?.display(), "serving SCIM");
+    tracing::info!(%url, db = %db.display()?, "serving SCIM");
     let shutdown = async move {
         #[cfg(unix)]
         tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }

@@ -274,11 +274,19 @@ pub(crate) async fn method_not_allowed(method: axum::http::Method, uri: axum::ht
 /// `GET /health`: 200 when the database answers, 503 when it does not. No authentication,
 /// so a load balancer can call it.
 pub(crate) async fn health(State(s): State<AppState>) -> Response {
-    match s.p.ping().await {
-        Ok(()) => (StatusCode::OK, axum::Json(json!({"status": "ok"}))).into_response(),
-        Err(e) => {
+    // A load balancer's probe must get an answer in time even when the database hangs, so
+    // it can take this instance out of rotation.
+    let unavailable =
+        || (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"status": "unavailable"}))).into_response();
+    match tokio::time::timeout(std::time::Duration::from_secs(2), s.p.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, axum::Json(json!({"status": "ok"}))).into_response(),
+        Ok(Err(e)) => {
             tracing::error!(error = %e, "health check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"status": "unavailable"}))).into_response()
+            unavailable()
+        }
+        Err(_) => {
+            tracing::error!("health check failed: the database did not answer within 2 s");
+            unavailable()
         }
     }
 }
