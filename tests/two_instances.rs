@@ -489,7 +489,10 @@ async fn two_instances_share_one_postgresql_database() {
         }
         Err("the create on A did not show in `events --follow` within 20 s".to_string())
     };
-    checks.record("events --follow (another process, woken by LISTEN/NOTIFY) shows a create made on instance A", live.await);
+    checks.record(
+        "events --follow (another process, woken by LISTEN/NOTIFY) shows a create made on instance A",
+        live.await,
+    );
 
     // The endpoint checker (discovery, CRUD, filters, paging, IdP PATCH shapes, errors, auth)
     // against one instance, while the other serves the same data.
