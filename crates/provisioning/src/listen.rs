@@ -132,11 +132,12 @@ impl Listener {
     /// Sends events in id order, each once. `false` when the service is gone.
     fn publish(&mut self, events: Vec<SyncEvent>) -> bool {
         let Some(live) = self.live.upgrade() else { return false };
-        for e in events {
+        for mut e in events {
             if e.id <= self.last_seen {
                 continue;
             }
             self.last_seen = e.id;
+            e.hint = crate::events::hint(&e);
             let _ = live.send(e);
         }
         true
