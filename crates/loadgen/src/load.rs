@@ -1,7 +1,7 @@
 //! The load engine: closed-loop HTTP/1.1 keep-alive connections (each sends its next request
 //! when the previous answer is read, as wrk does), bounded by a deadline and a request count,
 //! with latencies in an HDR histogram. Also runs in-process closed loops (for the sync-log
-//! query and the raw SQLite baseline) with the same accounting.
+//! query and the raw insert baseline) with the same accounting.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -110,10 +110,11 @@ impl Tally {
     }
 }
 
-/// Sends requests over `bounds.conns` connections to `addr` until the deadline or the count.
-/// A warm-up phase (not recorded) runs first when `bounds.warmup` is not zero.
+/// Sends requests over `bounds.conns` connections until the deadline or the count. Connection
+/// `c` goes to `addrs[c % addrs.len()]`, so several server instances share the connections
+/// round-robin. A warm-up phase (not recorded) runs first when `bounds.warmup` is not zero.
 pub async fn http(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     token: Option<String>,
     bounds: Bounds,
     make: MakeReq,
@@ -125,13 +126,13 @@ pub async fn http(
         // Warm-up requests use indices far from the measured ones, so writes do not collide.
         let make_w = make.clone();
         let shifted: MakeReq = Arc::new(move |c, k| make_w(c, k + (1 << 40)));
-        http_phase(addr, token.clone(), w, shifted, None).await?;
+        http_phase(addrs, token.clone(), w, shifted, None).await?;
     }
-    http_phase(addr, token, bounds, make, on_body).await
+    http_phase(addrs, token, bounds, make, on_body).await
 }
 
 async fn http_phase(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     token: Option<String>,
     bounds: Bounds,
     make: MakeReq,
@@ -140,12 +141,13 @@ async fn http_phase(
     let started = Instant::now();
     let deadline = started + bounds.duration;
     let issued = Arc::new(AtomicU64::new(0));
+    anyhow::ensure!(!addrs.is_empty(), "no server address to send requests to");
     let auth = token.map(|t| format!("Bearer {t}"));
-    let host = addr.to_string();
     let mut tasks = Vec::with_capacity(bounds.conns);
     for c in 0..bounds.conns {
-        let (make, on_body, issued, auth, host) =
-            (make.clone(), on_body.clone(), issued.clone(), auth.clone(), host.clone());
+        let addr = addrs[c % addrs.len()];
+        let host = addr.to_string();
+        let (make, on_body, issued, auth) = (make.clone(), on_body.clone(), issued.clone(), auth.clone());
         tasks.push(tokio::spawn(async move {
             let mut tally = Tally::new();
             let mut sender = None;

@@ -1,8 +1,13 @@
 //! `loadgen`: the load benchmark. For each data-set size it seeds a database in bulk (cached
 //! between runs), starts the release `talkwriter-scim serve` on 127.0.0.1, and drives each
 //! scenario with closed-loop keep-alive connections; a bare axum hello-world (the ceiling) and
-//! raw SQLite inserts at the server's durability (the create baseline) run in the same run.
+//! raw inserts at the server's durability (the create baseline) run in the same run.
 //! It prints one `BENCH ...` line per scenario and a table with the target ratios.
+//!
+//! The store is a SQLite file by default. With `--db postgres://...` loadgen seeds its own
+//! databases on that PostgreSQL server (`loadgen_<users>`, copied to `loadgen_<users>_run` for
+//! each run) and starts `--instances` servers on the copy, spreading the connections across
+//! them round-robin.
 //!
 //! `cargo run --release -p loadgen -- --sizes 10000,100000,1000000` runs it all;
 //! `cargo run --release -p loadgen -- --quick` is the smoke run.
@@ -61,6 +66,14 @@ struct Args {
     /// Seed again even when a cached data set exists.
     #[arg(long)]
     reseed: bool,
+    /// Run against this PostgreSQL server instead of SQLite files (`postgres://user@host:port/db`;
+    /// the database named there is only used to create and drop loadgen's own databases).
+    #[arg(long, value_name = "URL")]
+    db: Option<String>,
+    /// Server instances sharing the database (PostgreSQL only); connections are spread across
+    /// them round-robin.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+    instances: u16,
     /// Serves the bare axum hello-world ceiling (used by the benchmark itself).
     #[arg(long, hide = true)]
     hello: Option<SocketAddr>,
@@ -100,6 +113,15 @@ fn main() -> Result<()> {
     if let Some(o) = args.only.iter().find(|o| !SCENARIOS.contains(&o.as_str())) {
         bail!("unknown scenario {o:?}; the scenarios are {}", SCENARIOS.join(", "));
     }
+    match &args.db {
+        Some(url) if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) => {
+            bail!("--db takes a PostgreSQL server URL (postgres://...); SQLite is the default without --db")
+        }
+        // Two processes on one SQLite file would fight over its single write lock in SQLite's
+        // busy handler; several instances are what the PostgreSQL store is for.
+        None if args.instances > 1 => bail!("--instances above 1 needs --db postgres://..."),
+        _ => {}
+    }
     if args.quick {
         args.sizes = vec![2000];
         args.duration = 1.0;
@@ -128,12 +150,14 @@ struct Row {
     conns: usize,
     m: Measured,
     note: String,
+    backend: &'static str,
+    instances: u16,
 }
 
 impl Row {
     fn bench_line(&self) -> String {
         format!(
-            "BENCH scenario={} users={} conns={} requests={} errors={} secs={:.2} rps={:.1} p50_ms={:.3} p90_ms={:.3} p99_ms={:.3} max_ms={:.3}{}",
+            "BENCH scenario={} users={} conns={} requests={} errors={} secs={:.2} rps={:.1} p50_ms={:.3} p90_ms={:.3} p99_ms={:.3} max_ms={:.3}{} backend={} instances={}",
             self.scenario,
             self.users,
             self.conns,
@@ -145,20 +169,42 @@ impl Row {
             self.m.p90_ms,
             self.m.p99_ms,
             self.m.max_ms,
-            if self.note.is_empty() { String::new() } else { format!(" {}", self.note) }
+            if self.note.is_empty() { String::new() } else { format!(" {}", self.note) },
+            self.backend,
+            self.instances
         )
+    }
+}
+
+/// Where the data lives.
+#[derive(Clone)]
+enum Store {
+    /// SQLite files in the work directory.
+    Sqlite,
+    /// Databases that loadgen creates on this PostgreSQL server.
+    Postgres { server: String },
+}
+
+impl Store {
+    fn name(&self) -> &'static str {
+        match self {
+            Store::Sqlite => "sqlite",
+            Store::Postgres { .. } => "postgres",
+        }
     }
 }
 
 struct Ctx {
     args: Args,
     bounds: Bounds,
+    store: Store,
     rows: Vec<Row>,
 }
 
 impl Ctx {
     fn push(&mut self, scenario: &str, users: u64, conns: usize, m: Measured, note: String) {
-        let row = Row { scenario: scenario.into(), users, conns, m, note };
+        let (backend, instances) = (self.store.name(), self.args.instances);
+        let row = Row { scenario: scenario.into(), users, conns, m, note, backend, instances };
         println!("{}", row.bench_line());
         if let Some(e) = &row.m.first_error {
             println!("  first error of {scenario}: {e}");
@@ -185,15 +231,21 @@ async fn run(args: Args) -> Result<()> {
         warmup: Duration::from_secs_f64(args.warmup),
         max_requests: args.max_requests,
     };
+    let store = match &args.db {
+        Some(url) => Store::Postgres { server: url.clone() },
+        None => Store::Sqlite,
+    };
     println!(
-        "# loadgen: {} cpus, {} connections, {:.1} s per scenario (+{:.1} s warm-up), client threads {}",
+        "# loadgen: {} cpus, {} connections, {:.1} s per scenario (+{:.1} s warm-up), client threads {}, backend {}, {} server instance(s)",
         cpus(),
         args.conns,
         args.duration,
         args.warmup,
-        args.client_threads
+        args.client_threads,
+        store.name(),
+        args.instances
     );
-    let mut ctx = Ctx { args: args.clone(), bounds, rows: vec![] };
+    let mut ctx = Ctx { args: args.clone(), bounds, store, rows: vec![] };
 
     for &n in &args.sizes {
         // The ceiling and the raw baseline are measured right before each data set, so every
@@ -213,13 +265,16 @@ async fn baselines(ctx: &mut Ctx, exe: &Path, work: &Path, n: u64) -> Result<()>
         let addr = free_addr()?;
         let mut child = Command::new(exe).arg("--hello").arg(addr.to_string()).stdout(Stdio::null()).spawn()?;
         wait_ready(addr, "/").await?;
-        let m = load::http(addr, None, bounds, Arc::new(|_, _| Req::get("/".into())), None).await;
+        let m = load::http(&[addr], None, bounds, Arc::new(|_, _| Req::get("/".into())), None).await;
         stop(&mut child);
         ctx.push("hello_ceiling", n, bounds.conns, m?, String::new());
     }
     if ctx.wants("raw_insert") {
-        let m = raw_insert(work, bounds).await?;
-        ctx.push("raw_insert", n, 1, m, "durability=WAL+FULL one_row_per_tx".into());
+        let (m, note) = match &ctx.store {
+            Store::Sqlite => (raw_insert(work, bounds).await?, "durability=WAL+FULL one_row_per_tx".to_string()),
+            Store::Postgres { server } => raw_insert_pg(server, bounds).await?,
+        };
+        ctx.push("raw_insert", n, 1, m, note);
     }
     Ok(())
 }
@@ -251,7 +306,7 @@ async fn wait_ready(addr: SocketAddr, path: &str) -> Result<()> {
     let once = Bounds { conns: 1, duration: Duration::from_secs(5), warmup: Duration::ZERO, max_requests: 1 };
     while Instant::now() < until {
         let p = path.to_string();
-        if let Ok(m) = load::http(addr, None, once, Arc::new(move |_, _| Req::get(p.clone())), None).await
+        if let Ok(m) = load::http(&[addr], None, once, Arc::new(move |_, _| Req::get(p.clone())), None).await
             && m.errors == 0
             && m.requests == 1
         {
@@ -296,7 +351,8 @@ fn prepare_db(bin: &Path, work: &Path, n: u64, reseed: bool) -> Result<PathBuf> 
         remove_db(&seeded);
         let t = Instant::now();
         let db = seeded.display().to_string();
-        let (users, members, events) = (n.to_string(), n.min(100_000).to_string(), n.min(1_000_000).to_string());
+        let spec = seed_spec(n);
+        let (users, members, events) = (n.to_string(), spec.group_members.to_string(), spec.events.to_string());
         run_cli(
             bin,
             &[
@@ -322,6 +378,109 @@ fn prepare_db(bin: &Path, work: &Path, n: u64, reseed: bool) -> Result<PathBuf> 
     remove_db(&run);
     std::fs::copy(&seeded, &run)?;
     Ok(run)
+}
+
+/// The data set for `n` users: 10 groups, the first with min(n, 100,000) members, and one
+/// sync-log event per user up to 1,000,000.
+fn seed_spec(n: u64) -> provisioning::seed::SeedSpec {
+    provisioning::seed::SeedSpec { users: n, groups: 10, group_members: n.min(100_000), events: n.min(1_000_000) }
+}
+
+/// `server` (a PostgreSQL URL) with its database replaced by `db`, query parameters kept.
+fn pg_url(server: &str, db: &str) -> String {
+    let (base, query) = match server.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (server, String::new()),
+    };
+    let authority = base.find("://").map_or(0, |i| i + 3);
+    let path = base[authority..].find('/').map_or(base.len(), |i| authority + i);
+    format!("{}/{db}{query}", &base[..path])
+}
+
+/// A connection to the database `--db` names, used to create and drop loadgen's databases.
+async fn pg_admin(server: &str) -> Result<sqlx::PgConnection> {
+    use sqlx::Connection;
+    // The URL may hold a password: errors name the option, not the URL.
+    sqlx::PgConnection::connect(server).await.context("connecting to the PostgreSQL server of --db")
+}
+
+async fn drop_pg_db(admin: &mut sqlx::PgConnection, name: &str) -> Result<()> {
+    use sqlx::Executor;
+    // FORCE ends sessions a crashed earlier run may have left (PostgreSQL 13 and later).
+    admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await?;
+    Ok(())
+}
+
+/// Renames a database of loadgen's own. A closed pool's sessions end asynchronously on the
+/// server (and the store may hold a listening session), so sessions still attached to it are
+/// ended first: nothing but loadgen uses these databases.
+async fn rename_pg_db(admin: &mut sqlx::PgConnection, from: &str, to: &str) -> Result<()> {
+    use sqlx::Executor;
+    let mut tries = 0;
+    loop {
+        sqlx::query("SELECT CAST(COUNT(pg_terminate_backend(pid)) AS BIGINT) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()")
+            .bind(from)
+            .execute(&mut *admin)
+            .await?;
+        match admin.execute(format!("ALTER DATABASE {from} RENAME TO {to}").as_str()).await {
+            Ok(_) => return Ok(()),
+            Err(e) if tries < 50 => {
+                tries += 1;
+                if tries == 1 {
+                    eprintln!("loadgen: renaming {from} waits for its sessions to end ({e})");
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// PostgreSQL: the data set for `n` users, seeded once into `loadgen_<n>` and copied for each
+/// run into `loadgen_<n>_run` (runs change it), as the SQLite files are. Returns the run
+/// database's URL.
+async fn prepare_pg(server: &str, n: u64, reseed: bool) -> Result<String> {
+    use sqlx::{Connection, Executor};
+    let (seeded, seeding, run) = (format!("loadgen_{n}"), format!("loadgen_{n}_seeding"), format!("loadgen_{n}_run"));
+    let mut admin = pg_admin(server).await?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(&seeded)
+        .fetch_one(&mut admin)
+        .await?;
+    if reseed || !exists {
+        drop_pg_db(&mut admin, &seeded).await?;
+        drop_pg_db(&mut admin, &seeding).await?;
+        admin.execute(format!("CREATE DATABASE {seeding}").as_str()).await?;
+        let url = pg_url(server, &seeding);
+        let t = Instant::now();
+        let spec = seed_spec(n);
+        let p = provisioning::Provisioning::connect(&url, provisioning::Config::default()).await?;
+        p.seed(&spec, |what, k| eprintln!("seed: {k} {what} ({:.1} s)", t.elapsed().as_secs_f64())).await?;
+        p.close().await;
+        // Planner statistics and the visibility map, as a settled database has them (autovacuum
+        // may not have run yet), so the first scenario does not measure a cold, unanalysed table.
+        let mut c = sqlx::PgConnection::connect(&url).await?;
+        c.execute("VACUUM ANALYZE").await?;
+        c.close().await?;
+        // Named `loadgen_<n>` only once complete, so an interrupted seed is never taken for a cache.
+        rename_pg_db(&mut admin, &seeding, &seeded).await?;
+        println!(
+            "# seeded {n} users, a {}-member group and {} events in {:.1} s (PostgreSQL database {seeded})",
+            spec.group_members,
+            spec.events,
+            t.elapsed().as_secs_f64()
+        );
+    }
+    drop_pg_db(&mut admin, &run).await?;
+    let version: i32 = sqlx::query_scalar("SELECT CAST(current_setting('server_version_num') AS INTEGER)")
+        .fetch_one(&mut admin)
+        .await?;
+    // FILE_COPY copies the files instead of writing the whole database into the WAL (the
+    // default WAL_LOG strategy of PostgreSQL 15): far less I/O for the 1M data set.
+    let strategy = if version >= 150_000 { " STRATEGY FILE_COPY" } else { "" };
+    admin.execute(format!("CREATE DATABASE {run} TEMPLATE {seeded}{strategy}").as_str()).await?;
+    admin.close().await?;
+    Ok(pg_url(server, &run))
 }
 
 fn scim_path(s: &str) -> String {
@@ -359,24 +518,67 @@ fn cursor_after(i: u64) -> String {
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 async fn size(ctx: &mut Ctx, bin: &Path, work: &Path, n: u64) -> Result<()> {
-    let db = prepare_db(bin, work, n, ctx.args.reseed)?;
-    let dbs = db.display().to_string();
-    let token = run_cli(bin, &["token", "create", "--db", &dbs, "--label", "loadgen"])?;
-    let addr = free_addr()?;
-    let log = std::fs::File::create(work.join(format!("server-{n}.log")))?;
-    let mut child = Command::new(bin)
-        .args(["serve", "--db", &dbs, "--listen", &addr.to_string()])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()?;
-    let result = scenarios(ctx, addr, &token, &db, n).await;
-    stop(&mut child);
+    // `db` is what the servers and the in-process scenarios open: a file path or a URL.
+    let (db, token) = match ctx.store.clone() {
+        Store::Sqlite => {
+            let db = prepare_db(bin, work, n, ctx.args.reseed)?.display().to_string();
+            let token = run_cli(bin, &["token", "create", "--db", &db, "--label", "loadgen"])?;
+            (db, token)
+        }
+        Store::Postgres { server } => {
+            let url = prepare_pg(&server, n, ctx.args.reseed).await?;
+            let p = provisioning::Provisioning::connect(&url, provisioning::Config::default()).await?;
+            let token = p.create_token("loadgen", None).await?.token;
+            p.close().await;
+            (url, token)
+        }
+    };
+    let instances = ctx.args.instances;
+    let mut children = vec![];
+    let mut addrs: Vec<SocketAddr> = vec![];
+    let mut started = Ok(());
+    for i in 0..instances {
+        let addr = loop {
+            let a = free_addr()?;
+            if !addrs.contains(&a) {
+                break a;
+            }
+        };
+        let log_name = if instances == 1 { format!("server-{n}.log") } else { format!("server-{n}-{i}.log") };
+        let spawned = std::fs::File::create(work.join(log_name)).map_err(anyhow::Error::from).and_then(|log| {
+            Command::new(bin)
+                .args(["serve", "--db", &db, "--listen", &addr.to_string()])
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .map_err(anyhow::Error::from)
+        });
+        match spawned {
+            Ok(child) => {
+                children.push(child);
+                addrs.push(addr);
+            }
+            Err(e) => {
+                started = Err(e);
+                break;
+            }
+        }
+    }
+    let result = match started {
+        Ok(()) => scenarios(ctx, &addrs, &token, &db, n).await,
+        Err(e) => Err(e),
+    };
+    for child in &mut children {
+        stop(child);
+    }
     result
 }
 
-async fn scenarios(ctx: &mut Ctx, addr: SocketAddr, token: &str, db: &Path, n: u64) -> Result<()> {
-    wait_ready(addr, "/health").await?;
+async fn scenarios(ctx: &mut Ctx, addrs: &[SocketAddr], token: &str, db: &str, n: u64) -> Result<()> {
+    for &addr in addrs {
+        wait_ready(addr, "/health").await?;
+    }
     let b = ctx.bounds;
     let conns = b.conns as u64;
     let tok = Some(token.to_string());
@@ -404,14 +606,14 @@ async fn scenarios(ctx: &mut Ctx, addr: SocketAddr, token: &str, db: &Path, n: u
                 sink.lock().expect("created ids").push(id.to_string());
             }
         });
-        let m = load::http(addr, tok.clone(), b, make, Some(on_body)).await?;
+        let m = load::http(addrs, tok.clone(), b, make, Some(on_body)).await?;
         ctx.push("create", n, b.conns, m, String::new());
     }
     if ctx.wants("get_by_id") {
         let make: load::MakeReq = Arc::new(move |c, k| {
             Req::get(scim_path(&format!("/Users/{}", seed_user_id(mix(k * conns + c as u64) % n))))
         });
-        let m = load::http(addr, tok.clone(), b, make, None).await?;
+        let m = load::http(addrs, tok.clone(), b, make, None).await?;
         ctx.push("get_by_id", n, b.conns, m, String::new());
     }
     if ctx.wants("username_eq") {
@@ -419,19 +621,19 @@ async fn scenarios(ctx: &mut Ctx, addr: SocketAddr, token: &str, db: &Path, n: u
             let f = format!("userName eq \"{}\"", seed_user_name(mix(k * conns + c as u64 + 7) % n));
             Req::get(scim_path(&format!("/Users?filter={}", enc(&f))))
         });
-        let m = load::http(addr, tok.clone(), b, make, None).await?;
+        let m = load::http(addrs, tok.clone(), b, make, None).await?;
         ctx.push("username_eq", n, b.conns, m, String::new());
     }
     if ctx.wants("list_first") {
         let make: load::MakeReq = Arc::new(|_, _| Req::get(scim_path("/Users?startIndex=1&count=100")));
-        let m = load::http(addr, tok.clone(), b, make, None).await?;
+        let m = load::http(addrs, tok.clone(), b, make, None).await?;
         ctx.push("list_first", n, b.conns, m, "count=100".into());
     }
     if ctx.wants("list_deep") {
         let start = n / 10 * 9 + 1;
         let make: load::MakeReq =
             Arc::new(move |_, _| Req::get(scim_path(&format!("/Users?startIndex={start}&count=100"))));
-        let m = load::http(addr, tok.clone(), b, make, None).await?;
+        let m = load::http(addrs, tok.clone(), b, make, None).await?;
         ctx.push("list_deep", n, b.conns, m, format!("count=100 startIndex={start}"));
     }
     if ctx.wants("list_cursor") {
@@ -439,7 +641,7 @@ async fn scenarios(ctx: &mut Ctx, addr: SocketAddr, token: &str, db: &Path, n: u
             let at = mix(k * conns + c as u64 + 11) % n.saturating_sub(100).max(1);
             Req::get(scim_path(&format!("/Users?count=100&cursor={}", cursor_after(at))))
         });
-        let m = load::http(addr, tok.clone(), b, make, None).await?;
+        let m = load::http(addrs, tok.clone(), b, make, None).await?;
         ctx.push("list_cursor", n, b.conns, m, "count=100 random_depth".into());
     }
     if ctx.wants("patch_deactivate") {
@@ -454,7 +656,7 @@ async fn scenarios(ctx: &mut Ctx, addr: SocketAddr, token: &str, db: &Path, n: u
                 body: Some(body.to_string()),
             }
         });
-        let m = load::http(addr, tok.clone(), b, make, None).await?;
+        let m = load::http(addrs, tok.clone(), b, make, None).await?;
         ctx.push("patch_deactivate", n, b.conns, m, String::new());
     }
     // Members to add: seeded users outside the big group, else the users `create` made.
@@ -478,11 +680,12 @@ async fn scenarios(ctx: &mut Ctx, addr: SocketAddr, token: &str, db: &Path, n: u
                 body: Some(body.to_string()),
             }
         });
-        let m = load::http(addr, tok.clone(), b, make, None).await?;
+        let m = load::http(addrs, tok.clone(), b, make, None).await?;
         ctx.push(scenario, n, b.conns, m, format!("group_members_before={size} candidates={candidates}"));
     }
     if ctx.wants("events_filter") || ctx.wants("events_text") {
-        let p = provisioning::Provisioning::open(db, provisioning::Config::default()).await?;
+        // The same store the servers use: a SQLite path or the PostgreSQL run database.
+        let p = provisioning::Provisioning::connect(db, provisioning::Config::default()).await?;
         for scenario in ["events_filter", "events_text"] {
             if !ctx.wants(scenario) {
                 continue;
@@ -556,14 +759,62 @@ async fn raw_insert(work: &Path, bounds: Bounds) -> Result<Measured> {
     Ok(m)
 }
 
+/// Raw PostgreSQL inserts at the server's durability (the server's defaults, normally
+/// `synchronous_commit=on`: each COMMIT waits for its WAL flush), one row per transaction, into
+/// a copy of the `users` table with its indexes in a scratch database `loadgen_raw`.
+async fn raw_insert_pg(server: &str, bounds: Bounds) -> Result<(Measured, String)> {
+    use sqlx::Connection;
+    let name = "loadgen_raw";
+    let mut admin = pg_admin(server).await?;
+    drop_pg_db(&mut admin, name).await?;
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await?;
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&pg_url(server, name)).await?;
+    for sql in [
+        r#"CREATE TABLE users (id TEXT COLLATE "C" PRIMARY KEY, user_name TEXT NOT NULL,
+            user_name_key TEXT COLLATE "C" NOT NULL UNIQUE, external_id TEXT COLLATE "C", display_name TEXT,
+            active BIGINT NOT NULL DEFAULT 1, data TEXT NOT NULL, version BIGINT NOT NULL DEFAULT 1,
+            created TEXT COLLATE "C" NOT NULL, last_modified TEXT COLLATE "C" NOT NULL)"#,
+        "CREATE INDEX users_external_id ON users (external_id)",
+        "CREATE INDEX users_created ON users (created, id)",
+        "CREATE INDEX users_last_modified ON users (last_modified, id)",
+    ] {
+        sqlx::query(sql).execute(&pool).await?;
+    }
+    let sync: String = sqlx::query_scalar("SELECT current_setting('synchronous_commit')").fetch_one(&pool).await?;
+    let fsync: String = sqlx::query_scalar("SELECT current_setting('fsync')").fetch_one(&pool).await?;
+    let doc = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "x", "name": {"givenName": "Bench", "familyName": "User"}, "emails": [{"value": "x@example.com", "type": "work", "primary": true}], "active": true}).to_string();
+    let b = Bounds { conns: 1, ..bounds };
+    let insert_pool = pool.clone();
+    let m = load::in_process(b, move |_, k| {
+        let (pool, doc) = (insert_pool.clone(), doc.clone());
+        async move {
+            let go = async {
+                let mut tx = pool.begin().await?;
+                let name = format!("raw{k}@example.com");
+                let now = seed_created(k);
+                sqlx::query("INSERT INTO users (id, user_name, user_name_key, external_id, display_name, active, data, version, created, last_modified) VALUES ($1, $2, $3, $4, $5, 1, $6, 1, $7, $8)")
+                    .bind(format!("raw-{k}")).bind(&name).bind(&name).bind(format!("ext{k}")).bind("Bench User").bind(&doc).bind(&now).bind(&now)
+                    .execute(&mut *tx).await?;
+                tx.commit().await
+            };
+            go.await.map_err(|e| e.to_string())
+        }
+    })
+    .await?;
+    pool.close().await;
+    drop_pg_db(&mut admin, name).await?;
+    admin.close().await?;
+    Ok((m, format!("durability=synchronous_commit={sync},fsync={fsync} one_row_per_tx")))
+}
+
 fn report(ctx: &Ctx) {
     let rows = &ctx.rows;
     println!();
-    println!("| scenario | users | conns | req/s | p50 ms | p99 ms | errors | note |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---|");
+    println!("| scenario | users | conns | req/s | p50 ms | p99 ms | errors | note | backend | instances |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---|---|---:|");
     for r in rows {
         println!(
-            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {} |",
+            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} | {} |",
             r.scenario,
             r.users,
             r.conns,
@@ -571,7 +822,9 @@ fn report(ctx: &Ctx) {
             r.m.p50_ms,
             r.m.p99_ms,
             r.m.errors,
-            r.note
+            r.note,
+            r.backend,
+            r.instances
         );
     }
     let find = |s: &str, n: Option<u64>| rows.iter().find(|r| r.scenario == s && n.is_none_or(|n| r.users == n));

@@ -527,7 +527,13 @@ impl Provisioning {
         }
         b.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
         let (sql, args) = b.build()?;
-        let mut events = sqlx::query_as_with::<_, SyncEvent, _>(&sql, args).fetch_all(&self.pool).await?;
+        // PostgreSQL plans a cached statement once for any values, and for these filters that
+        // generic plan walks the whole log backwards by id (114 ms where the plan for the
+        // values takes 3 ms): an unnamed statement is planned for the values it is given.
+        let mut events = sqlx::query_as_with::<_, SyncEvent, _>(&sql, args)
+            .persistent(self.backend == crate::Backend::Sqlite)
+            .fetch_all(&self.pool)
+            .await?;
         for e in &mut events {
             e.hint = hint(e);
         }
