@@ -1,5 +1,6 @@
-//! The SCIM provisioning service: the SQLite store, users and groups, tokens, settings and the
-//! sync log, with a live event stream. Shells (the HTTP router, the CLI, the desktop app) call
+//! The SCIM provisioning service: the store (SQLite, the embedded default, or PostgreSQL shared
+//! by several instances), users and groups, tokens, settings and the sync log, with a live event
+//! stream. Shells (the HTTP router, the CLI, the desktop app) call
 //! into [`Provisioning`]; nothing here knows about HTTP frameworks or windows.
 
 mod access;
@@ -62,8 +63,10 @@ impl Default for Config {
 pub struct Provisioning {
     pool: db::Pool,
     backend: Backend,
-    /// Writers take turns here before `BEGIN IMMEDIATE`, so concurrent requests queue in
-    /// order instead of spinning in SQLite's busy handler.
+    /// This process's writers take turns here before the database's write lock (`BEGIN
+    /// IMMEDIATE` on SQLite, the advisory lock on PostgreSQL), so concurrent requests queue in
+    /// order instead of spinning in SQLite's busy handler or holding several pooled
+    /// connections waiting on PostgreSQL's lock.
     write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
     clock: Clock,
     events: events::EventBus,
@@ -165,8 +168,9 @@ pub(crate) fn create_private(_path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// A write transaction (`BEGIN IMMEDIATE`) held with the process's write turn. It derefs to
-/// the connection; dropping it without `commit` rolls back.
+/// A write transaction holding the database's write lock (`BEGIN IMMEDIATE` on SQLite, the
+/// advisory lock on PostgreSQL) and this process's write turn. It derefs to the connection;
+/// dropping it without `commit` rolls back.
 pub(crate) struct WriteTx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
     _turn: tokio::sync::OwnedMutexGuard<()>,

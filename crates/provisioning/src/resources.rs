@@ -1,4 +1,4 @@
-//! Users and groups: create, read, list, replace, patch and delete over the SQLite store.
+//! Users and groups: create, read, list, replace, patch and delete over the store.
 //! Each write and its sync-log event commit in one transaction.
 
 use serde_json::{Value, json};
