@@ -30,7 +30,8 @@ cargo build --workspace --locked
 # cluster already running elsewhere on the machine is left alone; stopped however this ends.
 step "PostgreSQL for the PostgreSQL run"
 pgdir=$(mktemp -d)
-trap 'bash tests/postgres.sh stop "$pgdir"; rm -rf "$pgdir"' EXIT
+benchdir=$(mktemp -d)
+trap 'bash tests/postgres.sh stop "$pgdir"; rm -rf "$pgdir" "$benchdir"' EXIT
 pgport=${TALKWRITER_PG_PORT:-}
 if [ -z "$pgport" ]; then
   for p in $(seq 55440 55540); do
@@ -53,5 +54,14 @@ cargo test --locked -p provisioning -p scim-http
 
 step "cargo test (PostgreSQL): the real binary, and two instances on one database"
 cargo test --locked -p e2e --test scenarios --test simulator --test two_instances
+
+# The benchmarks, small and once each, to prove they still run. Nothing here is timed against
+# a target: the figures live in BENCHMARKS.md, measured on release builds.
+step "benchmarks, quick mode: criterion (each once), loadgen on SQLite and on two PostgreSQL instances, the app"
+env -u TALKWRITER_TEST_DATABASE_URL cargo test --locked -p scim-protocol --bench protocol
+SYNC_LOG_EVENTS=20000 env -u TALKWRITER_TEST_DATABASE_URL cargo test --locked -p scim-http --bench sync_log
+cargo run --locked -q -p loadgen -- --quick --work-dir "$benchdir"
+cargo run --locked -q -p loadgen -- --quick --work-dir "$benchdir" --db "$TALKWRITER_TEST_DATABASE_URL" --instances 2
+cargo test --locked -p e2e --bench app -- --quick
 
 step "all tests passed in $(( $(date +%s) - start )) s"

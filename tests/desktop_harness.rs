@@ -122,6 +122,13 @@ impl Display {
     }
 }
 
+impl Display {
+    /// The display's name, for `DISPLAY` (e.g. `:120`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
 impl Drop for Display {
     fn drop(&mut self) {
         if let Some(x) = &mut self.xvfb {

@@ -21,6 +21,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tauri::{Manager, RunEvent, WindowEvent};
 
+use crate::commands::startup::Startup;
 use crate::settings::SettingsFile;
 use crate::state::AppState;
 
@@ -29,21 +30,23 @@ const SETTINGS_FILE: &str = "settings.json";
 const RETENTION_EVERY: Duration = Duration::from_secs(600);
 
 fn main() {
+    // First, so the start-up time covers everything the process does.
+    let startup = Startup::now();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
-    if let Err(e) = run() {
+    if let Err(e) = run(startup) {
         eprintln!("talkwriter-admin: {e:#}");
         std::process::exit(1);
     }
 }
 
-fn run() -> anyhow::Result<()> {
+fn run(startup: Startup) -> anyhow::Result<()> {
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_store::Builder::new().build())
         .plugin(tauri_plugin_dialog::init())
-        .setup(|app| Ok(setup(app)?))
+        .setup(move |app| Ok(setup(app, startup)?))
         .invoke_handler(tauri::generate_handler![
             commands::provisioning::get_status,
             commands::provisioning::set_provisioning_enabled,
@@ -74,6 +77,8 @@ fn run() -> anyhow::Result<()> {
             commands::testsync::endpoint_checks,
             commands::testsync::check_endpoint,
             commands::testsync::test_endpoint_connection,
+            commands::startup::app_painted,
+            commands::startup::first_paint_ms,
         ])
         .build(tauri::generate_context!())
         .context("could not start the window system")?;
@@ -88,7 +93,7 @@ fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn setup(app: &mut tauri::App) -> anyhow::Result<()> {
+fn setup(app: &mut tauri::App, startup: Startup) -> anyhow::Result<()> {
     let data_dir = match std::env::var_os("TALKWRITER_DATA_DIR") {
         Some(d) => PathBuf::from(d),
         None => app.path().app_data_dir().context("no app data directory")?,
@@ -121,7 +126,7 @@ fn setup(app: &mut tauri::App) -> anyhow::Result<()> {
     live::forward(app.handle().clone(), &p);
     #[cfg(unix)]
     exit_on_signals(app.handle().clone());
-    app.manage(AppState { p, listening, settings_file, server: Mutex::new(running) });
+    app.manage(AppState { p, listening, settings_file, server: Mutex::new(running), startup });
 
     let config = app.config().app.windows.first().cloned().context("no window in tauri.conf.json")?;
     let mut window = tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?;

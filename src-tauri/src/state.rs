@@ -7,6 +7,7 @@ use provisioning::Provisioning;
 use serde::Serialize;
 use ts_rs::TS;
 
+use crate::commands::startup::Startup;
 use crate::server::{Listening, Running};
 use crate::settings::SettingsFile;
 
@@ -15,6 +16,8 @@ pub struct AppState {
     pub listening: Listening,
     pub settings_file: SettingsFile,
     pub server: Mutex<Option<Running>>,
+    /// When the process started, and when the first screen was painted.
+    pub startup: Startup,
 }
 
 /// The endpoint facts the header and the setup screen show.

@@ -6,6 +6,7 @@ pub mod directory;
 pub mod mapping;
 pub mod provisioning;
 pub mod settings;
+pub mod startup;
 pub mod synclog;
 pub mod testsync;
 pub mod tokens;

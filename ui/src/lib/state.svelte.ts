@@ -37,18 +37,29 @@ class AppState {
   events = $state<Loadable<SyncEvent[]>>({ state: "loading" });
   settings = $state<Loadable<Settings>>({ state: "loading" });
 
+  /** Settles once what the first screen shows has loaded, whatever each part answered. */
+  readonly firstScreenLoaded: Promise<void>;
+  private markFirstScreen: () => void = () => {};
+
+  constructor() {
+    this.firstScreenLoaded = new Promise((resolve) => (this.markFirstScreen = resolve));
+  }
+
   toast = $state<{ id: number; text: string; tone: "ok" | "bad" } | null>(null);
   private toastId = 0;
 
   async load(): Promise<void> {
-    await Promise.all([
+    // The setup screen and the header need these; the mapping and the recent events load
+    // alongside for the other tabs.
+    const firstScreen = [
       this.refreshStatus(),
       this.refreshServer(),
       this.refreshTokens(),
-      this.refreshMapping(),
-      this.refreshEvents(),
       this.refreshSettings(),
-    ]);
+    ];
+    const others = [this.refreshMapping(), this.refreshEvents()];
+    void Promise.all(firstScreen).then(this.markFirstScreen);
+    await Promise.all([...firstScreen, ...others]);
   }
 
   private async fetch<T>(get: () => Promise<T>, set: (l: Loadable<T>) => void): Promise<void> {

@@ -127,6 +127,12 @@ export const backend = {
   settings: () => call<Settings>("get_settings"),
   saveSettings: (settings: Settings) => call<Settings>("save_settings", { settings }),
 
+  /**
+   * Tells the shell the first screen is painted, once per start; `pageMs` is the page's clock
+   * then. Answers the milliseconds since the process started, which the shell also logs.
+   */
+  appPainted: (pageMs: number) => call<number>("app_painted", { pageMs }),
+
   /** Copies text; a `secret` is wiped from the clipboard after 60 s if it is still there. */
   copy: (text: string, secret = false) => call<void>("copy_text", { text, secret }),
 

@@ -243,6 +243,8 @@ export function createMockEngine() {
         case "check_endpoint":
         case "test_endpoint_connection":
           return handleTestSync(cmd, args, emitter);
+        case "app_painted":
+          return performance.now();
         case "copy_text":
           await navigator.clipboard?.writeText(String(args.text)).catch(() => {});
           return null;
