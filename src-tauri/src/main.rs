@@ -104,7 +104,10 @@ fn setup(app: &mut tauri::App, startup: Startup) -> anyhow::Result<()> {
 
     let (p, listener, listening) = tauri::async_runtime::block_on(async {
         let db = data_dir.join(DB_FILE);
-        let p = provisioning::Provisioning::open(&db, provisioning::Config::default())
+        // No memory map: the app runs for days, and every mapped page it once read would stay
+        // in its resident memory. The embedded server's load is one IdP's, not a benchmark's.
+        let config = provisioning::Config { sqlite_mmap_bytes: 0, ..provisioning::Config::default() };
+        let p = provisioning::Provisioning::open(&db, config)
             .await
             .with_context(|| format!("could not open the database {}", db.display()))?;
         // A fresh install starts with provisioning off: the admin turns it on deliberately.

@@ -1019,7 +1019,7 @@ mod tests {
 
     async fn fixture() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
-        let pool = crate::connect_sqlite(&dir.path().join("scim.db"), 1).await.unwrap();
+        let pool = crate::connect_sqlite(&dir.path().join("scim.db"), 1, 0).await.unwrap();
         sqlx::migrate!("./migrations/sqlite").run(&pool).await.unwrap();
         fill(Backend::Sqlite, pool, dir).await
     }

@@ -186,7 +186,7 @@ mod tests {
     #[tokio::test]
     async fn member_filter_sql_selects_rows() {
         let dir = tempfile::tempdir().unwrap();
-        let pool = crate::connect_sqlite(&dir.path().join("scim.db"), 1).await.unwrap();
+        let pool = crate::connect_sqlite(&dir.path().join("scim.db"), 1, 0).await.unwrap();
         sqlx::migrate!("./migrations/sqlite").run(&pool).await.unwrap();
         check(Backend::Sqlite, &pool).await;
     }

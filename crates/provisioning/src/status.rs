@@ -62,6 +62,9 @@ const MAPPING: &[(&str, &str, bool, &[&str], &str)] = &[
 
 /// How many recent user writes are searched for "seen".
 const SEEN_WINDOW: i64 = 500;
+/// How far back in the log they are looked for: a log of reads and group pushes alone is not
+/// read to its beginning each time the mapping is shown.
+const SEEN_SCAN: i64 = 100_000;
 
 impl Provisioning {
     pub async fn status(&self) -> Result<Status> {
@@ -125,9 +128,11 @@ impl Provisioning {
                 .await?;
         let latest: Value = latest.and_then(|d| serde_json::from_str(&d).ok()).unwrap_or(Value::Null);
         let recent: Vec<(String, String)> = sqlx::query_as(&self.backend.sql(
-            "SELECT time, request_body FROM events WHERE resource_type = 'User' AND method IN ('POST', 'PUT', 'PATCH')
+            "SELECT time, request_body FROM events WHERE id > (SELECT COALESCE(MAX(id), 0) FROM events) - ?
+             AND resource_type = 'User' AND method IN ('POST', 'PUT', 'PATCH')
              AND status < 400 AND request_body IS NOT NULL ORDER BY id DESC LIMIT ?",
         ))
+        .bind(SEEN_SCAN)
         .bind(SEEN_WINDOW)
         .fetch_all(&self.pool)
         .await?;

@@ -259,6 +259,16 @@ async fn free_text_search() {
     }
     let none = w.p.query_events(&EventQuery { text: Some("nobody-here".into()), ..Default::default() }).await.unwrap();
     assert!(none.events.is_empty());
+    // Every trigram of this text occurs in some event ("zed.q…" and "…er@x"), but no event
+    // holds the whole text: the index narrows, the text decides.
+    let spliced =
+        w.p.query_events(&EventQuery { text: Some("zed.quinn@x".into()), ..Default::default() }).await.unwrap();
+    assert!(spliced.events.is_empty(), "no event contains zed.quinn@x: {:?}", spliced.events);
+    // Characters that mean something to LIKE or to the index's query syntax are plain text.
+    for text in ["zed\"quinn", "100%", "a_b", "zed AND quinn", "*ed"] {
+        let page = w.p.query_events(&EventQuery { text: Some(text.into()), ..Default::default() }).await.unwrap();
+        assert!(page.events.is_empty(), "{text} matches nothing");
+    }
 }
 
 /// The preview counts exactly the users `set_access_rule` then changes, and changes nothing itself.

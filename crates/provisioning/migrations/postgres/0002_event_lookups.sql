@@ -1,0 +1,3 @@
+-- The setup checklist's "first authenticated request": without this, a log whose events carry
+-- no token is read to its end every time the status is shown (as SQLite's 0004).
+CREATE INDEX events_authenticated ON events (id) WHERE token_id IS NOT NULL AND simulated = 0;
