@@ -47,7 +47,7 @@ const MEMORY_TARGET_MB: f64 = 150.0;
 const SYNCLOG_TARGET_MS: f64 = 200.0;
 /// The free-text box waits this long after the last keystroke before it asks the engine
 /// (`SyncLogTab.svelte`); it is inside the `filter_text` figure.
-const TEXT_DEBOUNCE_MS: f64 = 250.0;
+const TEXT_DEBOUNCE_MS: f64 = 80.0;
 
 struct Opts {
     quick: bool,

@@ -518,16 +518,21 @@ impl Provisioning {
             // on the column itself, which answers the LIKE directly.
             let like = format!("%{}%", t.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
             if t.chars().count() >= 3 && self.backend == Backend::Sqlite {
-                match self.rare_trigrams(&t.to_lowercase()).await? {
-                    Some(query) => {
+                match self.text_plan(&t.to_lowercase()).await? {
+                    TextPlan::Match(query) => {
                         b.push(" AND id IN (SELECT rowid FROM events_search WHERE events_search MATCH ")
                             .push_bind(query)
                             .push(") AND search LIKE ")
                             .push_bind(like)
                             .push(" ESCAPE '\\'");
                     }
+                    TextPlan::AllTrigrams => {
+                        b.push(" AND id IN (SELECT rowid FROM events_search WHERE search LIKE ")
+                            .push_bind(like)
+                            .push(" ESCAPE '\\')");
+                    }
                     // A trigram of the text occurs in no event: nothing can match.
-                    None => {
+                    TextPlan::Nothing => {
                         b.push(" AND 0 = 1");
                     }
                 }
@@ -550,13 +555,15 @@ impl Provisioning {
         Ok(events)
     }
 
-    /// SQLite: an FTS5 query for the two rarest trigrams of `needle` in the log, or `None` when
-    /// one of its trigrams occurs in no event. The trigram index answers `LIKE '%needle%'` by
-    /// intersecting the lists of every trigram of the needle, and the common ones ("use",
-    /// "com", ".ex") list nearly every event: a userName took 160 ms over a million events.
-    /// The two rarest lists narrow it down as well at a fraction of the reading, and the LIKE on
-    /// the column then checks the few candidates.
-    async fn rare_trigrams(&self, needle: &str) -> Result<Option<String>> {
+    /// SQLite: how to find events whose search text contains `needle` (lower case, three
+    /// characters or more). The trigram index answers `LIKE '%needle%'` by intersecting the
+    /// lists of every trigram of the needle, and the common ones ("use", "com", ".ex") list
+    /// nearly every event: a userName took 180 ms over a million events. So the trigrams are
+    /// counted first, each only up to `RARE` events (reading a few thousand entries of a list
+    /// is cheap, reading a million is not), and the two rarest, if they are rare, narrow the
+    /// search about as well as all of them; the LIKE on the column then checks the candidates.
+    async fn text_plan(&self, needle: &str) -> Result<TextPlan> {
+        const RARE: i64 = 5000;
         let chars: Vec<char> = needle.chars().collect();
         let mut trigrams: Vec<String> = chars.windows(3).map(|w| w.iter().collect()).collect();
         trigrams.sort();
@@ -564,20 +571,24 @@ impl Provisioning {
         // Any of them narrows the search (the LIKE decides); a bound keeps the statement within
         // SQLite's limit on compound SELECTs.
         trigrams.truncate(200);
-        // One statement: a lookup per trigram in the index's vocabulary.
-        let sql =
-            vec!["SELECT ?, (SELECT doc FROM events_search_vocab WHERE term = ?)"; trigrams.len()].join(" UNION ALL ");
-        let mut query = sqlx::query_as::<_, (String, Option<i64>)>(&sql);
+        let phrase = |t: &str| format!("\"{}\"", t.replace('"', "\"\""));
+        let sql = vec![
+            "SELECT ?, (SELECT COUNT(*) FROM (SELECT 1 FROM events_search WHERE events_search MATCH ? LIMIT ?))";
+            trigrams.len()
+        ]
+        .join(" UNION ALL ");
+        let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
         for t in &trigrams {
-            query = query.bind(t).bind(t);
+            query = query.bind(phrase(t)).bind(phrase(t)).bind(RARE);
         }
         let mut counts = query.fetch_all(&self.pool).await?;
-        if counts.iter().any(|(_, n)| n.unwrap_or(0) == 0) {
-            return Ok(None);
-        }
-        counts.sort_by_key(|(_, n)| n.unwrap_or(0));
-        let phrase = |t: &str| format!("\"{}\"", t.replace('"', "\"\""));
-        Ok(Some(counts.iter().take(2).map(|(t, _)| phrase(t)).collect::<Vec<_>>().join(" AND ")))
+        counts.sort_by_key(|(_, n)| *n);
+        let rare: Vec<String> = counts.iter().filter(|(_, n)| *n < RARE).take(2).map(|(t, _)| t.clone()).collect();
+        Ok(match counts.first() {
+            Some((_, 0)) => TextPlan::Nothing,
+            _ if rare.is_empty() => TextPlan::AllTrigrams,
+            _ => TextPlan::Match(rare.join(" AND ")),
+        })
     }
 
     /// Requests per minute or hour (`bucket`) between `since` and `until`, by result, for the
@@ -980,6 +991,16 @@ async fn write_batch(
         let _ = conn.close().await;
     }
     written
+}
+
+/// How [`Provisioning::text_plan`] finds the events that contain a text.
+enum TextPlan {
+    /// A trigram of the text is in no event.
+    Nothing,
+    /// Candidates from these rare trigrams (an FTS5 query), checked with LIKE.
+    Match(String),
+    /// Every trigram is common: the index's own LIKE, which intersects them all.
+    AllTrigrams,
 }
 
 #[cfg(test)]
