@@ -159,4 +159,8 @@ describe("rowTime", () => {
     expect(rowTime(today, NOW)).not.toMatch(/[A-Za-z]/);
     expect(rowTime(new Date(NOW - 3 * 86_400_000).toISOString(), NOW)).toMatch(/[A-Za-z]/);
   });
+  it("adds the year only for other years", () => {
+    expect(rowTime(new Date(NOW - 3 * 86_400_000).toISOString(), NOW)).not.toMatch(/2026/);
+    expect(rowTime("2020-01-01T12:16:39Z", NOW)).toMatch(/2020/);
+  });
 });

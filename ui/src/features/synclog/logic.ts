@@ -250,11 +250,16 @@ export function resultWord(e: SyncEvent): {
   return { word: "Success", tone: "ok" };
 }
 
-/** A row's time: the clock time today, with the date before it on other days ("Nov 27 14:03:27"). */
+/**
+ * A row's time: the clock time today, with the date before it on other days ("Nov 27 14:03:27"),
+ * and the year too in other years ("Jan 1, 2025 00:16:39").
+ */
 export function rowTime(iso: string, now: number): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
   const clock = d.toLocaleTimeString(undefined, { hour12: false });
-  if (d.toDateString() === new Date(now).toDateString()) return clock;
-  return `${d.toLocaleDateString(undefined, { month: "short", day: "numeric" })} ${clock}`;
+  const today = new Date(now);
+  if (d.toDateString() === today.toDateString()) return clock;
+  const year = d.getFullYear() === today.getFullYear() ? undefined : "numeric";
+  return `${d.toLocaleDateString(undefined, { month: "short", day: "numeric", year })} ${clock}`;
 }
