@@ -174,6 +174,15 @@ impl Provisioning {
         self.token_row(id).await.map(|r| r.info(&now))
     }
 
+    /// Deletes a token the app minted for one test run, when the run is over. Nobody ever saw
+    /// it, and a pile of dead run tokens would bury the admin's own in the list; the run's
+    /// requests keep their place in the sync log, and the audit trail says it went.
+    pub async fn remove_run_token(&self, id: &str) -> Result<()> {
+        let row = self.token_row(id).await?;
+        sqlx::query(&self.backend.sql("DELETE FROM tokens WHERE id = ?")).bind(id).execute(&self.pool).await?;
+        self.audit("Token removed", &format!("{} ({}), its run over", row.label, row.prefix)).await
+    }
+
     /// Makes a new token with the same label (unless given), and lets the old one work for
     /// `grace_secs` more seconds (0 revokes it now), so the IdP can be updated without a gap.
     pub async fn rotate_token(&self, id: &str, grace_secs: i64, label: Option<String>) -> Result<NewToken> {
@@ -303,4 +312,26 @@ fn presentable(presented: &str) -> Option<String> {
 
 pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Clock, Config, testing};
+
+    /// A run token works during its run, and once removed it neither authorises nor lists;
+    /// the admin's own token is untouched. On either store.
+    #[tokio::test]
+    async fn a_removed_run_token_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = testing::open_store(dir.path(), Config::default(), Clock::system()).await.unwrap();
+        let admin = p.create_token("Okta", None).await.unwrap();
+        let run = p.create_token("Test sync", Some(p.clock().now() + chrono::Duration::minutes(30))).await.unwrap();
+        p.authorize_request(&run.token).await.unwrap();
+        p.remove_run_token(&run.info.id).await.unwrap();
+        assert!(p.authorize_request(&run.token).await.is_err(), "a removed token authorises nothing");
+        let listed: Vec<String> = p.list_tokens().await.unwrap().into_iter().map(|t| t.id).collect();
+        assert_eq!(listed, vec![admin.info.id.clone()], "only the admin's token is listed");
+        p.authorize_request(&admin.token).await.unwrap();
+        assert!(p.remove_run_token(&run.info.id).await.is_err(), "removing twice finds nothing");
+    }
 }

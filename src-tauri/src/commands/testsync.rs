@@ -1,5 +1,5 @@
 //! Test sync, endpoint check and test connection: the idp-sim crate run from the window. Against
-//! the embedded server the app mints a short-lived token for the run and revokes it when the run
+//! the embedded server the app mints a short-lived token for the run and removes it when the run
 //! ends, so the admin never pastes one; another endpoint needs the admin's token.
 
 use std::future::Future;
@@ -16,7 +16,7 @@ use crate::state::AppState;
 
 /// The Tauri event that carries a running test sync's progress.
 pub const TEST_SYNC_PROGRESS: &str = "test-sync-progress";
-/// The run token expires by itself even if the app quits before revoking it.
+/// The run token expires by itself even if the app quits before removing it.
 const RUN_TOKEN_LIFETIME: chrono::Duration = chrono::Duration::minutes(30);
 /// At most one progress event per this, besides the first and the last.
 const PROGRESS_EVERY: Duration = Duration::from_millis(40);
@@ -172,8 +172,8 @@ where
     let url = embedded_url(s).ok_or_else(server_down)?;
     let token = s.p.create_token(label, Some(s.p.clock().now() + RUN_TOKEN_LIFETIME)).await?;
     let out = run(url, token.token.clone()).await;
-    if let Err(e) = s.p.revoke_token(&token.info.id).await {
-        tracing::warn!("could not revoke the {label} token {}: {e}", token.info.prefix);
+    if let Err(e) = s.p.remove_run_token(&token.info.id).await {
+        tracing::warn!("could not remove the {label} token {}: {e}", token.info.prefix);
     }
     out.map_err(sim_error)
 }
