@@ -137,6 +137,43 @@ impl Drop for Display {
     }
 }
 
+/// Starts tauri-driver (its environment, which the app inherits, set by `env`) and opens a
+/// WebDriver session on `app`'s window. Returns the session and the driver process.
+pub async fn open_session(app: &Path, env: impl FnOnce(&mut Command)) -> (Client, Child) {
+    let (port, native_port) = (free_port(), free_port());
+    let mut cmd = Command::new(tauri_driver());
+    cmd.args(["--port", &port.to_string(), "--native-port", &native_port.to_string()]);
+    env(&mut cmd);
+    let mut driver = cmd
+        .stdout(Stdio::null())
+        // Not inherited: an orphaned driver would hold the test runner's output pipe open.
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tauri-driver is not installed: cargo install tauri-driver --locked");
+    wait_for_port(port, &mut driver, "tauri-driver");
+
+    let caps = json!({
+        "browserName": "wry",
+        "tauri:options": { "application": app },
+    });
+    let serde_json::Value::Object(caps) = caps else { unreachable!() };
+    // On a loaded 2-core machine the first session now and then fails while WebKitWebDriver
+    // starts ("Remote end closed connection"); a second attempt succeeds.
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match ClientBuilder::native().capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
+            Ok(c) => return (c, driver),
+            Err(e) if attempt >= 3 => {
+                // Not yet owned by anything whose Drop would stop it: stop it here.
+                terminate(&mut driver);
+                panic!("could not open a WebDriver session on the app: {e}");
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}
+
 /// One running app in its own data directory, with a WebDriver session on its window.
 pub struct Desktop {
     pub client: Client,
@@ -154,42 +191,14 @@ impl Desktop {
         let data = tempfile::tempdir().unwrap();
         let exports = data.path().join("exports");
         std::fs::create_dir_all(&exports).unwrap();
-        let (port, native_port) = (free_port(), free_port());
-        let mut driver = Command::new(tauri_driver())
-            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
-            .env("DISPLAY", &display.name)
-            .env("TALKWRITER_DATA_DIR", data.path())
-            .env("TALKWRITER_SCIM_LISTEN", "127.0.0.1:0")
-            .env("TALKWRITER_EXPORT_DIR", &exports)
-            .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
-            .stdout(Stdio::null())
-            // Not inherited: an orphaned driver would hold the test runner's output pipe open.
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tauri-driver is not installed: cargo install tauri-driver --locked");
-        wait_for_port(port, &mut driver, "tauri-driver");
-
-        let caps = json!({
-            "browserName": "wry",
-            "tauri:options": { "application": app },
-        });
-        let serde_json::Value::Object(caps) = caps else { unreachable!() };
-        // On a loaded 2-core machine the first session now and then fails while WebKitWebDriver
-        // starts ("Remote end closed connection"); a second attempt succeeds.
-        let mut attempt = 0;
-        let client = loop {
-            attempt += 1;
-            match ClientBuilder::native().capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await
-            {
-                Ok(c) => break c,
-                Err(e) if attempt >= 3 => {
-                    // Not yet owned by a `Desktop`, whose Drop would stop it: stop it here.
-                    terminate(&mut driver);
-                    panic!("could not open a WebDriver session on the app: {e}");
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
-            }
-        };
+        let (client, driver) = open_session(&app, |cmd| {
+            cmd.env("DISPLAY", &display.name)
+                .env("TALKWRITER_DATA_DIR", data.path())
+                .env("TALKWRITER_SCIM_LISTEN", "127.0.0.1:0")
+                .env("TALKWRITER_EXPORT_DIR", &exports)
+                .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
+        })
+        .await;
         let d = Desktop { client, driver, exports, data, _display: display, name };
         // The checklist renders once the first status arrives from the engine.
         d.wait_for("[data-testid=checklist]").await;

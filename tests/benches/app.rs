@@ -38,8 +38,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use desktop_harness::{Display, free_port, target_dir, tauri_driver, terminate, wait_for_port};
-use fantoccini::{Client, ClientBuilder, Locator};
+use desktop_harness::{Display, open_session, target_dir, terminate};
+use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 
 const FIRST_PAINT_TARGET_MS: f64 = 1000.0;
@@ -468,28 +468,7 @@ struct Session {
 
 impl Session {
     async fn start(app: &Path, data: &Path, display: &str) -> Session {
-        let (port, native_port) = (free_port(), free_port());
-        let mut cmd = Command::new(tauri_driver());
-        cmd.args(["--port", &port.to_string(), "--native-port", &native_port.to_string()]);
-        app_env(&mut cmd, data, display);
-        let mut driver =
-            cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("tauri-driver is not installed");
-        wait_for_port(port, &mut driver, "tauri-driver");
-        let caps = json!({ "browserName": "wry", "tauri:options": { "application": app } });
-        let Value::Object(caps) = caps else { unreachable!() };
-        let mut attempt = 0;
-        let client = loop {
-            attempt += 1;
-            match ClientBuilder::native().capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await
-            {
-                Ok(c) => break c,
-                Err(e) if attempt >= 3 => {
-                    terminate(&mut driver);
-                    panic!("could not open a WebDriver session on the app: {e}");
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
-            }
-        };
+        let (client, driver) = open_session(app, |cmd| app_env(cmd, data, display)).await;
         let s = Session { client, driver };
         s.wait_for("[data-testid=checklist]").await;
         s
