@@ -82,24 +82,21 @@ pub async fn run(a: EventsArgs) -> Result<()> {
         last = e.id;
     }
     if a.follow {
+        use tokio::sync::broadcast::error::{RecvError, TryRecvError};
         q.limit = Some(1000);
-        match p.backend() {
-            // Every instance announces the events it commits through PostgreSQL's
-            // LISTEN/NOTIFY, and this process listens: wake on each announcement and read what
-            // matches the filters, from the last event printed on.
-            provisioning::Backend::Postgres => {
-                use tokio::sync::broadcast::error::{RecvError, TryRecvError};
-                let mut live = p.subscribe();
-                loop {
-                    q.after_id = Some(last);
-                    let page = p.query_events(&q).await?;
-                    for e in page.events.iter().rev() {
-                        print_event(e, a.json)?;
-                        last = last.max(e.id);
-                    }
-                    if page.has_more {
-                        continue;
-                    }
+        // On PostgreSQL every instance announces the events it commits through LISTEN/NOTIFY,
+        // and this process listens: it reads again when an announcement arrives. On SQLite
+        // another process (the server) writes the file, which is read four times a second.
+        let mut live = (p.backend() == provisioning::Backend::Postgres).then(|| p.subscribe());
+        loop {
+            // What matches the filters, from the last event printed on.
+            q.after_id = Some(last);
+            for e in p.query_events(&q).await?.events.iter().rev() {
+                print_event(e, a.json)?;
+                last = last.max(e.id);
+            }
+            match &mut live {
+                Some(live) => {
                     match live.recv().await {
                         Ok(_) | Err(RecvError::Lagged(_)) => {}
                         Err(RecvError::Closed) => break,
@@ -107,17 +104,8 @@ pub async fn run(a: EventsArgs) -> Result<()> {
                     // One read covers every announcement already waiting.
                     while matches!(live.try_recv(), Ok(_) | Err(TryRecvError::Lagged(_))) {}
                 }
+                None => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
             }
-            // Another process (the server) writes the SQLite log: follow the file.
-            provisioning::Backend::Sqlite => loop {
-                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-                q.after_id = Some(last);
-                let page = p.query_events(&q).await?;
-                for e in page.events.iter().rev() {
-                    print_event(e, a.json)?;
-                    last = last.max(e.id);
-                }
-            },
         }
     }
     Ok(())

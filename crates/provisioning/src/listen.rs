@@ -1,8 +1,9 @@
 //! The live sync log across instances (PostgreSQL). Every transaction that inserts events
 //! announces their ids on [`NOTIFY_CHANNEL`] (see `events::insert_events`); PostgreSQL delivers
 //! the notification on commit only, to every instance listening. Each instance runs one
-//! listener that loads the announced events and broadcasts them to its subscribers (the
-//! desktop app, `/events` streams), so a request served by one instance shows on all of them.
+//! listener that loads the announced events and broadcasts them to its subscribers
+//! (`talkwriter-scim events --follow` is one), so a request served by one instance shows on all
+//! of them.
 //! On PostgreSQL this is the only way events reach the live stream, the writing instance's
 //! included, so none is broadcast twice.
 //!
