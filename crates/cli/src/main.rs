@@ -14,6 +14,12 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use provisioning::{Config, Provisioning};
 
+// Every request allocates its JSON, SQL text and rows across the runtime's threads; glibc's
+// allocator spent more time in its locks and free-list consolidation than the server spent
+// parsing JSON (see BENCHMARKS.md, "Where the time goes").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "talkwriter-scim", version, about = "TalkWriter's SCIM 2.0 provisioning server, headless")]
 struct Cli {

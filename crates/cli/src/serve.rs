@@ -95,5 +95,7 @@ pub async fn run(db: Db, listen: SocketAddr, opts: ServeOptions) -> Result<()> {
         None => scim_http::serve_with(p.clone(), listener, limits, shutdown).await?,
     }
     p.close().await;
+    let (commits, writes) = p.write_stats();
+    tracing::info!(commits, writes, "writes acknowledged since start, and the commits that made them durable");
     Ok(())
 }

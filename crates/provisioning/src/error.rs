@@ -16,6 +16,10 @@ pub enum Error {
     NotFound(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The commit of a group of writes failed (see `group_commit`); every write of the group
+    /// gets this, none of them was made.
+    #[error("database error: the commit failed: {0}")]
+    Commit(String),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("i/o error: {0}")]
@@ -35,7 +39,7 @@ impl Error {
             }),
             Error::InvalidInput(_) => "invalidInput",
             Error::NotFound(_) => "notFound",
-            Error::Database(_) | Error::Migrate(_) => "database",
+            Error::Database(_) | Error::Commit(_) | Error::Migrate(_) => "database",
             Error::Io(_) => "io",
         }
     }

@@ -908,12 +908,11 @@ const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(100);
 const MAX_BATCH: usize = 1024;
 
 pub(crate) async fn run_batch_writer(
-    pool: crate::db::Pool,
-    write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    writer: crate::group_commit::Writer,
     mut rx: mpsc::UnboundedReceiver<LogMsg>,
     live: broadcast::Sender<SyncEvent>,
 ) {
-    let backend = backend_of_pool(&pool);
+    let backend = writer.backend();
     let mut buf = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut buf, MAX_BATCH).await > 0 {
         let deadline = tokio::time::Instant::now() + BATCH_WINDOW;
@@ -933,7 +932,7 @@ pub(crate) async fn run_batch_writer(
             }
         }
         if !events.is_empty() {
-            match write_batch(&pool, backend, &write_lock, &mut events).await {
+            match write_batch(&writer, &mut events).await {
                 // On PostgreSQL the listener publishes them, as it does every instance's.
                 Ok(()) if backend == Backend::Sqlite => {
                     for e in events {
@@ -950,47 +949,12 @@ pub(crate) async fn run_batch_writer(
     }
 }
 
-/// The backend a pool connects to, from its URL.
-fn backend_of_pool(pool: &crate::db::Pool) -> Backend {
-    match pool.connect_options().database_url.scheme() {
-        "postgres" | "postgresql" => Backend::Postgres,
-        _ => Backend::Sqlite,
-    }
-}
-
-/// Writes a batch of read and refusal events. These change no data, so their transaction
-/// commits without waiting for the disk: SQLite with `synchronous=NORMAL`, PostgreSQL with
-/// `synchronous_commit = off` (safe against a crash, though a power cut, or on PostgreSQL a
-/// server crash, may lose the last of them); every write of data and its event stays fully
-/// durable.
-async fn write_batch(
-    pool: &crate::db::Pool,
-    backend: Backend,
-    write_lock: &std::sync::Arc<tokio::sync::Mutex<()>>,
-    events: &mut [SyncEvent],
-) -> Result<()> {
-    use sqlx::Connection;
-    if backend == Backend::Postgres {
-        let mut tx = crate::begin_write(pool, backend, write_lock).await?;
-        sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
-        insert_events(&mut tx, events).await?;
-        return tx.commit().await;
-    }
-    let _turn = write_lock.lock().await;
-    let mut conn = pool.acquire().await?;
-    sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
-    let written = async {
-        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-        insert_events(&mut tx, events).await?;
-        tx.commit().await?;
-        Ok::<(), crate::Error>(())
-    }
-    .await;
-    // The connection goes back to the pool only at full durability.
-    if sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await.is_err() {
-        let _ = conn.close().await;
-    }
-    written
+/// Writes a batch of read and refusal events, as a write of its own in the group commit: it
+/// commits with the writes queued beside it, at the same durability.
+async fn write_batch(writer: &crate::group_commit::Writer, events: &mut [SyncEvent]) -> Result<()> {
+    let mut tx = writer.begin().await?;
+    insert_events(&mut tx, events).await?;
+    tx.commit().await
 }
 
 /// How [`Provisioning::text_plan`] finds the events that contain a text.

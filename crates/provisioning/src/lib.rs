@@ -12,6 +12,7 @@ mod directory;
 mod error;
 pub mod events;
 pub mod filter_sql;
+mod group_commit;
 mod listen;
 mod member_filter;
 pub mod query;
@@ -36,6 +37,7 @@ pub use db::Backend;
 pub use directory::{DirectoryGroup, DirectoryPage, DirectoryQuery, DirectoryUser, GroupDetail, UserDetail};
 pub use error::{Error, Result};
 pub use events::{ActivityBucket, EventPage, EventQuery, ExportFormat, Outcome, RequestContext, Retention, SyncEvent};
+pub(crate) use group_commit::WriteTx;
 pub use query::{ListQuery, MAX_PAGE_SIZE};
 pub use resources::Written;
 pub use scim_protocol::{ResourceKind, ScimError};
@@ -71,8 +73,8 @@ pub struct Provisioning {
     /// This process's writers take turns here before the database's write lock (`BEGIN
     /// IMMEDIATE` on SQLite, the advisory lock on PostgreSQL), so concurrent requests queue in
     /// order instead of spinning in SQLite's busy handler or holding several pooled
-    /// connections waiting on PostgreSQL's lock.
-    write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// connections waiting on PostgreSQL's lock; and those queued together commit together.
+    writer: group_commit::Writer,
     clock: Clock,
     events: events::EventBus,
     config: Config,
@@ -123,19 +125,25 @@ impl Provisioning {
         }
         let (batch, rx) = mpsc::unbounded_channel();
         let (live, _) = broadcast::channel(1024);
-        let write_lock = std::sync::Arc::new(tokio::sync::Mutex::new(()));
-        tokio::spawn(events::run_batch_writer(pool.clone(), write_lock.clone(), rx, live.clone()));
+        let writer = group_commit::Writer::new(pool.clone(), backend);
+        tokio::spawn(events::run_batch_writer(writer.clone(), rx, live.clone()));
         if let Some(url) = url.filter(|_| backend == Backend::Postgres) {
             // Every instance's events, this one's included, reach its live stream through the
             // database, so followers on any instance see them all.
             listen::spawn_listener(url.to_string(), pool.clone(), live.clone()).await?;
         }
-        Ok(Provisioning { pool, backend, write_lock, clock, events: events::EventBus { batch, live }, config })
+        Ok(Provisioning { pool, backend, writer, clock, events: events::EventBus { batch, live }, config })
     }
 
     /// Starts a write transaction in this process's turn.
     pub(crate) async fn begin_write(&self) -> Result<WriteTx> {
-        begin_write(&self.pool, self.backend, &self.write_lock).await
+        self.writer.begin().await
+    }
+
+    /// Writes committed since the service opened, as (commits, writes acknowledged): concurrent
+    /// writes share commits (see `group_commit`), so the second is the larger under load.
+    pub fn write_stats(&self) -> (u64, u64) {
+        self.writer.stats()
     }
 
     /// The database this service runs on.
@@ -173,48 +181,6 @@ pub(crate) fn create_private(_path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// A write transaction holding the database's write lock (`BEGIN IMMEDIATE` on SQLite, the
-/// advisory lock on PostgreSQL) and this process's write turn. It derefs to the connection;
-/// dropping it without `commit` rolls back.
-pub(crate) struct WriteTx {
-    tx: sqlx::Transaction<'static, sqlx::Any>,
-    _turn: tokio::sync::OwnedMutexGuard<()>,
-}
-
-impl WriteTx {
-    pub(crate) async fn commit(self) -> Result<()> {
-        self.tx.commit().await?;
-        Ok(())
-    }
-}
-
-impl std::ops::Deref for WriteTx {
-    type Target = db::Conn;
-    fn deref(&self) -> &Self::Target {
-        &self.tx
-    }
-}
-
-impl std::ops::DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.tx
-    }
-}
-
-pub(crate) async fn begin_write(
-    pool: &db::Pool,
-    backend: Backend,
-    lock: &std::sync::Arc<tokio::sync::Mutex<()>>,
-) -> Result<WriteTx> {
-    let turn = lock.clone().lock_owned().await;
-    let mut tx = pool.begin_with(backend.begin_statement()).await?;
-    if backend == Backend::Postgres {
-        // Selected as a boolean: `Any` reads no `void` column.
-        sqlx::query("SELECT pg_advisory_xact_lock($1) IS NULL").bind(db::WRITE_LOCK_KEY).execute(&mut *tx).await?;
-    }
-    Ok(WriteTx { tx, _turn: turn })
-}
-
 /// A pool of SQLite connections through the `Any` driver, each set up for the service: WAL,
 /// full fsync, foreign keys, a memory map of `mmap_bytes` for reads and a busy timeout.
 pub(crate) async fn connect_sqlite(path: &Path, max_connections: u32, mmap_bytes: u64) -> Result<db::Pool> {
@@ -222,6 +188,10 @@ pub(crate) async fn connect_sqlite(path: &Path, max_connections: u32, mmap_bytes
     let url = SqliteConnectOptions::new().filename(path).create_if_missing(true).to_url_lossy();
     let pool = sqlx::any::AnyPoolOptions::new()
         .max_connections(max_connections)
+        // A connection to a local file cannot have gone away while idle in the pool, so
+        // checking it out needs no ping: that ping was a round trip to the connection's
+        // thread on every query, a third of a lookup's.
+        .test_before_acquire(false)
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 use sqlx::Executor;

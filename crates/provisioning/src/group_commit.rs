@@ -1,0 +1,431 @@
+//! Group commit: the writes that queue for the database at the same moment share one
+//! transaction and one commit, so one flush to disk acknowledges all of them.
+//!
+//! Writers take turns (this process's [`Writer`], then the database's write lock). The first
+//! writer of a group opens the transaction (`BEGIN IMMEDIATE` on SQLite, `BEGIN` plus the
+//! advisory lock on PostgreSQL); each writer then works inside its own savepoint. When a writer
+//! is done and another is already waiting for its turn, it releases its savepoint, hands the open
+//! transaction on and waits; the last writer of the group, the one nobody is waiting behind (or
+//! the [`MAX_GROUP`]th), commits, and every writer of the group returns only then, with the
+//! commit's outcome. A writer that fails rolls back to its savepoint, so its changes go and the
+//! others' stay. Nothing is acknowledged before the commit that makes it durable: durability is
+//! the same as one transaction per write (`synchronous = FULL`, `synchronous_commit = on`); only
+//! the number of flushes changes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use tokio::sync::{Mutex, OwnedMutexGuard, watch};
+
+use crate::db::{self, Backend};
+use crate::{Error, Result};
+
+/// The most writes one commit acknowledges: bounds how long a group holds the database's write
+/// lock (readers are never blocked; other processes' writers wait) and how long its first writer
+/// waits for its answer.
+pub(crate) const MAX_GROUP: usize = 64;
+
+/// This process's write turn, and the group transaction it passes on. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Writer {
+    turn: Arc<Mutex<Option<Group>>>,
+    /// Writers waiting for the turn. Counted by a guard, so a writer whose request goes away
+    /// while it waits is not counted.
+    waiting: Arc<AtomicUsize>,
+    /// Groups committed and writes acknowledged by them, since the service opened.
+    stats: Arc<(AtomicU64, AtomicU64)>,
+    pool: db::Pool,
+    backend: Backend,
+}
+
+/// An open group transaction.
+struct Group {
+    /// `None` only after the connection is handed back or closed.
+    conn: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+    writers: usize,
+    /// Writers whose changes stay (released savepoints).
+    kept: usize,
+    /// The commit's outcome, for the writers waiting on it.
+    done: watch::Sender<Option<std::result::Result<(), String>>>,
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        // A group dropped while its transaction is open (the runtime shutting down) must not
+        // return a connection to the pool mid-transaction: it is closed instead.
+        if let Some(conn) = self.conn.take() {
+            drop(conn.detach());
+        }
+    }
+}
+
+/// Decrements the waiting count however the wait ends.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// How a writer leaves its savepoint.
+#[derive(Clone, Copy, PartialEq)]
+enum Leave {
+    Release,
+    RollBack,
+    /// The writer never opened one (it failed, or went away, right after taking its turn).
+    Nothing,
+}
+
+impl Writer {
+    pub(crate) fn new(pool: db::Pool, backend: Backend) -> Self {
+        Writer {
+            turn: Arc::new(Mutex::new(None)),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            stats: Default::default(),
+            pool,
+            backend,
+        }
+    }
+
+    pub(crate) fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Commits made and writes they acknowledged (a write rolled back counts in neither).
+    pub(crate) fn stats(&self) -> (u64, u64) {
+        (self.stats.0.load(Ordering::Relaxed), self.stats.1.load(Ordering::Relaxed))
+    }
+
+    /// Takes this process's write turn and opens a savepoint in the group transaction, opening
+    /// that transaction if this writer is the group's first.
+    pub(crate) async fn begin(&self) -> Result<WriteTx> {
+        let guard = {
+            self.waiting.fetch_add(1, Ordering::SeqCst);
+            let _counted = Waiting(&self.waiting);
+            self.turn.clone().lock_owned().await
+        };
+        // From here on, however this writer ends, its turn ends through `WriteTx`'s drop.
+        let mut tx = WriteTx { guard: Some(guard), in_savepoint: false, writer: self.clone() };
+        let guard = tx.guard.as_mut().expect("held");
+        if guard.is_none() {
+            let mut conn = self.pool.acquire().await?;
+            sqlx::query(self.backend.begin_statement()).execute(&mut *conn).await?;
+            let (done, _) = watch::channel(None);
+            // Stored before the lock below, so a failure there rolls the transaction back.
+            **guard = Some(Group { conn: Some(conn), writers: 0, kept: 0, done });
+            if self.backend == Backend::Postgres {
+                // Selected as a boolean: `Any` reads no `void` column.
+                let locked = sqlx::query("SELECT pg_advisory_xact_lock($1) IS NULL")
+                    .bind(db::WRITE_LOCK_KEY)
+                    .execute(group_conn(guard))
+                    .await;
+                if let Err(e) = locked {
+                    return Err(fail_group(tx.guard.take().expect("held"), e.into()).await);
+                }
+            }
+        }
+        let guard = tx.guard.as_mut().expect("held");
+        if let Err(e) = sqlx::query("SAVEPOINT write_turn").execute(group_conn(guard)).await {
+            return Err(fail_group(tx.guard.take().expect("held"), e.into()).await);
+        }
+        guard.as_mut().expect("open").writers += 1;
+        tx.in_savepoint = true;
+        Ok(tx)
+    }
+
+    /// Ends a writer's turn: leaves its savepoint, then hands the group on to a waiting writer
+    /// or commits it. A writer whose changes stay returns once they are committed.
+    async fn end_turn(&self, mut guard: OwnedMutexGuard<Option<Group>>, leave: Leave) -> Result<()> {
+        if guard.is_none() {
+            return Ok(());
+        }
+        let left = match leave {
+            Leave::Release => sqlx::query("RELEASE SAVEPOINT write_turn").execute(group_conn(&mut guard)).await,
+            Leave::RollBack => {
+                match sqlx::query("ROLLBACK TO SAVEPOINT write_turn").execute(group_conn(&mut guard)).await {
+                    Ok(_) => sqlx::query("RELEASE SAVEPOINT write_turn").execute(group_conn(&mut guard)).await,
+                    Err(e) => Err(e),
+                }
+            }
+            Leave::Nothing => Ok(Default::default()),
+        };
+        if let Err(e) = left {
+            return Err(fail_group(guard, e.into()).await);
+        }
+        if leave == Leave::Release {
+            guard.as_mut().expect("open").kept += 1;
+        }
+        let group = guard.as_ref().expect("open");
+        let others_waiting = self.waiting.load(Ordering::SeqCst) > 0;
+        if others_waiting && group.writers < MAX_GROUP {
+            let outcome = group.done.subscribe();
+            drop(guard);
+            if leave != Leave::Release {
+                return Ok(());
+            }
+            return self.await_commit(outcome).await;
+        }
+        self.commit_group(guard).await
+    }
+
+    /// Commits the group and tells its waiting writers.
+    async fn commit_group(&self, mut guard: OwnedMutexGuard<Option<Group>>) -> Result<()> {
+        let committed = sqlx::query("COMMIT").execute(group_conn(&mut guard)).await;
+        match committed {
+            Ok(_) => {
+                let mut group = guard.take().expect("open");
+                // Back to the pool: its transaction is closed.
+                drop(group.conn.take());
+                self.stats.0.fetch_add(1, Ordering::Relaxed);
+                self.stats.1.fetch_add(group.kept as u64, Ordering::Relaxed);
+                group.done.send_replace(Some(Ok(())));
+                Ok(())
+            }
+            Err(e) => Err(fail_group(guard, e.into()).await),
+        }
+    }
+
+    /// Waits for the commit of the group this writer handed on. The writer it was handed to may
+    /// go away before taking its turn (its request cancelled), leaving the group with nobody to
+    /// commit it; so every [`RESCUE_AFTER`] the waiter queues for the turn itself and commits
+    /// the group if it is still open.
+    async fn await_commit(&self, mut outcome: watch::Receiver<Option<std::result::Result<(), String>>>) -> Result<()> {
+        loop {
+            let settled = tokio::time::timeout(RESCUE_AFTER, outcome.wait_for(Option::is_some)).await;
+            let result = match settled.map(|r| r.map(|v| v.clone())) {
+                Ok(Ok(r)) => r,
+                // The group was dropped uncommitted (the runtime is shutting down).
+                Ok(Err(_)) => return Err(Error::Commit("the write was not committed".into())),
+                Err(_elapsed) => {
+                    let guard = self.turn.clone().lock_owned().await;
+                    let ours = guard.as_ref().is_some_and(|g| g.done.subscribe().same_channel(&outcome));
+                    if ours {
+                        return self.commit_group(guard).await;
+                    }
+                    continue;
+                }
+            };
+            return match result {
+                Some(Ok(())) => Ok(()),
+                Some(Err(e)) => Err(Error::Commit(e)),
+                None => unreachable!("waited for Some"),
+            };
+        }
+    }
+}
+
+/// How long a writer waits for its group's commit before checking that someone will commit it.
+const RESCUE_AFTER: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// The open group's connection.
+fn group_conn(guard: &mut OwnedMutexGuard<Option<Group>>) -> &mut db::Conn {
+    guard.as_mut().and_then(|g| g.conn.as_mut()).expect("an open group has its connection")
+}
+
+/// Rolls the whole group back after a failure of the transaction itself (not of one writer's
+/// changes), tells its waiting writers, and returns the error.
+async fn fail_group(mut guard: OwnedMutexGuard<Option<Group>>, error: Error) -> Error {
+    let Some(mut group) = guard.take() else { return error };
+    if let Some(mut conn) = group.conn.take() {
+        if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_ok() {
+            drop(conn);
+        } else {
+            // Whatever state it is in, it does not go back to the pool.
+            drop(conn.detach());
+        }
+    }
+    tracing::error!(error = %error, writers = group.writers, "a group of writes was rolled back");
+    group.done.send_replace(Some(Err(error.to_string())));
+    error
+}
+
+/// A write in progress: a savepoint in the group transaction, holding this process's write
+/// turn. It derefs to the connection. `commit` returns once the group's commit made it durable;
+/// dropping it without `commit` rolls its changes back.
+pub(crate) struct WriteTx {
+    guard: Option<OwnedMutexGuard<Option<Group>>>,
+    in_savepoint: bool,
+    writer: Writer,
+}
+
+impl WriteTx {
+    pub(crate) async fn commit(mut self) -> Result<()> {
+        let guard = self.guard.take().expect("held until commit or drop");
+        self.writer.end_turn(guard, Leave::Release).await
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        if let Some(guard) = self.guard.take() {
+            let leave = if self.in_savepoint { Leave::RollBack } else { Leave::Nothing };
+            let writer = self.writer.clone();
+            // Rolling back takes a round trip; the turn (and the group) stay with this task
+            // until it is done.
+            tokio::spawn(async move {
+                let _ = writer.end_turn(guard, leave).await;
+            });
+        }
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = db::Conn;
+    fn deref(&self) -> &Self::Target {
+        self.guard.as_ref().and_then(|g| g.as_ref()).and_then(|g| g.conn.as_deref()).expect("an open write")
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.guard.as_mut().and_then(|g| g.as_mut()).and_then(|g| g.conn.as_deref_mut()).expect("an open write")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::testing::open_store;
+    use crate::{Clock, Config, Provisioning};
+
+    async fn store(dir: &tempfile::TempDir) -> Provisioning {
+        open_store(dir.path(), Config::default(), Clock::system()).await.expect("store")
+    }
+
+    async fn put(tx: &mut WriteTx, backend: Backend, key: &str) -> Result<()> {
+        sqlx::query(&backend.sql("INSERT INTO settings (key, value) VALUES (?, 'v')"))
+            .bind(key)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn keys(p: &Provisioning) -> Vec<String> {
+        sqlx::query_scalar("SELECT key FROM settings WHERE key LIKE 'gc-%' ORDER BY key")
+            .fetch_all(&p.pool)
+            .await
+            .expect("read")
+    }
+
+    /// Waits until `n` writers queue for the turn.
+    async fn until_waiting(w: &Writer, n: usize) {
+        for _ in 0..500 {
+            if w.waiting.load(Ordering::SeqCst) == n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        panic!("{n} writers never queued");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writers_queued_together_share_one_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = store(&dir).await;
+        let w = p.writer.clone();
+        let (commits_before, writes_before) = w.stats();
+        let mut first = w.begin().await.unwrap();
+        put(&mut first, p.backend, "gc-00").await.unwrap();
+        let queued: Vec<_> = (1..=10)
+            .map(|i| {
+                let (w, backend) = (w.clone(), p.backend);
+                tokio::spawn(async move {
+                    let mut tx = w.begin().await?;
+                    put(&mut tx, backend, &format!("gc-{i:02}")).await?;
+                    tx.commit().await
+                })
+            })
+            .collect();
+        until_waiting(&w, 10).await;
+        // Nothing is visible to other connections, nor acknowledged, until the group commits.
+        assert!(keys(&p).await.is_empty());
+        assert!(queued.iter().all(|q| !q.is_finished()));
+        first.commit().await.unwrap();
+        for q in queued {
+            q.await.unwrap().unwrap();
+        }
+        assert_eq!(keys(&p).await.len(), 11);
+        let (commits, writes) = w.stats();
+        assert_eq!((commits - commits_before, writes - writes_before), (1, 11), "eleven writes, one commit");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_writer_takes_only_its_own_changes_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = store(&dir).await;
+        let w = p.writer.clone();
+        let mut first = w.begin().await.unwrap();
+        put(&mut first, p.backend, "gc-a").await.unwrap();
+        let backend = p.backend;
+        let failing = {
+            let w = w.clone();
+            tokio::spawn(async move {
+                let mut tx = w.begin().await?;
+                put(&mut tx, backend, "gc-b").await?;
+                // The same key again: a constraint violation, after a change that must go too.
+                put(&mut tx, backend, "gc-a").await?;
+                tx.commit().await
+            })
+        };
+        until_waiting(&w, 1).await;
+        let last = {
+            let w = w.clone();
+            tokio::spawn(async move {
+                let mut tx = w.begin().await?;
+                put(&mut tx, backend, "gc-c").await?;
+                tx.commit().await
+            })
+        };
+        until_waiting(&w, 2).await;
+        first.commit().await.unwrap();
+        let err = failing.await.unwrap().expect_err("duplicate key");
+        assert!(matches!(err, Error::Database(_)), "{err}");
+        last.await.unwrap().unwrap();
+        assert_eq!(keys(&p).await, ["gc-a", "gc-c"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_group_handed_to_a_writer_that_went_away_is_still_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = store(&dir).await;
+        let w = p.writer.clone();
+        let mut first = w.begin().await.unwrap();
+        put(&mut first, p.backend, "gc-x").await.unwrap();
+        // A writer that was waiting when `first` looked, and whose request was gone before
+        // it took the turn: counted, never arriving.
+        w.waiting.fetch_add(1, Ordering::SeqCst);
+        let committed = tokio::time::timeout(Duration::from_secs(5), first.commit()).await;
+        w.waiting.fetch_sub(1, Ordering::SeqCst);
+        committed.expect("the waiter commits the group itself").unwrap();
+        assert_eq!(keys(&p).await, ["gc-x"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_writer_dropped_mid_write_rolls_back_and_the_group_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = store(&dir).await;
+        let w = p.writer.clone();
+        let mut first = w.begin().await.unwrap();
+        put(&mut first, p.backend, "gc-1").await.unwrap();
+        let backend = p.backend;
+        let abandoned = {
+            let w = w.clone();
+            tokio::spawn(async move {
+                let mut tx = w.begin().await.unwrap();
+                put(&mut tx, backend, "gc-2").await.unwrap();
+                // The request goes away here: dropped without commit.
+            })
+        };
+        until_waiting(&w, 1).await;
+        first.commit().await.unwrap();
+        abandoned.await.unwrap();
+        // The next writer finds the turn free and the group committed.
+        let mut next = w.begin().await.unwrap();
+        put(&mut next, p.backend, "gc-3").await.unwrap();
+        next.commit().await.unwrap();
+        assert_eq!(keys(&p).await, ["gc-1", "gc-3"]);
+    }
+}
