@@ -16,6 +16,9 @@ pub enum Error {
     NotFound(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A read through the store's in-place SQLite connections (see `read`).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// The commit of a group of writes failed (see `group_commit`); every write of the group
     /// gets this, none of them was made.
     #[error("database error: the commit failed: {0}")]
@@ -39,7 +42,7 @@ impl Error {
             }),
             Error::InvalidInput(_) => "invalidInput",
             Error::NotFound(_) => "notFound",
-            Error::Database(_) | Error::Commit(_) | Error::Migrate(_) => "database",
+            Error::Database(_) | Error::Sqlite(_) | Error::Commit(_) | Error::Migrate(_) => "database",
             Error::Io(_) => "io",
         }
     }

@@ -16,6 +16,7 @@ mod group_commit;
 mod listen;
 mod member_filter;
 pub mod query;
+mod read;
 mod resources;
 /// Bulk benchmark data (`talkwriter-scim seed`).
 pub mod seed;
@@ -75,6 +76,8 @@ pub struct Provisioning {
     /// order instead of spinning in SQLite's busy handler or holding several pooled
     /// connections waiting on PostgreSQL's lock; and those queued together commit together.
     writer: group_commit::Writer,
+    /// SQLite: connections for reads on the request path, queried in place (see `read`).
+    readers: Option<std::sync::Arc<read::SqliteReaders>>,
     clock: Clock,
     events: events::EventBus,
     config: Config,
@@ -93,7 +96,9 @@ impl Provisioning {
         }
         create_private(path)?;
         let pool = connect_sqlite(path, config.max_connections, config.sqlite_mmap_bytes).await?;
-        Self::start(pool, Backend::Sqlite, None, config, clock).await
+        let mut p = Self::start(pool, Backend::Sqlite, None, config, clock).await?;
+        p.readers = Some(read::SqliteReaders::new(path, p.config.sqlite_mmap_bytes));
+        Ok(p)
     }
 
     /// Opens the store a database URL names: `postgres://...` (or `postgresql://`) for a
@@ -132,12 +137,28 @@ impl Provisioning {
             // database, so followers on any instance see them all.
             listen::spawn_listener(url.to_string(), pool.clone(), live.clone()).await?;
         }
-        Ok(Provisioning { pool, backend, writer, clock, events: events::EventBus { batch, live }, config })
+        Ok(Provisioning {
+            pool,
+            backend,
+            writer,
+            readers: None,
+            clock,
+            events: events::EventBus { batch, live },
+            config,
+        })
     }
 
     /// Starts a write transaction in this process's turn.
     pub(crate) async fn begin_write(&self) -> Result<WriteTx> {
         self.writer.begin().await
+    }
+
+    /// A connection for a request's reads: in place on SQLite, pooled on PostgreSQL.
+    pub(crate) async fn reader(&self) -> Result<read::Reader> {
+        Ok(match &self.readers {
+            Some(r) => read::Reader::Sqlite(r.take()?),
+            None => read::Reader::Pool(self.pool.acquire().await?),
+        })
     }
 
     /// Writes committed since the service opened, as (commits, writes acknowledged): concurrent

@@ -3,8 +3,6 @@
 
 use serde_json::{Value, json};
 
-use sqlx::Arguments;
-
 use scim_protocol::patch::{MemberOp, apply_patch};
 use scim_protocol::resource::{self, Member, MemberKind, Meta, normalize, render};
 use scim_protocol::schema::LIST_RESPONSE_SCHEMA;
@@ -15,6 +13,7 @@ use crate::diff;
 use crate::events::{Outcome, RequestContext};
 use crate::filter_sql::{SqlBind, to_sql_for};
 use crate::query::ListQuery;
+use crate::read::{FromRead, ReadConn};
 use crate::{Error, Provisioning, Result};
 
 /// The result of a successful write.
@@ -27,13 +26,29 @@ pub struct Written {
     pub status: u16,
 }
 
-#[derive(sqlx::FromRow)]
 struct Row {
     id: String,
     data: String,
     version: i64,
     created: String,
     last_modified: String,
+}
+
+/// `id, data, version, created, last_modified`, in that order.
+impl FromRead for Row {
+    fn from_any(r: &sqlx::any::AnyRow) -> sqlx::Result<Self> {
+        use sqlx::Row as _;
+        Ok(Row {
+            id: r.try_get(0)?,
+            data: r.try_get(1)?,
+            version: r.try_get(2)?,
+            created: r.try_get(3)?,
+            last_modified: r.try_get(4)?,
+        })
+    }
+    fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Row { id: r.get(0)?, data: r.get(1)?, version: r.get(2)?, created: r.get(3)?, last_modified: r.get(4)? })
+    }
 }
 
 impl Row {
@@ -130,15 +145,10 @@ fn json_keys(attr: &str) -> Vec<String> {
     keys
 }
 
-fn sort_expr(
-    backend: crate::Backend,
-    kind: ResourceKind,
-    sort_by: &str,
-    args: &mut crate::db::Args<'_>,
-) -> Result<String> {
+fn sort_expr(backend: crate::Backend, kind: ResourceKind, sort_by: &str, args: &mut Vec<SqlBind>) -> String {
     let lower = sort_by.to_ascii_lowercase();
     let short = lower.rsplit(':').next().unwrap_or(&lower);
-    Ok(match (kind, short) {
+    match (kind, short) {
         (_, "id") => "id".into(),
         (ResourceKind::User, "username") => "user_name_key".into(),
         (ResourceKind::Group, "displayname") => "display_name_key".into(),
@@ -146,17 +156,10 @@ fn sort_expr(
         (_, "meta.created") => "created".into(),
         (_, "meta.lastmodified") => "last_modified".into(),
         _ => {
-            add_arg(args, backend.json_path(&json_keys(sort_by)))?;
+            args.push(SqlBind::Text(backend.json_path(&json_keys(sort_by))));
             backend.lower_json_text("data")
         }
-    })
-}
-
-fn add_arg<'q, T>(args: &mut crate::db::Args<'q>, v: T) -> Result<()>
-where
-    T: 'q + sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any>,
-{
-    args.add(v).map_err(|e| Error::Io(std::io::Error::other(e.to_string())))
+    }
 }
 
 /// An RFC 9865 cursor: a position in the stable (created, id) order and a direction. Opaque
@@ -194,19 +197,6 @@ impl Cursor {
     }
 }
 
-fn add_binds(args: &mut crate::db::Args<'_>, binds: &[SqlBind]) -> Result<()> {
-    for b in binds {
-        let r = match b {
-            SqlBind::Text(s) => args.add(s.clone()),
-            SqlBind::Int(i) => args.add(*i),
-            SqlBind::Real(f) => args.add(*f),
-            SqlBind::Null => args.add(Option::<String>::None),
-        };
-        r.map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
-    }
-    Ok(())
-}
-
 fn member_json(base_url: &str, id: &str, kind: &str, display: Option<String>) -> Value {
     let endpoint = if kind == "Group" { "Groups" } else { "Users" };
     let mut m = json!({ "value": id, "$ref": format!("{base_url}/{endpoint}/{id}"), "type": kind });
@@ -217,39 +207,37 @@ fn member_json(base_url: &str, id: &str, kind: &str, display: Option<String>) ->
 }
 
 impl Provisioning {
-    async fn load_row(&self, conn: &mut crate::db::Conn, kind: ResourceKind, id: &str) -> Result<Row> {
-        sqlx::query_as(
-            &self
-                .backend
-                .sql(&format!("SELECT id, data, version, created, last_modified FROM {} WHERE id = ?", table(kind))),
-        )
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| not_found(kind, id))
+    async fn load_row(&self, conn: impl Into<ReadConn<'_>>, kind: ResourceKind, id: &str) -> Result<Row> {
+        conn.into()
+            .fetch_optional(
+                &format!("SELECT id, data, version, created, last_modified FROM {} WHERE id = ?", table(kind)),
+                &[SqlBind::Text(id.to_string())],
+            )
+            .await?
+            .ok_or_else(|| not_found(kind, id))
     }
 
     /// The computed `groups` of a user, or the `members` of a group.
-    async fn related(&self, conn: &mut crate::db::Conn, kind: ResourceKind, base_url: &str, id: &str) -> Result<Value> {
-        let rows: Vec<(String, String, Option<String>)> = match kind {
+    async fn related(
+        &self,
+        conn: impl Into<ReadConn<'_>>,
+        kind: ResourceKind,
+        base_url: &str,
+        id: &str,
+    ) -> Result<Value> {
+        let sql = match kind {
             ResourceKind::User => {
-                sqlx::query_as(&self.backend.sql("SELECT g.id, 'Group', g.display_name FROM group_members m JOIN groups g ON g.id = m.group_id
-                     WHERE m.member_id = ? ORDER BY g.display_name_key, g.id"),
-                )
-                .bind(id)
-                .fetch_all(&mut *conn)
-                .await?
+                "SELECT g.id, 'Group', g.display_name FROM group_members m JOIN groups g ON g.id = m.group_id
+                 WHERE m.member_id = ? ORDER BY g.display_name_key, g.id"
             }
             ResourceKind::Group => {
-                sqlx::query_as(&self.backend.sql("SELECT m.member_id, m.member_type, COALESCE(m.display, u.display_name, u.user_name, g.display_name)
-                     FROM group_members m LEFT JOIN users u ON u.id = m.member_id LEFT JOIN groups g ON g.id = m.member_id
-                     WHERE m.group_id = ? ORDER BY m.added, m.member_id"),
-                )
-                .bind(id)
-                .fetch_all(&mut *conn)
-                .await?
+                "SELECT m.member_id, m.member_type, COALESCE(m.display, u.display_name, u.user_name, g.display_name)
+                 FROM group_members m LEFT JOIN users u ON u.id = m.member_id LEFT JOIN groups g ON g.id = m.member_id
+                 WHERE m.group_id = ? ORDER BY m.added, m.member_id"
             }
         };
+        let rows: Vec<(String, String, Option<String>)> =
+            conn.into().fetch_all(sql, &[SqlBind::Text(id.to_string())]).await?;
         Ok(Value::Array(
             rows.into_iter()
                 .map(|(rid, rkind, display)| match kind {
@@ -267,22 +255,20 @@ impl Provisioning {
     /// The computed `groups` of each of `rows` (users), as [`Self::related`] renders them.
     async fn groups_of_users(
         &self,
-        conn: &mut crate::db::Conn,
+        conn: ReadConn<'_>,
         base_url: &str,
         rows: &[Row],
     ) -> Result<std::collections::HashMap<String, Vec<Value>>> {
-        let mut b = crate::db::SqlBuilder::new(
-            self.backend,
+        let mut sql = String::from(
             "SELECT m.member_id, g.id, g.display_name FROM group_members m JOIN groups g ON g.id = m.group_id
              WHERE m.member_id IN (",
         );
-        for (i, r) in rows.iter().enumerate() {
-            b.push(if i == 0 { "" } else { ", " }).push_bind(r.id.clone());
+        for i in 0..rows.len() {
+            sql.push_str(if i == 0 { "?" } else { ", ?" });
         }
-        b.push(") ORDER BY m.member_id, g.display_name_key, g.id");
-        let (sql, args) = b.build()?;
-        let found: Vec<(String, String, Option<String>)> =
-            sqlx::query_as_with(&sql, args).fetch_all(&mut *conn).await?;
+        sql.push_str(") ORDER BY m.member_id, g.display_name_key, g.id");
+        let binds: Vec<SqlBind> = rows.iter().map(|r| SqlBind::Text(r.id.clone())).collect();
+        let found: Vec<(String, String, Option<String>)> = conn.fetch_all(&sql, &binds).await?;
         let mut out: std::collections::HashMap<String, Vec<Value>> = std::collections::HashMap::new();
         for (member, gid, display) in found {
             let mut g = member_json(base_url, &gid, "Group", display);
@@ -294,7 +280,7 @@ impl Provisioning {
 
     async fn render_row(
         &self,
-        conn: &mut crate::db::Conn,
+        conn: impl Into<ReadConn<'_>>,
         kind: ResourceKind,
         base_url: &str,
         row: &Row,
@@ -312,10 +298,10 @@ impl Provisioning {
         id: &str,
         projection: &resource::Projection,
     ) -> Result<(Value, String)> {
-        let mut conn = self.pool.acquire().await?;
-        let row = self.load_row(&mut conn, kind, id).await?;
+        let mut reader = self.reader().await?;
+        let row = self.load_row(reader.conn(), kind, id).await?;
         let wants = projection.wants(if kind == ResourceKind::User { "groups" } else { "members" });
-        let r = self.render_row(&mut conn, kind, base_url, &row, wants).await?;
+        let r = self.render_row(reader.conn(), kind, base_url, &row, wants).await?;
         Ok((projection.apply(kind, r), row.meta().etag()))
     }
 
@@ -328,30 +314,26 @@ impl Provisioning {
             where_sql = w.clause;
             binds = w.binds;
         }
-        let mut conn = self.pool.acquire().await?;
-        let mut count_args = crate::db::Args::default();
-        add_binds(&mut count_args, &binds)?;
+        let mut reader = self.reader().await?;
         // Without a filter, no WHERE at all: SQLite then counts the b-tree's cells page by page
         // instead of visiting each row (at 1M users, under 1 ms instead of 8).
         let count_sql = match &q.filter {
             None => format!("SELECT COUNT(*) FROM {}", table(kind)),
             Some(_) => format!("SELECT COUNT(*) FROM {} WHERE {where_sql}", table(kind)),
         };
-        let total: i64 =
-            sqlx::query_scalar_with(&self.backend.sql(&count_sql), count_args).fetch_one(&mut *conn).await?;
+        let total: i64 = reader.conn().fetch_optional(&count_sql, &binds).await?.unwrap_or(0);
 
-        let mut args = crate::db::Args::default();
-        add_binds(&mut args, &binds)?;
+        let mut args = binds;
         let select = format!("SELECT id, data, version, created, last_modified FROM {} WHERE {where_sql}", table(kind));
         let (rows, next_cursor, previous_cursor) = match &q.cursor {
             None => {
                 let dir = if q.descending { "DESC" } else { "ASC" };
                 let order = match &q.sort_by {
-                    Some(s) => format!("{} {dir}, id {dir}", sort_expr(self.backend, kind, s, &mut args)?),
+                    Some(s) => format!("{} {dir}, id {dir}", sort_expr(self.backend, kind, s, &mut args)),
                     None => format!("created {dir}, id {dir}"),
                 };
-                add_arg(&mut args, q.count)?;
-                add_arg(&mut args, q.start_index - 1)?;
+                args.push(SqlBind::Int(q.count));
+                args.push(SqlBind::Int(q.start_index - 1));
                 let sql = match q.sort_by {
                     // A deep startIndex skips its rows in the (created, id) index alone and
                     // reads only the page's rows from the table (at 1M users a page at
@@ -367,7 +349,7 @@ impl Provisioning {
                     ),
                     Some(_) => format!("{select} ORDER BY {order} LIMIT ? OFFSET ?"),
                 };
-                let rows: Vec<Row> = sqlx::query_as_with(&self.backend.sql(&sql), args).fetch_all(&mut *conn).await?;
+                let rows: Vec<Row> = reader.conn().fetch_all(&sql, &args).await?;
                 (rows, None, None)
             }
             Some(cursor) => {
@@ -385,16 +367,12 @@ impl Provisioning {
                     Some(_) => ("(created, id) < (?, ?)", "DESC", true),
                 };
                 if let Some(c) = &position {
-                    add_arg(&mut args, c.created.clone())?;
-                    add_arg(&mut args, c.id.clone())?;
+                    args.push(SqlBind::Text(c.created.clone()));
+                    args.push(SqlBind::Text(c.id.clone()));
                 }
-                add_arg(&mut args, q.count + 1)?;
-                let mut rows: Vec<Row> = sqlx::query_as_with(
-                    &self.backend.sql(&format!("{select} AND {cond} ORDER BY created {order}, id {order} LIMIT ?")),
-                    args,
-                )
-                .fetch_all(&mut *conn)
-                .await?;
+                args.push(SqlBind::Int(q.count + 1));
+                let sql = format!("{select} AND {cond} ORDER BY created {order}, id {order} LIMIT ?");
+                let mut rows: Vec<Row> = reader.conn().fetch_all(&sql, &args).await?;
                 let more = rows.len() as i64 > q.count;
                 rows.truncate(q.count as usize);
                 if backwards {
@@ -419,7 +397,7 @@ impl Provisioning {
         // page is 100 to 1,000 rows). Groups keep one query each: their members can be many.
         let mut page_groups = match kind {
             ResourceKind::User if wants && !rows.is_empty() => {
-                Some(self.groups_of_users(&mut conn, base_url, &rows).await?)
+                Some(self.groups_of_users(reader.conn(), base_url, &rows).await?)
             }
             _ => None,
         };
@@ -430,7 +408,7 @@ impl Provisioning {
                     let mine = Value::Array(groups.remove(&row.id).unwrap_or_default());
                     render(kind, base_url, &row.id, &row.doc()?, &row.meta(), Some(mine))
                 }
-                None => self.render_row(&mut conn, kind, base_url, row, wants).await?,
+                None => self.render_row(reader.conn(), kind, base_url, row, wants).await?,
             };
             resources.push(q.projection.apply(kind, r));
         }
@@ -513,8 +491,8 @@ impl Provisioning {
             // row just written renders as is: two fewer queries inside the write turn.
             ResourceKind::User => render(kind, &ctx.base_url, &id, &doc, &meta, Some(Value::Array(vec![]))),
             ResourceKind::Group => {
-                let row = self.load_row(&mut tx, kind, &id).await?;
-                self.render_row(&mut tx, kind, &ctx.base_url, &row, true).await?
+                let row = self.load_row(&mut *tx, kind, &id).await?;
+                self.render_row(&mut *tx, kind, &ctx.base_url, &row, true).await?
             }
         };
         let (op, snapshot) = match kind {
@@ -692,7 +670,7 @@ impl Provisioning {
             doc["active"] = json!(true);
         }
         let mut tx = self.begin_write().await?;
-        let row = self.load_row(&mut tx, kind, id).await?;
+        let row = self.load_row(&mut *tx, kind, id).await?;
         check_if_match(if_match, row.version)?;
         let before = row.doc()?;
         let members_before = if kind == ResourceKind::Group { self.member_set(&mut tx, id).await? } else { vec![] };
@@ -726,8 +704,8 @@ impl Provisioning {
         if before != doc || members_changed {
             self.store_doc(&mut tx, kind, id, &doc, &now).await?;
         }
-        let row = self.load_row(&mut tx, kind, id).await?;
-        let resource = self.render_row(&mut tx, kind, &ctx.base_url, &row, true).await?;
+        let row = self.load_row(&mut *tx, kind, id).await?;
+        let resource = self.render_row(&mut *tx, kind, &ctx.base_url, &row, true).await?;
         let op = operation_for_update(kind, &before, &doc, members_changed);
         let change = Change {
             kind,
@@ -806,9 +784,9 @@ impl Provisioning {
             MemberOp::RemoveAll => self.member_set(conn, group_id).await?,
             MemberOp::RemoveWhere(filter) => {
                 let w = crate::member_filter::member_filter_sql_for(self.backend, filter)?;
-                let mut args = crate::db::Args::default();
-                add_arg(&mut args, group_id.to_string())?;
-                add_binds(&mut args, &w.binds)?;
+                let mut binds = vec![SqlBind::Text(group_id.to_string())];
+                binds.extend(w.binds);
+                let args = crate::read::any_args(&binds)?;
                 let ids: Vec<String> = sqlx::query_scalar_with(
                     &self
                         .backend
@@ -838,7 +816,7 @@ impl Provisioning {
         if_match: Option<&str>,
     ) -> Result<Written> {
         let mut tx = self.begin_write().await?;
-        let row = self.load_row(&mut tx, kind, id).await?;
+        let row = self.load_row(&mut *tx, kind, id).await?;
         check_if_match(if_match, row.version)?;
         let before = row.doc()?;
         let mut doc = before.clone();
@@ -884,11 +862,11 @@ impl Provisioning {
         if doc_changed || members_changed {
             self.store_doc(&mut tx, kind, id, &doc, &now).await?;
         }
-        let row = self.load_row(&mut tx, kind, id).await?;
+        let row = self.load_row(&mut *tx, kind, id).await?;
         let cols = columns(kind, &doc);
         let location = format!("{}/{}/{id}", ctx.base_url, kind.endpoint());
         let (resource, status) = match kind {
-            ResourceKind::User => (Some(self.render_row(&mut tx, kind, &ctx.base_url, &row, true).await?), 200),
+            ResourceKind::User => (Some(self.render_row(&mut *tx, kind, &ctx.base_url, &row, true).await?), 200),
             ResourceKind::Group => (None, 204),
         };
         let op = match kind {
@@ -925,7 +903,7 @@ impl Provisioning {
         if_match: Option<&str>,
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let row = self.load_row(&mut tx, kind, id).await?;
+        let row = self.load_row(&mut *tx, kind, id).await?;
         check_if_match(if_match, row.version)?;
         let doc = row.doc()?;
         let name = columns(kind, &doc).name;

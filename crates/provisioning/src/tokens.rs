@@ -9,6 +9,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::clock::stamp;
+use crate::filter_sql::SqlBind;
+use crate::read::FromRead;
 use crate::settings::{PROVISIONING, PUBLIC_URL};
 use crate::{Error, Provisioning, Result};
 
@@ -63,6 +65,37 @@ struct TokenRow {
     last_used: Option<String>,
     expires: Option<String>,
     revoked: Option<String>,
+}
+
+/// Reads `COLUMNS` and then the two settings, in that order.
+impl FromRead for AuthRow {
+    fn from_any(r: &sqlx::any::AnyRow) -> sqlx::Result<Self> {
+        use sqlx::Row;
+        let token = TokenRow {
+            id: r.try_get(0)?,
+            label: r.try_get(1)?,
+            prefix: r.try_get(2)?,
+            hash: r.try_get(3)?,
+            created: r.try_get(4)?,
+            last_used: r.try_get(5)?,
+            expires: r.try_get(6)?,
+            revoked: r.try_get(7)?,
+        };
+        Ok(AuthRow { token, provisioning: r.try_get(8)?, public_url: r.try_get(9)? })
+    }
+    fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        let token = TokenRow {
+            id: r.get(0)?,
+            label: r.get(1)?,
+            prefix: r.get(2)?,
+            hash: r.get(3)?,
+            created: r.get(4)?,
+            last_used: r.get(5)?,
+            expires: r.get(6)?,
+            revoked: r.get(7)?,
+        };
+        Ok(AuthRow { token, provisioning: r.get(8)?, public_url: r.get(9)? })
+    }
 }
 
 impl TokenRow {
@@ -233,15 +266,20 @@ impl Provisioning {
     /// applies to the very next request.
     pub async fn authorize_request(&self, presented: &str) -> Result<RequestAuth> {
         let Some(digest) = presentable(presented) else { return Err(refused()) };
-        let row: Option<AuthRow> = sqlx::query_as(&self.backend.sql(&format!(
-            "SELECT {COLUMNS},
-                    (SELECT value FROM settings WHERE key = '{PROVISIONING}') AS provisioning,
-                    (SELECT value FROM settings WHERE key = '{PUBLIC_URL}') AS public_url
-               FROM tokens WHERE hash = ?"
-        )))
-        .bind(&digest)
-        .fetch_optional(&self.pool)
-        .await?;
+        let mut reader = self.reader().await?;
+        let row: Option<AuthRow> = reader
+            .conn()
+            .fetch_optional(
+                &format!(
+                    "SELECT {COLUMNS},
+                            (SELECT value FROM settings WHERE key = '{PROVISIONING}') AS provisioning,
+                            (SELECT value FROM settings WHERE key = '{PUBLIC_URL}') AS public_url
+                       FROM tokens WHERE hash = ?"
+                ),
+                &[SqlBind::Text(digest.clone())],
+            )
+            .await?;
+        drop(reader);
         let Some(row) = row else { return Err(refused()) };
         let token = self.accept_token(row.token, &digest).await?;
         Ok(RequestAuth {
@@ -293,9 +331,7 @@ pub struct RequestAuth {
     pub public_url: Option<String>,
 }
 
-#[derive(sqlx::FromRow)]
 struct AuthRow {
-    #[sqlx(flatten)]
     token: TokenRow,
     provisioning: Option<String>,
     public_url: Option<String>,
