@@ -78,10 +78,14 @@ impl Db {
     }
 
     async fn open(&self) -> Result<Provisioning> {
+        self.open_with(Config::default()).await
+    }
+
+    async fn open_with(&self, config: Config) -> Result<Provisioning> {
         let shown = self.display()?;
         let opened = match self.target()? {
-            Target::Sqlite(path) => Provisioning::open(&path, Config::default()).await,
-            Target::Postgres(url) => Provisioning::connect(&url, Config::default()).await,
+            Target::Sqlite(path) => Provisioning::open(&path, config).await,
+            Target::Postgres(url) => Provisioning::connect(&url, config).await,
         };
         // The error chain comes from the driver, which never sees the masked form: it is
         // masked again in case it quotes the URL.

@@ -66,6 +66,10 @@ struct Args {
     /// Seed again even when a cached data set exists.
     #[arg(long)]
     reseed: bool,
+    /// Start the server with successful reads left out of the sync log, to measure what the log
+    /// costs under load (compare with a run without it).
+    #[arg(long)]
+    no_read_log: bool,
     /// Run against this PostgreSQL server instead of SQLite files (`postgres://user@host:port/db`;
     /// the database named there is only used to create and drop loadgen's own databases).
     #[arg(long, value_name = "URL")]
@@ -548,6 +552,7 @@ async fn size(ctx: &mut Ctx, bin: &Path, work: &Path, n: u64) -> Result<()> {
         let spawned = std::fs::File::create(work.join(log_name)).map_err(anyhow::Error::from).and_then(|log| {
             Command::new(bin)
                 .args(["serve", "--db", &db, "--listen", &addr.to_string()])
+                .args(ctx.args.no_read_log.then_some("--no-read-log"))
                 .env("RUST_LOG", "warn")
                 .stdout(Stdio::null())
                 .stderr(log)
