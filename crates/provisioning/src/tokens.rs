@@ -67,34 +67,31 @@ struct TokenRow {
     revoked: Option<String>,
 }
 
-/// Reads `COLUMNS` and then the two settings, in that order.
+/// An [`AuthRow`] from either driver's row (`try_get` or `get`): `COLUMNS`, then the two
+/// settings, in that order.
+macro_rules! auth_row {
+    ($r:expr, $get:ident) => {{
+        let token = TokenRow {
+            id: $r.$get(0)?,
+            label: $r.$get(1)?,
+            prefix: $r.$get(2)?,
+            hash: $r.$get(3)?,
+            created: $r.$get(4)?,
+            last_used: $r.$get(5)?,
+            expires: $r.$get(6)?,
+            revoked: $r.$get(7)?,
+        };
+        Ok(AuthRow { token, provisioning: $r.$get(8)?, public_url: $r.$get(9)? })
+    }};
+}
+
 impl FromRead for AuthRow {
     fn from_any(r: &sqlx::any::AnyRow) -> sqlx::Result<Self> {
         use sqlx::Row;
-        let token = TokenRow {
-            id: r.try_get(0)?,
-            label: r.try_get(1)?,
-            prefix: r.try_get(2)?,
-            hash: r.try_get(3)?,
-            created: r.try_get(4)?,
-            last_used: r.try_get(5)?,
-            expires: r.try_get(6)?,
-            revoked: r.try_get(7)?,
-        };
-        Ok(AuthRow { token, provisioning: r.try_get(8)?, public_url: r.try_get(9)? })
+        auth_row!(r, try_get)
     }
     fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        let token = TokenRow {
-            id: r.get(0)?,
-            label: r.get(1)?,
-            prefix: r.get(2)?,
-            hash: r.get(3)?,
-            created: r.get(4)?,
-            last_used: r.get(5)?,
-            expires: r.get(6)?,
-            revoked: r.get(7)?,
-        };
-        Ok(AuthRow { token, provisioning: r.get(8)?, public_url: r.get(9)? })
+        auth_row!(r, get)
     }
 }
 
