@@ -137,8 +137,28 @@ fn setup(app: &mut tauri::App, startup: Startup) -> anyhow::Result<()> {
         let (w, h) = (prefs.window_width.max(1024), prefs.window_height.max(700));
         window = window.inner_size(f64::from(w), f64::from(h));
     }
-    window.build()?;
+    let window = window.build()?;
+    #[cfg(target_os = "linux")]
+    paint_on_cpu(&window);
     Ok(())
+}
+
+/// WebKitGTK paints this window on the CPU instead of compositing it with OpenGL. Its default
+/// (the DMA-BUF renderer with accelerated compositing) kept the idle web process at 224 MB PSS
+/// instead of 124 MB on a machine without a GPU (Mesa's llvmpipe), and a UI of forms and tables
+/// gains nothing visible from it; the sync log's scrolling and filtering figures in
+/// BENCHMARKS.md were measured in this mode.
+#[cfg(target_os = "linux")]
+fn paint_on_cpu(window: &tauri::WebviewWindow) {
+    use webkit2gtk::{HardwareAccelerationPolicy, SettingsExt, WebViewExt};
+    let applied = window.with_webview(|w| {
+        if let Some(settings) = WebViewExt::settings(&w.inner()) {
+            settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
+        }
+    });
+    if let Err(e) = applied {
+        tracing::warn!("could not turn off GPU compositing: {e}");
+    }
 }
 
 /// `TALKWRITER_SCIM_LISTEN` wins and is used as given; otherwise the settings' address and

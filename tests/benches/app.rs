@@ -26,7 +26,12 @@
 //! cargo bench -p e2e --bench app                 # full: 100k users, 1M events, 5 starts
 //! cargo bench -p e2e --bench app -- --quick      # CI: 2k users, 20k events, 1 start
 //! cargo bench -p e2e --bench app -- --runs 9 --idle-secs 30 --repeats 7 --pages 100
+//! cargo bench -p e2e --bench app -- --quick --dmabuf-renderer
 //! ```
+//!
+//! Like the desktop tests, the app runs with `WEBKIT_DISABLE_DMABUF_RENDERER=1`;
+//! `--dmabuf-renderer` leaves WebKitGTK's default renderer on, as on a desktop where that
+//! variable is not set.
 
 #[path = "../desktop_harness.rs"]
 mod desktop_harness;
@@ -57,6 +62,8 @@ struct Opts {
     idle: Duration,
     repeats: usize,
     pages: usize,
+    /// WebKitGTK's DMA-BUF renderer stays on (`WEBKIT_DISABLE_DMABUF_RENDERER` is not set).
+    dmabuf: bool,
 }
 
 impl Opts {
@@ -78,6 +85,7 @@ impl Opts {
             idle: Duration::from_secs(value("--idle-secs").unwrap_or(idle)),
             repeats: value("--repeats").unwrap_or(repeats).max(1) as usize,
             pages: value("--pages").unwrap_or(pages).max(1) as usize,
+            dmabuf: args.iter().any(|a| a == "--dmabuf-renderer"),
         }
     }
 }
@@ -109,7 +117,10 @@ async fn run(opts: Opts) {
     write_settings(data.path());
     eprintln!("app: {} ({profile}); data copied in {:.1} s", app.display(), copy.elapsed().as_secs_f64());
     let display = Display::get();
-    let common = format!("users={} events={} profile={profile}", opts.users, opts.events);
+    let mut common = format!("users={} events={} profile={profile}", opts.users, opts.events);
+    if opts.dmabuf {
+        common.push_str(" renderer=dmabuf");
+    }
     let mut figures = vec![];
 
     // Cold starts. The binary, its libraries and the database were just read (the copy above),
@@ -121,7 +132,7 @@ async fn run(opts: Opts) {
     let mut memory = None;
     for i in 0..opts.runs {
         let last = i + 1 == opts.runs;
-        let mut started = start_app(&app, data.path(), display.name());
+        let mut started = start_app(&app, data.path(), display.name(), opts.dmabuf);
         let start = started.painted;
         eprintln!(
             "start {}: first screen painted {:.0} ms after main ({:.0} ms after spawn; page {:.0} ms)",
@@ -165,7 +176,7 @@ async fn run(opts: Opts) {
     figures.push(memory.figure("idle_memory", opts.idle));
 
     // The sync log, through WebDriver.
-    let session = Session::start(&app, data.path(), display.name()).await;
+    let session = Session::start(&app, data.path(), display.name(), opts.dmabuf).await;
     let sync = synclog(&session, &opts).await;
     figures.extend(sync);
     let after = Memory::of_app(data.path());
@@ -263,13 +274,17 @@ fn write_settings(data: &Path) {
     std::fs::write(data.join("settings.json"), settings.to_string()).unwrap();
 }
 
-fn app_env(cmd: &mut Command, data: &Path, display: &str) {
+fn app_env(cmd: &mut Command, data: &Path, display: &str, dmabuf: bool) {
     cmd.env("DISPLAY", display)
         .env("TALKWRITER_DATA_DIR", data)
         .env("TALKWRITER_SCIM_LISTEN", "127.0.0.1:0")
-        .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1");
+    if dmabuf {
+        cmd.env_remove("WEBKIT_DISABLE_DMABUF_RENDERER");
+    } else {
+        cmd.env("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
+    }
 }
 
 struct Started {
@@ -286,9 +301,9 @@ struct Paint {
 const PAINTED: &str = "first screen painted in ";
 
 /// Starts the app and waits for its `first screen painted in N ms (page M ms)` line.
-fn start_app(app: &Path, data: &Path, display: &str) -> Started {
+fn start_app(app: &Path, data: &Path, display: &str, dmabuf: bool) -> Started {
     let mut cmd = Command::new(app);
-    app_env(&mut cmd, data, display);
+    app_env(&mut cmd, data, display, dmabuf);
     let spawned = Instant::now();
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("could not start the app");
     let out = child.stdout.take().unwrap();
@@ -467,8 +482,8 @@ struct Session {
 }
 
 impl Session {
-    async fn start(app: &Path, data: &Path, display: &str) -> Session {
-        let (client, driver) = open_session(app, |cmd| app_env(cmd, data, display)).await;
+    async fn start(app: &Path, data: &Path, display: &str, dmabuf: bool) -> Session {
+        let (client, driver) = open_session(app, |cmd| app_env(cmd, data, display, dmabuf)).await;
         let s = Session { client, driver };
         s.wait_for("[data-testid=checklist]").await;
         s
