@@ -334,7 +334,9 @@ impl Provisioning {
                 // concurrent writes either way; cursor paging is the stable one.
                 let from_end = skip >= total / 2;
                 let (limit, offset) = if from_end {
-                    (q.count.min(total - skip).max(0), (total - skip - q.count).max(0))
+                    // Saturating: startIndex may be anything up to i64::MAX.
+                    let remaining = total.saturating_sub(skip).max(0);
+                    (q.count.min(remaining), remaining.saturating_sub(q.count).max(0))
                 } else {
                     (q.count, skip)
                 };
@@ -1052,6 +1054,9 @@ mod tests {
                     assert_eq!(ids(&page), want, "sortBy {sort:?} {order}, startIndex {start}");
                     assert_eq!(page["totalResults"], 23);
                 }
+                // Far past the end, up to the largest startIndex a client can send.
+                let past = query(i64::MAX.to_string(), "5").await;
+                assert_eq!((ids(&past).len(), &past["totalResults"]), (0, &json!(23)));
             }
         }
     }
