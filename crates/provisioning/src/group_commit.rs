@@ -310,6 +310,18 @@ mod tests {
             .expect("read")
     }
 
+    /// A writer of its own: takes its turn, inserts `keys` in order, commits.
+    fn spawn_write(w: &Writer, backend: Backend, keys: &[&str]) -> tokio::task::JoinHandle<Result<()>> {
+        let (w, keys): (Writer, Vec<String>) = (w.clone(), keys.iter().map(|k| k.to_string()).collect());
+        tokio::spawn(async move {
+            let mut tx = w.begin().await?;
+            for k in &keys {
+                put(&mut tx, backend, k).await?;
+            }
+            tx.commit().await
+        })
+    }
+
     /// Waits until `n` writers queue for the turn.
     async fn until_waiting(w: &Writer, n: usize) {
         for _ in 0..500 {
@@ -329,16 +341,7 @@ mod tests {
         let (commits_before, writes_before) = w.stats();
         let mut first = w.begin().await.unwrap();
         put(&mut first, p.backend, "gc-00").await.unwrap();
-        let queued: Vec<_> = (1..=10)
-            .map(|i| {
-                let (w, backend) = (w.clone(), p.backend);
-                tokio::spawn(async move {
-                    let mut tx = w.begin().await?;
-                    put(&mut tx, backend, &format!("gc-{i:02}")).await?;
-                    tx.commit().await
-                })
-            })
-            .collect();
+        let queued: Vec<_> = (1..=10).map(|i| spawn_write(&w, p.backend, &[&format!("gc-{i:02}")])).collect();
         until_waiting(&w, 10).await;
         // Nothing is visible to other connections, nor acknowledged, until the group commits.
         assert!(keys(&p).await.is_empty());
@@ -359,26 +362,10 @@ mod tests {
         let w = p.writer.clone();
         let mut first = w.begin().await.unwrap();
         put(&mut first, p.backend, "gc-a").await.unwrap();
-        let backend = p.backend;
-        let failing = {
-            let w = w.clone();
-            tokio::spawn(async move {
-                let mut tx = w.begin().await?;
-                put(&mut tx, backend, "gc-b").await?;
-                // The same key again: a constraint violation, after a change that must go too.
-                put(&mut tx, backend, "gc-a").await?;
-                tx.commit().await
-            })
-        };
+        // "gc-a" again: a constraint violation, after a change ("gc-b") that must go too.
+        let failing = spawn_write(&w, p.backend, &["gc-b", "gc-a"]);
         until_waiting(&w, 1).await;
-        let last = {
-            let w = w.clone();
-            tokio::spawn(async move {
-                let mut tx = w.begin().await?;
-                put(&mut tx, backend, "gc-c").await?;
-                tx.commit().await
-            })
-        };
+        let last = spawn_write(&w, p.backend, &["gc-c"]);
         until_waiting(&w, 2).await;
         first.commit().await.unwrap();
         let err = failing.await.unwrap().expect_err("duplicate key");

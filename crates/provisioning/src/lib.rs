@@ -96,9 +96,8 @@ impl Provisioning {
         }
         create_private(path)?;
         let pool = connect_sqlite(path, config.max_connections, config.sqlite_mmap_bytes).await?;
-        let mut p = Self::start(pool, Backend::Sqlite, None, config, clock).await?;
-        p.readers = Some(read::SqliteReaders::new(path, p.config.sqlite_mmap_bytes));
-        Ok(p)
+        let readers = read::SqliteReaders::new(path, config.sqlite_mmap_bytes);
+        Self::start(pool, Backend::Sqlite, None, Some(readers), config, clock).await
     }
 
     /// Opens the store a database URL names: `postgres://...` (or `postgresql://`) for a
@@ -116,14 +115,23 @@ impl Provisioning {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
                 .await?;
-            Self::start(pool, Backend::Postgres, Some(url), config, clock).await
+            Self::start(pool, Backend::Postgres, Some(url), None, config, clock).await
         } else {
             let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
             Self::open_with_clock(Path::new(path), config, clock).await
         }
     }
 
-    async fn start(pool: db::Pool, backend: Backend, url: Option<&str>, config: Config, clock: Clock) -> Result<Self> {
+    /// `url`: PostgreSQL's, for the live log's listener; `readers`: SQLite's in-place read
+    /// connections.
+    async fn start(
+        pool: db::Pool,
+        backend: Backend,
+        url: Option<&str>,
+        readers: Option<std::sync::Arc<read::SqliteReaders>>,
+        config: Config,
+        clock: Clock,
+    ) -> Result<Self> {
         match backend {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
             Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
@@ -137,15 +145,7 @@ impl Provisioning {
             // database, so followers on any instance see them all.
             listen::spawn_listener(url.to_string(), pool.clone(), live.clone()).await?;
         }
-        Ok(Provisioning {
-            pool,
-            backend,
-            writer,
-            readers: None,
-            clock,
-            events: events::EventBus { batch, live },
-            config,
-        })
+        Ok(Provisioning { pool, backend, writer, readers, clock, events: events::EventBus { batch, live }, config })
     }
 
     /// Starts a write transaction in this process's turn.

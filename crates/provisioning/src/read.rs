@@ -20,9 +20,9 @@ use std::sync::{Arc, Mutex};
 
 use sqlx::Row as _;
 
+use crate::Result;
 use crate::db::{self, Backend};
-use crate::filter_sql::SqlBind;
-use crate::{Error, Result};
+use crate::filter_sql::{SqlBind, bind_all};
 
 /// Idle read connections kept open per store.
 const MAX_IDLE: usize = 16;
@@ -76,29 +76,13 @@ impl rusqlite::ToSql for SqlBind {
     }
 }
 
-/// sqlx arguments for `binds`.
-pub(crate) fn any_args(binds: &[SqlBind]) -> Result<db::Args<'static>> {
-    use sqlx::Arguments;
-    let mut args = db::Args::default();
-    for b in binds {
-        let added = match b {
-            SqlBind::Text(s) => args.add(s.clone()),
-            SqlBind::Int(i) => args.add(*i),
-            SqlBind::Real(f) => args.add(*f),
-            SqlBind::Null => args.add(Option::<String>::None),
-        };
-        added.map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
-    }
-    Ok(args)
-}
-
 impl ReadConn<'_> {
     /// Every row of `sql` (`?` placeholders, written for both backends).
     pub(crate) async fn fetch_all<T: FromRead>(self, sql: &str, binds: &[SqlBind]) -> Result<Vec<T>> {
         match self {
             ReadConn::Any(c) => {
-                let sql = Backend::of(c).sql(sql).into_owned();
-                let rows = sqlx::query_with(&sql, any_args(binds)?).fetch_all(&mut *c).await?;
+                let sql = Backend::of(c).sql(sql);
+                let rows = bind_all(sqlx::query(&sql), binds).fetch_all(&mut *c).await?;
                 Ok(rows.iter().map(T::from_any).collect::<sqlx::Result<_>>()?)
             }
             ReadConn::Sqlite(c) => {
@@ -113,8 +97,8 @@ impl ReadConn<'_> {
     pub(crate) async fn fetch_optional<T: FromRead>(self, sql: &str, binds: &[SqlBind]) -> Result<Option<T>> {
         match self {
             ReadConn::Any(c) => {
-                let sql = Backend::of(c).sql(sql).into_owned();
-                let row = sqlx::query_with(&sql, any_args(binds)?).fetch_optional(&mut *c).await?;
+                let sql = Backend::of(c).sql(sql);
+                let row = bind_all(sqlx::query(&sql), binds).fetch_optional(&mut *c).await?;
                 Ok(row.as_ref().map(T::from_any).transpose()?)
             }
             ReadConn::Sqlite(c) => {

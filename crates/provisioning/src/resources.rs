@@ -11,7 +11,7 @@ use scim_protocol::{Quirks, ResourceKind, ScimError};
 use crate::access::{self, Cause, Snapshot};
 use crate::diff;
 use crate::events::{Outcome, RequestContext};
-use crate::filter_sql::{SqlBind, to_sql_for};
+use crate::filter_sql::{SqlBind, bind_all, to_sql_for};
 use crate::query::ListQuery;
 use crate::read::{FromRead, ReadConn};
 use crate::{Error, Provisioning, Result};
@@ -810,15 +810,11 @@ impl Provisioning {
                 let w = crate::member_filter::member_filter_sql_for(self.backend, filter)?;
                 let mut binds = vec![SqlBind::Text(group_id.to_string())];
                 binds.extend(w.binds);
-                let args = crate::read::any_args(&binds)?;
-                let ids: Vec<String> = sqlx::query_scalar_with(
-                    &self
-                        .backend
-                        .sql(&format!("SELECT member_id FROM group_members WHERE group_id = ? AND ({})", w.clause)),
-                    args,
-                )
-                .fetch_all(&mut *conn)
-                .await?;
+                let sql = self
+                    .backend
+                    .sql(&format!("SELECT member_id FROM group_members WHERE group_id = ? AND ({})", w.clause))
+                    .into_owned();
+                let ids: Vec<String> = bind_all(sqlx::query_scalar(&sql), &binds).fetch_all(&mut *conn).await?;
                 if ids.is_empty() {
                     return Err(
                         ScimError::NoTarget(format!("no member of the group matches the filter {filter}")).into()
