@@ -634,37 +634,32 @@ async fn synclog(s: &Session, opts: &Opts) -> Vec<Figure> {
     let text = format!("user{}@seed.example.com", opts.users / 2);
     let mut samples: BTreeMap<&'static str, Vec<Timing>> = BTreeMap::new();
 
-    for _ in 0..opts.repeats {
-        let t = s.measure("range_all", Value::Null).await;
-        samples.entry("filter_range_all").or_default().push(t);
-        settle().await;
-        let t = s.measure("operation", json!("Deactivate User")).await;
-        samples.entry("filter_operation").or_default().push(t);
-        settle().await;
-        s.measure("operation_clear", Value::Null).await;
-        settle().await;
-        let t = s.measure("result", json!("failure")).await;
-        samples.entry("filter_result").or_default().push(t);
-        settle().await;
-        s.measure("result_clear", Value::Null).await;
-        settle().await;
-        let t = s.measure("text", json!(text)).await;
-        samples.entry("filter_text").or_default().push(t);
-        settle().await;
-        s.measure("text_clear", Value::Null).await;
-        settle().await;
-        let t = s.measure("operation_none", json!("Delete User")).await;
-        samples.entry("filter_operation_none").or_default().push(t);
-        settle().await;
-        s.measure("operation_clear", Value::Null).await;
-        settle().await;
-        let t = s.measure("scroll_to", json!(150)).await;
-        samples.entry("scroll_loaded").or_default().push(t);
-        settle().await;
-        s.measure("scroll_to", json!(0)).await;
-        settle().await;
-        if samples["filter_range_all"].len() < opts.repeats {
-            s.measure("range_recent", Value::Null).await;
+    // Each step is an admin's change, then a pause; the named ones are measured, the others
+    // put the screen back (clear a filter, scroll back up) for the next.
+    let steps: [(&str, Value, Option<&'static str>); 12] = [
+        ("range_all", Value::Null, Some("filter_range_all")),
+        ("operation", json!("Deactivate User"), Some("filter_operation")),
+        ("operation_clear", Value::Null, None),
+        ("result", json!("failure"), Some("filter_result")),
+        ("result_clear", Value::Null, None),
+        ("text", json!(text), Some("filter_text")),
+        ("text_clear", Value::Null, None),
+        ("operation_none", json!("Delete User"), Some("filter_operation_none")),
+        ("operation_clear", Value::Null, None),
+        ("scroll_to", json!(150), Some("scroll_loaded")),
+        ("scroll_to", json!(0), None),
+        ("range_recent", Value::Null, None),
+    ];
+    for repeat in 1..=opts.repeats {
+        for (action, value, figure) in &steps {
+            // The last repeat leaves the range on "all" for the scrolls below.
+            if *action == "range_recent" && repeat == opts.repeats {
+                continue;
+            }
+            let t = s.measure(action, value.clone()).await;
+            if let Some(figure) = figure {
+                samples.entry(figure).or_default().push(t);
+            }
             settle().await;
         }
     }

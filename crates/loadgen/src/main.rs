@@ -721,6 +721,11 @@ async fn scenarios(ctx: &mut Ctx, addrs: &[SocketAddr], token: &str, db: &str, n
     Ok(())
 }
 
+/// The stored document of every raw-insert row: an Okta-shaped user, as `create` sends.
+fn raw_doc() -> String {
+    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "x", "name": {"givenName": "Bench", "familyName": "User"}, "emails": [{"value": "x@example.com", "type": "work", "primary": true}], "active": true}).to_string()
+}
+
 /// Raw SQLite inserts at the server's durability (WAL, synchronous=FULL), one row per
 /// transaction as a SCIM create commits one, into a copy of the `users` table with its indexes.
 async fn raw_insert(work: &Path, bounds: Bounds) -> Result<Measured> {
@@ -743,7 +748,7 @@ async fn raw_insert(work: &Path, bounds: Bounds) -> Result<Measured> {
     ] {
         sqlx::query(sql).execute(&pool).await?;
     }
-    let doc = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "x", "name": {"givenName": "Bench", "familyName": "User"}, "emails": [{"value": "x@example.com", "type": "work", "primary": true}], "active": true}).to_string();
+    let doc = raw_doc();
     let b = Bounds { conns: 1, ..bounds };
     let m = load::in_process(b, move |_, k| {
         let (pool, doc) = (pool.clone(), doc.clone());
@@ -787,7 +792,7 @@ async fn raw_insert_pg(server: &str, bounds: Bounds) -> Result<(Measured, String
     }
     let sync: String = sqlx::query_scalar("SELECT current_setting('synchronous_commit')").fetch_one(&pool).await?;
     let fsync: String = sqlx::query_scalar("SELECT current_setting('fsync')").fetch_one(&pool).await?;
-    let doc = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "x", "name": {"givenName": "Bench", "familyName": "User"}, "emails": [{"value": "x@example.com", "type": "work", "primary": true}], "active": true}).to_string();
+    let doc = raw_doc();
     let b = Bounds { conns: 1, ..bounds };
     let insert_pool = pool.clone();
     let m = load::in_process(b, move |_, k| {
