@@ -291,8 +291,14 @@ mod tests {
     use crate::testing::open_store;
     use crate::{Clock, Config, Provisioning};
 
-    async fn store(dir: &tempfile::TempDir) -> Provisioning {
-        open_store(dir.path(), Config::default(), Clock::system()).await.expect("store")
+    /// A fresh store, and its first writer holding the turn with `key` written.
+    async fn first_writer(key: &str) -> (tempfile::TempDir, Provisioning, Writer, WriteTx) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = open_store(dir.path(), Config::default(), Clock::system()).await.expect("store");
+        let w = p.writer.clone();
+        let mut first = w.begin().await.unwrap();
+        put(&mut first, p.backend, key).await.unwrap();
+        (dir, p, w, first)
     }
 
     async fn put(tx: &mut WriteTx, backend: Backend, key: &str) -> Result<()> {
@@ -335,12 +341,9 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn writers_queued_together_share_one_commit() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = store(&dir).await;
-        let w = p.writer.clone();
+        let (_dir, p, w, first) = first_writer("gc-00").await;
+        // Nothing is counted before a commit.
         let (commits_before, writes_before) = w.stats();
-        let mut first = w.begin().await.unwrap();
-        put(&mut first, p.backend, "gc-00").await.unwrap();
         let queued: Vec<_> = (1..=10).map(|i| spawn_write(&w, p.backend, &[&format!("gc-{i:02}")])).collect();
         until_waiting(&w, 10).await;
         // Nothing is visible to other connections, nor acknowledged, until the group commits.
@@ -357,11 +360,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failing_writer_takes_only_its_own_changes_with_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = store(&dir).await;
-        let w = p.writer.clone();
-        let mut first = w.begin().await.unwrap();
-        put(&mut first, p.backend, "gc-a").await.unwrap();
+        let (_dir, p, w, first) = first_writer("gc-a").await;
         // "gc-a" again: a constraint violation, after a change ("gc-b") that must go too.
         let failing = spawn_write(&w, p.backend, &["gc-b", "gc-a"]);
         until_waiting(&w, 1).await;
@@ -376,11 +375,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_group_handed_to_a_writer_that_went_away_is_still_committed() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = store(&dir).await;
-        let w = p.writer.clone();
-        let mut first = w.begin().await.unwrap();
-        put(&mut first, p.backend, "gc-x").await.unwrap();
+        let (_dir, p, w, first) = first_writer("gc-x").await;
         // A writer that was waiting when `first` looked, and whose request was gone before
         // it took the turn: counted, never arriving.
         w.waiting.fetch_add(1, Ordering::SeqCst);
@@ -392,11 +387,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_writer_dropped_mid_write_rolls_back_and_the_group_goes_on() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = store(&dir).await;
-        let w = p.writer.clone();
-        let mut first = w.begin().await.unwrap();
-        put(&mut first, p.backend, "gc-1").await.unwrap();
+        let (_dir, p, w, first) = first_writer("gc-1").await;
         let backend = p.backend;
         let abandoned = {
             let w = w.clone();
