@@ -92,7 +92,7 @@ pub async fn open_ro(db: &Path) -> SqliteConnection {
     SqliteConnection::connect_with(&opts).await.expect("the database opens")
 }
 
-/// Every row of every table except the sync log and its search index (which legitimately grow) and
+/// Every row of every table except the sync log, its search texts and their index (which legitimately grow) and
 /// `tokens.last_used` (written on use), as text, plus the schema itself.
 pub async fn dump_store(db: &Path) -> Vec<String> {
     let mut conn = open_ro(db).await;
@@ -107,7 +107,7 @@ pub async fn dump_store(db: &Path) -> Vec<String> {
         out.push(format!("schema {name}: {sql}"));
     }
     let names: Vec<String> = sqlx::query_scalar(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'events%'
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'event%'
          AND name NOT IN ('_sqlx_migrations') AND name NOT LIKE 'sqlite_%' ORDER BY name",
     )
     .fetch_all(&mut conn)

@@ -335,11 +335,7 @@ impl Provisioning {
             } else {
                 ("Access Revoked", format!("Access revoked: {}", lower_first(&access.reason)))
             };
-            let mut e = self.admin_event(op, &detail);
-            e.resource_type = Some("User".into());
-            e.target_id = Some(id.clone());
-            e.target_name = Some(name);
-            events.push(e);
+            events.push(self.admin_event(op, &detail).retarget("User", id.clone(), name));
         }
         self.commit_events(tx, events).await?;
         Ok(changed.len())
@@ -393,18 +389,12 @@ impl Provisioning {
             .execute(&mut *tx)
             .await?;
         let op = if suspend { "User Suspended by Admin" } else { "Admin Suspension Lifted" };
-        let mut main =
-            self.admin_event(op, &format!("{name}: {}", if reason.is_empty() { "no reason given" } else { reason }));
-        main.resource_type = Some("User".into());
-        main.target_id = Some(user_id.into());
-        main.target_name = Some(name.clone());
+        let main = self
+            .admin_event(op, &format!("{name}: {}", if reason.is_empty() { "no reason given" } else { reason }))
+            .retarget("User", user_id.into(), name.clone());
         let mut events = vec![main];
         for (id, uname, op, detail) in snapshot.changes(&mut tx, Cause::Admin, "TalkWriter Admin").await? {
-            let mut e = self.admin_event(op, &detail);
-            e.resource_type = Some("User".into());
-            e.target_id = Some(id);
-            e.target_name = Some(uname);
-            events.push(e);
+            events.push(self.admin_event(op, &detail).retarget("User", id, uname));
         }
         let access = access_of(&mut tx, user_id).await?.map(|(_, a)| a);
         self.commit_events(tx, events).await?;

@@ -268,12 +268,8 @@ impl Provisioning {
         Ok(DirectoryPage { total, items: rows.into_iter().map(Into::into).collect() })
     }
 
-    async fn history(&self, conn: &mut crate::db::Conn, id: &str) -> Result<Vec<SyncEvent>> {
-        Ok(sqlx::query_as(&self.backend.sql("SELECT * FROM events WHERE target_id = ? ORDER BY id DESC LIMIT ?"))
-            .bind(id)
-            .bind(HISTORY)
-            .fetch_all(&mut *conn)
-            .await?)
+    async fn history(&self, id: &str) -> Result<Vec<SyncEvent>> {
+        self.select_events(&crate::EventQuery { target_id: Some(id.into()), ..Default::default() }, HISTORY).await
     }
 
     /// One user by id or userName (ignoring case): fields, raw SCIM JSON, groups, access, history.
@@ -298,7 +294,7 @@ impl Provisioning {
         .bind(&id)
         .fetch_all(&mut *conn)
         .await?;
-        let history = self.history(&mut conn, &id).await?;
+        let history = self.history(&id).await?;
         drop(conn);
         let (resource, _) = self
             .get(scim_protocol::ResourceKind::User, base_url, &id, &scim_protocol::resource::Projection::default())
@@ -334,7 +330,7 @@ impl Provisioning {
         .bind(offset.max(0))
         .fetch_all(&mut *conn)
         .await?;
-        let history = self.history(&mut conn, &row.id).await?;
+        let history = self.history(&row.id).await?;
         let total = row.members;
         Ok(Some(GroupDetail {
             group: row.into(),

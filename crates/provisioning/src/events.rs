@@ -339,6 +339,16 @@ pub fn hint(e: &SyncEvent) -> Option<String> {
 }
 
 impl SyncEvent {
+    /// Points the event at another resource (a user a group change, an access rule or an admin
+    /// action affected): its target, and a search text naming that target, so the user's
+    /// history and a search for them find it.
+    pub(crate) fn retarget(mut self, kind: &str, id: String, name: String) -> Self {
+        self.resource_type = Some(kind.into());
+        self.target_id = Some(id);
+        self.target_name = Some(name);
+        self.with_search(None, None)
+    }
+
     /// Fills `search` from the target and the identifiers in the bodies: userName, emails,
     /// externalId, id and displayName.
     fn with_search(mut self, request: Option<&Value>, response: Option<&Value>) -> Self {
@@ -476,7 +486,7 @@ impl Provisioning {
         Ok(EventPage { events, has_more })
     }
 
-    async fn select_events(&self, q: &EventQuery, limit: i64) -> Result<Vec<SyncEvent>> {
+    pub(crate) async fn select_events(&self, q: &EventQuery, limit: i64) -> Result<Vec<SyncEvent>> {
         let mut b = SqlBuilder::new(self.backend, "SELECT * FROM events WHERE 1 = 1");
         if let Some(id) = q.before_id {
             b.push(" AND id < ").push_bind(id);
@@ -498,7 +508,12 @@ impl Provisioning {
             b.push(" AND idp = ").push_bind(v);
         }
         if let Some(v) = text(&q.target_id) {
-            b.push(" AND target_id = ").push_bind(v);
+            b.push(" AND target_id = ").push_bind(v.clone());
+            // SQLite keeps no index on target_id (a random-order index costs every logged
+            // request): an event's search text names its target, and the texts lead to it.
+            if v.chars().count() >= 3 && self.backend == Backend::Sqlite {
+                self.push_text_match(&mut b, &v.to_lowercase()).await?;
+            }
         }
         if let Some(sim) = q.simulated {
             b.push(" AND simulated = ").push_bind(i64::from(sim));
@@ -513,31 +528,20 @@ impl Provisioning {
             _ => {}
         }
         if let Some(t) = text(&q.text) {
-            // Three characters or more use the trigram index; shorter text scans the column.
-            // SQLite's index is the FTS5 table `events_search`; PostgreSQL's is a pg_trgm index
-            // on the column itself, which answers the LIKE directly.
-            let like = format!("%{}%", t.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-            if t.chars().count() >= 3 && self.backend == Backend::Sqlite {
-                match self.text_plan(&t.to_lowercase()).await? {
-                    TextPlan::Match(query) => {
-                        b.push(" AND id IN (SELECT rowid FROM events_search WHERE events_search MATCH ")
-                            .push_bind(query)
-                            .push(") AND search LIKE ")
-                            .push_bind(like)
-                            .push(" ESCAPE '\\'");
-                    }
-                    TextPlan::AllTrigrams => {
-                        b.push(" AND id IN (SELECT rowid FROM events_search WHERE search LIKE ")
-                            .push_bind(like)
-                            .push(" ESCAPE '\\')");
-                    }
-                    // A trigram of the text occurs in no event: nothing can match.
-                    TextPlan::Nothing => {
-                        b.push(" AND 0 = 1");
-                    }
+            // Three characters or more use the trigram index; shorter text scans the texts.
+            // SQLite's index is the FTS5 table `event_texts_search` over the distinct texts,
+            // whose matches lead to their events through `events_search_id`; PostgreSQL's is
+            // a pg_trgm index on the column itself, which answers the LIKE directly.
+            match self.backend {
+                Backend::Sqlite if t.chars().count() >= 3 => self.push_text_match(&mut b, &t.to_lowercase()).await?,
+                Backend::Sqlite => {
+                    b.push(" AND search_id IN (SELECT id FROM event_texts WHERE search LIKE ")
+                        .push_bind(like_pattern(&t))
+                        .push(" ESCAPE '\\')");
                 }
-            } else {
-                b.push(" AND search LIKE ").push_bind(like).push(" ESCAPE '\\'");
+                Backend::Postgres => {
+                    b.push(" AND search LIKE ").push_bind(like_pattern(&t)).push(" ESCAPE '\\'");
+                }
             }
         }
         b.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
@@ -553,6 +557,33 @@ impl Provisioning {
             e.hint = hint(e);
         }
         Ok(events)
+    }
+
+    /// SQLite: narrows `b` to events whose search text contains `needle` (lower case, three
+    /// characters or more). The trigram index over the distinct texts (`event_texts_search`)
+    /// chooses candidate texts, a LIKE on each text decides, and `events_search_id` leads
+    /// from the texts to their events.
+    async fn push_text_match(&self, b: &mut SqlBuilder, needle: &str) -> Result<()> {
+        let like = like_pattern(needle);
+        let (condition, value, escape) = match self.text_plan(needle).await? {
+            TextPlan::Match(query) => ("event_texts_search MATCH ", query, ""),
+            TextPlan::AllTrigrams => ("search LIKE ", like.clone(), " ESCAPE '\\'"),
+            // A trigram of the text occurs in no event: nothing can match.
+            TextPlan::Nothing => {
+                b.push(" AND 0 = 1");
+                return Ok(());
+            }
+        };
+        b.push(
+            " AND search_id IN (SELECT id FROM event_texts WHERE id IN (SELECT rowid FROM event_texts_search WHERE ",
+        )
+        .push(condition)
+        .push_bind(value)
+        .push(escape)
+        .push(") AND search LIKE ")
+        .push_bind(like)
+        .push(" ESCAPE '\\')");
+        Ok(())
     }
 
     /// SQLite: how to find events whose search text contains `needle` (lower case, three
@@ -573,7 +604,7 @@ impl Provisioning {
         trigrams.truncate(200);
         let phrase = |t: &str| format!("\"{}\"", t.replace('"', "\"\""));
         let sql = vec![
-            "SELECT ?, (SELECT COUNT(*) FROM (SELECT 1 FROM events_search WHERE events_search MATCH ? LIMIT ?))";
+            "SELECT ?, (SELECT COUNT(*) FROM (SELECT 1 FROM event_texts_search WHERE event_texts_search MATCH ? LIMIT ?))";
             trigrams.len()
         ]
         .join(" UNION ALL ");
@@ -678,6 +709,14 @@ impl Provisioning {
             .await?
             .rows_affected();
         }
+        if deleted > 0 && self.backend == Backend::Sqlite {
+            // Texts no event names any more leave the free-text index too.
+            sqlx::query(
+                "DELETE FROM event_texts WHERE NOT EXISTS (SELECT 1 FROM events WHERE events.search_id = event_texts.id)",
+            )
+            .execute(&self.pool)
+            .await?;
+        }
         Ok(deleted)
     }
 
@@ -772,6 +811,11 @@ pub struct Retention {
 }
 
 /// A CSV cell (RFC 4180), with spreadsheet formula injection defused.
+/// `LIKE '%text%'` for a text taken literally, lower case, with `ESCAPE '\\'`.
+fn like_pattern(text: &str) -> String {
+    format!("%{}%", text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
+}
+
 fn csv_cell(s: &str) -> String {
     let s =
         if s.starts_with(['=', '+', '-', '@']) && s.parse::<f64>().is_err() { format!("'{s}") } else { s.to_string() };
@@ -812,13 +856,40 @@ impl ValuesRow<'_> {
     where
         T: 'static + sqlx::Encode<'static, Any> + sqlx::Type<Any>,
     {
+        self.push_bind_in("", value, "")
+    }
+
+    /// A value computed from a bound one: `before ? after`.
+    pub(crate) fn push_bind_in<T>(&mut self, before: &str, value: T, after: &str) -> &mut Self
+    where
+        T: 'static + sqlx::Encode<'static, Any> + sqlx::Type<Any>,
+    {
         if !self.first {
             self.b.push(", ");
         }
         self.first = false;
-        self.b.push_bind(value);
+        self.b.push(before).push_bind(value).push(after);
         self
     }
+}
+
+/// SQLite: an event refers to its search text by id, `(SELECT id FROM event_texts ...)` around
+/// the bound text; [`insert_texts`] has added the text first.
+pub(crate) const SEARCH_ID_OF: (&str, &str) = ("(SELECT id FROM event_texts WHERE search = ", ")");
+
+/// SQLite: adds the texts that are not in `event_texts` yet.
+pub(crate) async fn insert_texts(conn: &mut crate::db::Conn, texts: Vec<String>) -> Result<()> {
+    if texts.is_empty() {
+        return Ok(());
+    }
+    let mut b = SqlBuilder::new(Backend::Sqlite, "INSERT INTO event_texts (search) ");
+    push_values(&mut b, texts, |row, t| {
+        row.push_bind(t);
+    });
+    b.push(" ON CONFLICT (search) DO NOTHING");
+    let (sql, args) = b.build()?;
+    sqlx::query_with(&sql, args).execute(&mut *conn).await?;
+    Ok(())
 }
 
 /// Inserts events with multi-row INSERTs and sets their ids. One statement per 64 events, not
@@ -831,10 +902,24 @@ impl ValuesRow<'_> {
 pub(crate) async fn insert_events(conn: &mut crate::db::Conn, events: &mut [SyncEvent]) -> Result<()> {
     let backend = Backend::of(conn);
     for chunk in events.chunks_mut(EVENTS_PER_STATEMENT) {
+        // SQLite keeps each search text once, in `event_texts`, and the event its id;
+        // PostgreSQL indexes the text on the event.
+        let search_column = match backend {
+            Backend::Sqlite => {
+                let mut texts: Vec<String> = chunk.iter().filter_map(|e| e.search.clone()).collect();
+                texts.sort_unstable();
+                texts.dedup();
+                insert_texts(conn, texts).await?;
+                "search_id"
+            }
+            Backend::Postgres => "search",
+        };
         let mut b = SqlBuilder::new(
             backend,
-            "INSERT INTO events (time, method, path, operation, resource_type, target_id, target_name, status, latency_ms,
-                                 user_agent, idp, token_id, quirks, request_body, response_body, detail, simulated, diff, search) ",
+            format!(
+                "INSERT INTO events (time, method, path, operation, resource_type, target_id, target_name, status, latency_ms,
+                                     user_agent, idp, token_id, quirks, request_body, response_body, detail, simulated, diff, {search_column}) "
+            ),
         );
         push_values(&mut b, chunk.iter(), |row, e| {
             row.push_bind(e.time.clone())
@@ -854,8 +939,11 @@ pub(crate) async fn insert_events(conn: &mut crate::db::Conn, events: &mut [Sync
                 .push_bind(e.response_body.clone())
                 .push_bind(e.detail.clone())
                 .push_bind(i64::from(e.simulated))
-                .push_bind(e.diff.clone())
-                .push_bind(e.search.clone());
+                .push_bind(e.diff.clone());
+            match backend {
+                Backend::Sqlite => row.push_bind_in(SEARCH_ID_OF.0, e.search.clone(), SEARCH_ID_OF.1),
+                Backend::Postgres => row.push_bind(e.search.clone()),
+            };
         });
         b.push(" RETURNING id");
         let (sql, args) = b.build()?;
@@ -1085,6 +1173,90 @@ mod tests {
         assert_eq!(p.log_retention().await.unwrap(), Retention { days: Some(30), rows: Some(1000) });
         assert_eq!(p.prune_events(None, Some(2)).await.unwrap(), 3);
         assert_eq!(p.query_events(&EventQuery::default()).await.unwrap().events.len(), 2);
+        p.close().await;
+    }
+
+    /// SQLite indexes each distinct search text once: reads of the same user add events but
+    /// no text, every event is still found by it, and pruning drops the texts of the events it
+    /// removed.
+    #[tokio::test]
+    async fn each_search_text_is_indexed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Provisioning::open(&dir.path().join("texts.db"), crate::Config::default()).await.unwrap();
+        let read = |id: &str, name: &str| {
+            p.log_request(
+                &RequestContext::new("GET", &format!("/scim/v2/Users/{id}")),
+                Outcome {
+                    status: 200,
+                    target_id: Some(id.into()),
+                    target_name: Some(name.into()),
+                    ..Default::default()
+                },
+            )
+        };
+        for _ in 0..5 {
+            read("id-ada", "ada@example.com");
+        }
+        p.flush_log().await;
+        read("id-bob", "bob@example.com");
+        p.flush_log().await;
+        let texts = || async {
+            sqlx::query_scalar::<_, String>("SELECT search FROM event_texts ORDER BY search")
+                .fetch_all(&p.pool)
+                .await
+                .unwrap()
+        };
+        assert_eq!(texts().await, ["ada@example.com id-ada", "bob@example.com id-bob"]);
+        let ada = p.query_events(&EventQuery { text: Some("ADA@EX".into()), ..Default::default() }).await.unwrap();
+        assert_eq!(ada.events.len(), 5, "every event of the text is found");
+        let common =
+            p.query_events(&EventQuery { text: Some("example.com".into()), ..Default::default() }).await.unwrap();
+        assert_eq!(common.events.len(), 6);
+        assert_eq!(p.prune_events(None, Some(1)).await.unwrap(), 5);
+        assert_eq!(texts().await, ["bob@example.com id-bob"], "the pruned events' text is gone");
+        let gone = p.query_events(&EventQuery { text: Some("ada@".into()), ..Default::default() }).await.unwrap();
+        assert!(gone.events.is_empty());
+        p.close().await;
+    }
+
+    /// A log written before search texts had a table of their own keeps working: its texts
+    /// move to `event_texts`, and an event that was pointed at another user after it was built
+    /// (its text named the request's target) is found by its own target.
+    #[tokio::test]
+    async fn an_older_log_moves_its_texts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("older.db");
+        let pool = crate::connect_sqlite(&path, 1, 0).await.unwrap();
+        let mut before = sqlx::migrate!("./migrations/sqlite");
+        let index = before.migrations.iter().position(|m| m.description == "event texts").unwrap();
+        before.migrations = std::borrow::Cow::Owned(before.migrations[..index].to_vec());
+        before.run(&pool).await.unwrap();
+        for (target, search) in [("id-ann", Some("ann@x id-ann")), ("id-bob", Some("engineering id-grp")), ("", None)] {
+            sqlx::query(
+                "INSERT INTO events (time, method, path, operation, status, latency_ms, idp, target_id, target_name, search) \
+                 VALUES ('2026-01-01T00:00:00Z', 'PATCH', '/scim/v2/Groups/id-grp', 'Remove from Group', 200, 1, 'Okta', \
+                 NULLIF(?, ''), NULLIF(?, ''), ?)",
+            )
+            .bind(target)
+            .bind(target.replace("id-", "") + "@x")
+            .bind(search)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+
+        let p = Provisioning::open(&path, crate::Config::default()).await.unwrap();
+        let p = &p;
+        let found = |q: EventQuery| async move { p.query_events(&q).await.unwrap().events };
+        let bob = found(EventQuery { target_id: Some("id-bob".into()), ..Default::default() }).await;
+        assert_eq!(bob.len(), 1, "bob's event is in his history");
+        assert_eq!(found(EventQuery { text: Some("BOB@".into()), ..Default::default() }).await.len(), 1);
+        assert_eq!(found(EventQuery { text: Some("ann@x".into()), ..Default::default() }).await.len(), 1);
+        assert_eq!(found(EventQuery { text: Some("engineering".into()), ..Default::default() }).await.len(), 1);
+        assert_eq!(found(EventQuery::default()).await.len(), 3);
+        let texts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM event_texts").fetch_one(&p.pool).await.unwrap();
+        assert_eq!(texts, 2);
         p.close().await;
     }
 

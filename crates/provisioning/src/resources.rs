@@ -569,14 +569,11 @@ impl Provisioning {
             for (uid, uname, op, detail) in snapshot.changes(&mut tx, cause, &main.idp).await? {
                 let mut e = main.clone();
                 e.operation = op.to_string();
-                e.resource_type = Some("User".into());
-                e.target_id = Some(uid);
-                e.target_name = Some(uname);
                 e.detail = Some(detail);
                 e.request_body = None;
                 e.response_body = None;
                 e.diff = None;
-                events.push(e);
+                events.push(e.retarget("User", uid, uname));
             }
         }
         events.insert(0, main);

@@ -150,6 +150,14 @@ async fn group_rule_over_membership_changes() {
         ],
         "only real changes are events: joining a second granting group or leaving one of two is not"
     );
+    // A group change's access events belong to the users they name: each is in that user's
+    // history and found by their userName, not the group's.
+    let detail = w.p.user_detail("http://scim.test/scim/v2", &bob).await.unwrap().unwrap();
+    let history: Vec<&str> = detail.history.iter().map(|e| e.operation.as_str()).collect();
+    assert!(history.contains(&"Access Revoked") && history.contains(&"Access Granted"), "{history:?}");
+    assert!(detail.history.iter().all(|e| e.target_id.as_deref() == Some(bob.as_str())), "only bob's events");
+    let found = w.p.query_events(&EventQuery { text: Some("bob@x".into()), ..Default::default() }).await.unwrap();
+    assert!(found.events.iter().any(|e| e.operation == "Access Revoked"), "{:?}", found.events);
 }
 
 /// An admin's emergency suspension overrides the IdP until lifted, and is in the audit trail.
