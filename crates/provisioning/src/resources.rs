@@ -9,6 +9,7 @@ use scim_protocol::schema::LIST_RESPONSE_SCHEMA;
 use scim_protocol::{Quirks, ResourceKind, ScimError};
 
 use crate::access::{self, Cause, Snapshot};
+use crate::db::SqlBuilder;
 use crate::diff;
 use crate::events::{Outcome, RequestContext};
 use crate::filter_sql::{SqlBind, bind_all, to_sql_for};
@@ -507,7 +508,7 @@ impl Provisioning {
         let mut diff = diff::diff(&Value::Null, &doc);
         if let Some(members) = &incoming.members {
             let added = self.add_members(&mut tx, &id, members, &now).await?;
-            diff.extend(diff::members(&added, &[]));
+            diff.extend(self.members_diff(&mut tx, &added, &[]).await?);
         }
         let meta = Meta { created: now.clone(), last_modified: now.clone(), version: 1 };
         let resource = match kind {
@@ -658,6 +659,39 @@ impl Provisioning {
         Ok(removed)
     }
 
+    /// The membership part of a write's diff, naming the members as an admin knows them: a
+    /// user by userName, a group by displayName (a member that no longer exists by its id).
+    async fn members_diff(
+        &self,
+        conn: &mut crate::db::Conn,
+        added: &[String],
+        removed: &[String],
+    ) -> Result<Option<Value>> {
+        if added.is_empty() && removed.is_empty() {
+            return Ok(None);
+        }
+        let ids: Vec<&String> = added.iter().chain(removed).collect();
+        let mut b = SqlBuilder::new(self.backend, "SELECT id, user_name FROM users WHERE id IN (");
+        let list = |b: &mut SqlBuilder| {
+            for (i, id) in ids.iter().enumerate() {
+                b.push(if i == 0 { "" } else { ", " }).push_bind(id.to_string());
+            }
+        };
+        list(&mut b);
+        b.push(") UNION ALL SELECT id, display_name FROM groups WHERE id IN (");
+        list(&mut b);
+        b.push(")");
+        let (sql, args) = b.build()?;
+        let names: std::collections::HashMap<String, String> =
+            sqlx::query_as_with::<_, (String, String), _>(&sql, args)
+                .fetch_all(&mut *conn)
+                .await?
+                .into_iter()
+                .collect();
+        let named = |ids: &[String]| ids.iter().map(|id| names.get(id).unwrap_or(id).clone()).collect::<Vec<_>>();
+        Ok(diff::members(&named(added), &named(removed)))
+    }
+
     async fn member_set(&self, conn: &mut crate::db::Conn, group_id: &str) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             &self.backend.sql("SELECT member_id FROM group_members WHERE group_id = ? ORDER BY member_id"),
@@ -720,7 +754,7 @@ impl Provisioning {
                 Some(ms) => self.add_members(&mut tx, id, ms, &now).await?,
                 None => vec![],
             };
-            diff.extend(diff::members(&added, &removed));
+            diff.extend(self.members_diff(&mut tx, &added, &removed).await?);
         }
         if before != doc || members_changed {
             self.store_doc(&mut tx, kind, id, &doc, &now).await?;
@@ -894,7 +928,7 @@ impl Provisioning {
         let detail = (kind == ResourceKind::Group && members_changed)
             .then(|| format!("{} member(s) added, {} removed", added.len(), removed.len()));
         let mut diff = diff::diff(&before, &doc);
-        diff.extend(diff::members(&added, &removed));
+        diff.extend(self.members_diff(&mut tx, &added, &removed).await?);
         let change = Change {
             kind,
             id,

@@ -187,7 +187,7 @@ async fn admin_suspension() {
     );
 }
 
-/// A write's event carries the before/after diff; membership changes list who was added and removed.
+/// A write's event carries the before/after diff; membership changes list who was added and removed, by name.
 #[tokio::test]
 async fn write_events_carry_a_diff() {
     let w = World::new().await;
@@ -204,7 +204,13 @@ async fn write_events_carry_a_diff() {
     );
     let add = page.events.iter().find(|e| e.operation == "Add to Group").unwrap();
     let diff: Value = serde_json::from_str(add.diff.as_deref().unwrap()).unwrap();
-    assert_eq!(diff, json!([{"attribute":"members","added":[ann],"removed":[]}]));
+    assert_eq!(diff, json!([{"attribute":"members","added":["ann@x"],"removed":[]}]), "members by userName");
+    w.remove(&eng, &ann).await;
+    w.p.delete(ResourceKind::User, &okta("DELETE"), &ann, None).await.unwrap();
+    let page = w.p.query_events(&EventQuery { limit: Some(10), ..Default::default() }).await.unwrap();
+    let remove = page.events.iter().find(|e| e.operation == "Remove from Group").unwrap();
+    let diff: Value = serde_json::from_str(remove.diff.as_deref().unwrap()).unwrap();
+    assert_eq!(diff, json!([{"attribute":"members","added":[],"removed":["ann@x"]}]), "named while the user existed");
 }
 
 /// Export, the activity chart and retention work over the same log.
