@@ -406,4 +406,24 @@ mod tests {
         next.commit().await.unwrap();
         assert_eq!(keys(&p).await, ["gc-1", "gc-3"]);
     }
+
+    /// SQLite: a write's connection commits through the WAL with a full fsync (an acknowledged
+    /// write survives a power cut) and keeps its savepoints' undo in memory, not in a
+    /// temporary file per commit.
+    #[tokio::test]
+    async fn sqlite_writes_are_durable_and_undo_stays_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Provisioning::open(&dir.path().join("pragmas.db"), Config::default()).await.unwrap();
+        let mut tx = p.writer.begin().await.unwrap();
+        let mut read = async |name: &str| -> String {
+            let row = sqlx::query(&format!("PRAGMA {name}")).fetch_one(&mut *tx).await.unwrap();
+            use sqlx::Row;
+            row.try_get::<String, _>(0).or_else(|_| row.try_get::<i64, _>(0).map(|n| n.to_string())).unwrap()
+        };
+        assert_eq!(read("journal_mode").await, "wal");
+        assert_eq!(read("synchronous").await, "2", "FULL");
+        assert_eq!(read("temp_store").await, "2", "MEMORY");
+        tx.commit().await.unwrap();
+        p.close().await;
+    }
 }

@@ -223,9 +223,15 @@ pub(crate) async fn connect_sqlite(path: &Path, max_connections: u32, mmap_bytes
                     // second) empties each connection's page cache, so without it each lookup
                     // re-reads its pages. Reads only; writes and fsync are unchanged. The
                     // size is a number written here, never request text.
+                    //
+                    // Each write in a group commit works in its own SAVEPOINT, whose undo
+                    // pages went to a temporary file past 64 KiB: created, written and deleted
+                    // on every commit. In memory instead (temp_store), the same undo costs no
+                    // system calls; it lives only while the savepoint does, and nothing it
+                    // holds needs to survive a crash (the WAL does that).
                     format!(
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-                         PRAGMA mmap_size = {mmap_bytes}; PRAGMA busy_timeout = 10000;"
+                         PRAGMA mmap_size = {mmap_bytes}; PRAGMA busy_timeout = 10000; PRAGMA temp_store = MEMORY;"
                     )
                     .as_str(),
                 )
