@@ -1,6 +1,7 @@
 //! A directory list the engine searches and pages (users, groups): the page shown or why it could
 //! not load, the search text and the offset. Each load gets a number, so a slower, older answer
 //! never overwrites a newer one; typing waits a moment before it loads.
+import { untrack } from "svelte";
 import { toBackendError, type DirectoryPage } from "../../lib/api/backend";
 
 /** Reads one page: the search text (`null` for none) and the offset of its first item. */
@@ -33,6 +34,11 @@ export class DirectoryList<T> {
       if (gen === this.#generation) this.error = toBackendError(e).message;
     }
   };
+
+  /** The first load, from a component's `$effect`. What the fetch reads (the search text, the
+   *  offset, the view's filters) is not tracked: the effect must not load again on each
+   *  keystroke, which the search does once typing pauses. */
+  start = (): void => untrack(() => void this.load());
 
   /** Shows the page starting at `offset`. */
   goto = (offset: number): void => {
