@@ -264,6 +264,15 @@ async fn sync_log_shows_okta_and_entra_sequences() {
         .await;
     let entra_ops = d.attrs("[data-testid=synclog-row]", "data-operation").await;
     assert!(entra_ops.contains(&"Deactivate User".to_string()), "Entra's rows: {entra_ops:?}");
+    // The chart counts the same requests: Entra's, without the access changes they caused.
+    let requests = entra_ops.iter().filter(|o| !o.starts_with("Access ")).count();
+    d.wait_attrs(
+        "[data-testid=activity-chart] svg",
+        "aria-label",
+        |v| v.first().is_some_and(|l| l == &format!("{requests} succeeded, 0 failed")),
+        "the chart must count the filtered requests",
+    )
+    .await;
     d.screenshot("filtered").await;
 
     // The export writes the same rows as the filtered list.

@@ -488,6 +488,24 @@ impl Provisioning {
 
     pub(crate) async fn select_events(&self, q: &EventQuery, limit: i64) -> Result<Vec<SyncEvent>> {
         let mut b = SqlBuilder::new(self.backend, "SELECT * FROM events WHERE 1 = 1");
+        self.push_filters(&mut b, q).await?;
+        b.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
+        let (sql, args) = b.build()?;
+        // PostgreSQL plans a cached statement once for any values, and for these filters that
+        // generic plan walks the whole log backwards by id (114 ms where the plan for the
+        // values takes 3 ms): an unnamed statement is planned for the values it is given.
+        let mut events = sqlx::query_as_with::<_, SyncEvent, _>(&sql, args)
+            .persistent(self.backend == crate::Backend::Sqlite)
+            .fetch_all(&self.pool)
+            .await?;
+        for e in &mut events {
+            e.hint = hint(e);
+        }
+        Ok(events)
+    }
+
+    /// Appends ` AND …` for each filter of `q` (not its limit) to a query over `events`.
+    async fn push_filters(&self, b: &mut SqlBuilder, q: &EventQuery) -> Result<()> {
         if let Some(id) = q.before_id {
             b.push(" AND id < ").push_bind(id);
         }
@@ -512,7 +530,7 @@ impl Provisioning {
             // SQLite keeps no index on target_id (a random-order index costs every logged
             // request): an event's search text names its target, and the texts lead to it.
             if v.chars().count() >= 3 && self.backend == Backend::Sqlite {
-                self.push_text_match(&mut b, &v.to_lowercase()).await?;
+                self.push_text_match(b, &v.to_lowercase()).await?;
             }
         }
         if let Some(sim) = q.simulated {
@@ -533,7 +551,7 @@ impl Provisioning {
             // whose matches lead to their events through `events_search_id`; PostgreSQL's is
             // a pg_trgm index on the column itself, which answers the LIKE directly.
             match self.backend {
-                Backend::Sqlite if t.chars().count() >= 3 => self.push_text_match(&mut b, &t.to_lowercase()).await?,
+                Backend::Sqlite if t.chars().count() >= 3 => self.push_text_match(b, &t.to_lowercase()).await?,
                 Backend::Sqlite => {
                     b.push(" AND search_id IN (SELECT id FROM event_texts WHERE search LIKE ")
                         .push_bind(like_pattern(&t))
@@ -544,19 +562,7 @@ impl Provisioning {
                 }
             }
         }
-        b.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
-        let (sql, args) = b.build()?;
-        // PostgreSQL plans a cached statement once for any values, and for these filters that
-        // generic plan walks the whole log backwards by id (114 ms where the plan for the
-        // values takes 3 ms): an unnamed statement is planned for the values it is given.
-        let mut events = sqlx::query_as_with::<_, SyncEvent, _>(&sql, args)
-            .persistent(self.backend == crate::Backend::Sqlite)
-            .fetch_all(&self.pool)
-            .await?;
-        for e in &mut events {
-            e.hint = hint(e);
-        }
-        Ok(events)
+        Ok(())
     }
 
     /// SQLite: narrows `b` to events whose search text contains `needle` (lower case, three
@@ -626,25 +632,31 @@ impl Provisioning {
         })
     }
 
-    /// Requests per minute or hour (`bucket`) between `since` and `until`, by result, for the
-    /// activity chart. Admin actions and the access changes a request caused are not requests
-    /// and are left out.
-    pub async fn activity(&self, since: &str, until: &str, bucket: &str) -> Result<Vec<ActivityBucket>> {
+    /// Requests per minute or hour (`bucket`) among the events `q` selects (its time range and
+    /// filters; not its paging), by result, for the activity chart. Admin actions and the
+    /// access changes a request caused are not requests and are left out.
+    pub async fn activity(&self, q: &EventQuery, bucket: &str) -> Result<Vec<ActivityBucket>> {
         let width = if bucket == "hour" { 13 } else { 16 };
         // The width is one of two constants, written into the SQL so both stores group by the
         // same expression. The sums are cast: PostgreSQL's SUM of integers is NUMERIC.
-        let rows: Vec<(String, i64, i64)> = sqlx::query_as(&self.backend.sql(&format!(
-            "SELECT substr(time, 1, {width}) AS b,
-                    CAST(SUM(CASE WHEN status < 400 THEN 1 ELSE 0 END) AS BIGINT),
-                    CAST(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS BIGINT)
-               FROM events
-              WHERE time >= ? AND time <= ? AND method <> 'ADMIN' AND operation NOT LIKE 'Access %'
-              GROUP BY b ORDER BY b",
-        )))
-        .bind(since)
-        .bind(until)
-        .fetch_all(&self.pool)
-        .await?;
+        let mut b = SqlBuilder::new(
+            self.backend,
+            format!(
+                "SELECT substr(time, 1, {width}) AS b,
+                        CAST(SUM(CASE WHEN status < 400 THEN 1 ELSE 0 END) AS BIGINT),
+                        CAST(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS BIGINT)
+                   FROM events
+                  WHERE method <> 'ADMIN' AND operation NOT LIKE 'Access %'"
+            ),
+        );
+        let q = EventQuery { before_id: None, after_id: None, limit: None, ..q.clone() };
+        self.push_filters(&mut b, &q).await?;
+        b.push(" GROUP BY b ORDER BY b");
+        let (sql, args) = b.build()?;
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as_with(&sql, args)
+            .persistent(self.backend == crate::Backend::Sqlite)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows
             .into_iter()
             .map(|(b, success, failure)| ActivityBucket {
@@ -1180,10 +1192,25 @@ mod tests {
 
         let since = crate::stamp(chrono::Utc::now() - chrono::Duration::hours(1));
         let until = crate::stamp(chrono::Utc::now() + chrono::Duration::hours(1));
-        let buckets = p.activity(&since, &until, "minute").await.unwrap();
+        let range = |f: fn(&mut EventQuery)| {
+            let mut q = EventQuery { since: Some(since.clone()), until: Some(until.clone()), ..Default::default() };
+            f(&mut q);
+            q
+        };
+        let buckets = p.activity(&range(|_| {}), "minute").await.unwrap();
         assert_eq!(buckets.iter().map(|b| (b.success, b.failure)).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1)), (2, 1));
         assert!(buckets[0].start.ends_with(":00Z"), "{buckets:?}");
-        assert!(p.activity(&since, &until, "hour").await.unwrap()[0].start.ends_with(":00:00Z"));
+        assert!(p.activity(&range(|_| {}), "hour").await.unwrap()[0].start.ends_with(":00:00Z"));
+        // The chart follows the list's filters.
+        let failures = p.activity(&range(|q| q.result = Some("failure".into())), "minute").await.unwrap();
+        assert_eq!(failures.iter().map(|b| (b.success, b.failure)).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1)), (0, 1));
+        let lovelace = p.activity(&range(|q| q.text = Some("lovelace".into())), "minute").await.unwrap();
+        assert_eq!(lovelace.iter().map(|b| b.success + b.failure).sum::<i64>(), 1);
+        let discovery = p.activity(&range(|q| q.operation = Some("Discovery".into())), "hour").await.unwrap();
+        assert_eq!(
+            discovery.iter().map(|b| (b.success, b.failure)).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1)),
+            (1, 0)
+        );
 
         let status = p.status().await.unwrap();
         assert!(!status.provisioning_enabled);

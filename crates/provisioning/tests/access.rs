@@ -228,14 +228,12 @@ async fn export_activity_and_retention() {
         serde_json::from_str(&w.p.export_events(&q, provisioning::ExportFormat::Json).await.unwrap()).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 5);
     let now = w.p.clock().now();
-    let buckets =
-        w.p.activity(
-            &provisioning::stamp(now - chrono::Duration::hours(1)),
-            &provisioning::stamp(now + chrono::Duration::minutes(1)),
-            "minute",
-        )
-        .await
-        .unwrap();
+    let range = EventQuery {
+        since: Some(provisioning::stamp(now - chrono::Duration::hours(1))),
+        until: Some(provisioning::stamp(now + chrono::Duration::minutes(1))),
+        ..Default::default()
+    };
+    let buckets = w.p.activity(&range, "minute").await.unwrap();
     assert_eq!(buckets.iter().map(|b| b.success).sum::<i64>(), 5, "{buckets:?}");
     let before = w.p.query_events(&EventQuery { limit: Some(1000), ..Default::default() }).await.unwrap().events.len();
     assert!(before > 5);

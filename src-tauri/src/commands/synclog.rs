@@ -22,15 +22,15 @@ pub async fn query_events(s: State<'_, AppState>, query: EventQuery) -> CmdResul
     Ok(s.p.query_events(&query).await?)
 }
 
-/// Requests per `bucket` ("minute" or "hour") between two RFC 3339 instants.
+/// Requests per `bucket` ("minute" or "hour") among the events `query` selects: the chart
+/// follows the list's time range and filters.
 #[tauri::command]
 pub async fn event_activity(
     s: State<'_, AppState>,
-    since: String,
-    until: String,
+    query: EventQuery,
     bucket: String,
 ) -> CmdResult<Vec<ActivityBucket>> {
-    Ok(s.p.activity(&since, &until, &bucket).await?)
+    Ok(s.p.activity(&query, &bucket).await?)
 }
 
 /// Exports the events `query` selects after the admin picks a file; answers the path written,

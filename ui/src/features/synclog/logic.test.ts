@@ -3,6 +3,8 @@ import type { SyncEvent } from "../../lib/api/backend";
 import {
   activeFilters,
   bucketFor,
+  chartQuery,
+  chartScope,
   EMPTY_FILTER,
   matches,
   parseDiff,
@@ -79,6 +81,36 @@ describe("toQuery", () => {
     );
     expect(q.since).not.toBeNull();
     expect(q.until).toBeNull();
+  });
+});
+
+describe("chartQuery", () => {
+  const since = NOW - 3_600_000;
+  it("counts what the list shows, over the chart's window, not a page of it", () => {
+    const f = {
+      ...EMPTY_FILTER,
+      range: "all",
+      result: "failure",
+      idp: "Okta",
+      text: "ada@",
+    } as const;
+    const q = chartQuery(f, NOW, since, NOW);
+    expect(q).toMatchObject({
+      result: "failure",
+      idp: "Okta",
+      text: "ada@",
+      beforeId: null,
+      limit: null,
+    });
+    expect([q.since, q.until]).toEqual(["2026-11-28T11:00:00.000Z", "2026-11-28T12:00:00.000Z"]);
+    expect(chartScope(f)).toBe("matching the filters");
+    expect(chartScope({ ...EMPTY_FILTER, range: "1h" })).toBeNull();
+  });
+  it("the audit trail charts every request, since admin actions are not requests", () => {
+    const f = { ...EMPTY_FILTER, audit: true, idp: "Okta" };
+    const q = chartQuery(f, NOW, since, NOW);
+    expect(q).toMatchObject({ idp: null, operation: null, result: null, text: null });
+    expect(chartScope(f)).toBe("every IdP request in the range");
   });
 });
 

@@ -121,6 +121,26 @@ export function toQuery(
   });
 }
 
+/**
+ * The engine query behind the activity chart: the list's filters over the chart's window. The
+ * audit trail lists admin actions, which are not requests; its chart counts every request.
+ */
+export function chartQuery(f: LogFilter, now: number, since: number, until: number): EventQuery {
+  const q = f.audit ? eventQuery({}) : toQuery(f, now, null, 1);
+  return {
+    ...q,
+    since: new Date(since).toISOString(),
+    until: new Date(until).toISOString(),
+    limit: null,
+  };
+}
+
+/** What the chart's bars count, when not every request in the range. */
+export function chartScope(f: LogFilter): string | null {
+  if (f.audit) return "every IdP request in the range";
+  return activeFilters(f) > 0 ? "matching the filters" : null;
+}
+
 /** How many filters narrow the log (the time range excluded), for "Clear filters (3)". */
 export function activeFilters(f: LogFilter): number {
   return [f.operation, f.result, f.idp, f.text.trim(), f.targetId].filter((v) => v !== "").length;

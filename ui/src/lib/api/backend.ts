@@ -101,8 +101,9 @@ export const backend = {
 
   mapping: () => call<MappingRow[]>("get_mapping"),
   queryEvents: (query: EventQuery) => call<EventPage>("query_events", { query }),
-  activity: (since: string, until: string, bucket: "minute" | "hour") =>
-    call<ActivityBucket[]>("event_activity", { since, until, bucket }),
+  /** The activity chart: requests per bucket among the events `query` selects. */
+  activity: (query: EventQuery, bucket: "minute" | "hour") =>
+    call<ActivityBucket[]>("event_activity", { query, bucket }),
   /** Asks for a file with the save dialog; answers the path written, or null if cancelled. */
   exportEvents: (query: EventQuery, format: ExportFormat) =>
     call<string | null>("export_events", { query, format }),
