@@ -706,32 +706,47 @@ impl Provisioning {
     /// Deletes events older than `max_age_days` and beyond the newest `max_rows`. Returns how many.
     pub async fn prune_events(&self, max_age_days: Option<i64>, max_rows: Option<i64>) -> Result<u64> {
         let mut deleted = 0;
+        // SQLite: the search texts of the deleted events, to drop those no event names any more.
+        let mut texts: Vec<i64> = vec![];
+        let mut delete = async |mut b: SqlBuilder| -> Result<u64> {
+            if self.backend == Backend::Sqlite {
+                b.push(" RETURNING search_id");
+                let (sql, args) = b.build()?;
+                let ids: Vec<Option<i64>> = sqlx::query_scalar_with(&sql, args).fetch_all(&self.pool).await?;
+                let n = ids.len() as u64;
+                texts.extend(ids.into_iter().flatten());
+                Ok(n)
+            } else {
+                let (sql, args) = b.build()?;
+                Ok(sqlx::query_with(&sql, args).execute(&self.pool).await?.rows_affected())
+            }
+        };
         if let Some(days) = max_age_days.filter(|d| *d > 0) {
             let cutoff = crate::stamp(self.clock.now() - chrono::Duration::days(days));
-            deleted += sqlx::query(&self.backend.sql("DELETE FROM events WHERE time < ?"))
-                .bind(cutoff)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
+            let mut b = SqlBuilder::new(self.backend, "DELETE FROM events WHERE time < ");
+            b.push_bind(cutoff);
+            deleted += delete(b).await?;
         }
         if let Some(rows) = max_rows.filter(|r| *r > 0) {
-            deleted += sqlx::query(
-                &self
-                    .backend
-                    .sql("DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)"),
-            )
-            .bind(rows)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+            let mut b = SqlBuilder::new(
+                self.backend,
+                "DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ",
+            );
+            b.push_bind(rows).push(")");
+            deleted += delete(b).await?;
         }
-        if deleted > 0 && self.backend == Backend::Sqlite {
-            // Texts no event names any more leave the free-text index too.
-            sqlx::query(
-                "DELETE FROM event_texts WHERE NOT EXISTS (SELECT 1 FROM events WHERE events.search_id = event_texts.id)",
-            )
-            .execute(&self.pool)
-            .await?;
+        texts.sort_unstable();
+        texts.dedup();
+        // Texts no event names any more leave the free-text index too; only the deleted events'
+        // texts are looked at, not every text in the log.
+        for chunk in texts.chunks(500) {
+            let mut b = SqlBuilder::new(Backend::Sqlite, "DELETE FROM event_texts WHERE id IN (");
+            for (i, id) in chunk.iter().enumerate() {
+                b.push(if i == 0 { "" } else { ", " }).push_bind(*id);
+            }
+            b.push(") AND NOT EXISTS (SELECT 1 FROM events WHERE events.search_id = event_texts.id)");
+            let (sql, args) = b.build()?;
+            sqlx::query_with(&sql, args).execute(&self.pool).await?;
         }
         Ok(deleted)
     }
