@@ -671,23 +671,23 @@ impl Provisioning {
             return Ok(None);
         }
         let ids: Vec<&String> = added.iter().chain(removed).collect();
-        let mut b = SqlBuilder::new(self.backend, "SELECT id, user_name FROM users WHERE id IN (");
-        let list = |b: &mut SqlBuilder| {
-            for (i, id) in ids.iter().enumerate() {
-                b.push(if i == 0 { "" } else { ", " }).push_bind(id.to_string());
-            }
-        };
-        list(&mut b);
-        b.push(") UNION ALL SELECT id, display_name FROM groups WHERE id IN (");
-        list(&mut b);
-        b.push(")");
-        let (sql, args) = b.build()?;
-        let names: std::collections::HashMap<String, String> =
-            sqlx::query_as_with::<_, (String, String), _>(&sql, args)
-                .fetch_all(&mut *conn)
-                .await?
-                .into_iter()
-                .collect();
+        let mut names = std::collections::HashMap::new();
+        // A whole group replaced at once can name tens of thousands of members: a few hundred
+        // per statement keeps each far under the stores' limits on bound values.
+        for chunk in ids.chunks(500) {
+            let mut b = SqlBuilder::new(self.backend, "SELECT id, user_name FROM users WHERE id IN (");
+            let list = |b: &mut SqlBuilder| {
+                for (i, id) in chunk.iter().enumerate() {
+                    b.push(if i == 0 { "" } else { ", " }).push_bind(id.to_string());
+                }
+            };
+            list(&mut b);
+            b.push(") UNION ALL SELECT id, display_name FROM groups WHERE id IN (");
+            list(&mut b);
+            b.push(")");
+            let (sql, args) = b.build()?;
+            names.extend(sqlx::query_as_with::<_, (String, String), _>(&sql, args).fetch_all(&mut *conn).await?);
+        }
         let named = |ids: &[String]| ids.iter().map(|id| names.get(id).unwrap_or(id).clone()).collect::<Vec<_>>();
         Ok(diff::members(&named(added), &named(removed)))
     }

@@ -213,6 +213,24 @@ async fn write_events_carry_a_diff() {
     assert_eq!(diff, json!([{"attribute":"members","added":[],"removed":["ann@x"]}]), "named while the user existed");
 }
 
+/// A membership change of tens of thousands of members at once (more than one statement can
+/// bind) names every member in the event's diff.
+#[tokio::test]
+async fn a_large_membership_change_names_every_member() {
+    let w = World::new().await;
+    let spec = provisioning::seed::SeedSpec { users: 20_000, groups: 0, group_members: 0, events: 0 };
+    w.p.seed(&spec, |_, _| {}).await.unwrap();
+    let everyone = w.group("Everyone").await;
+    let members: Vec<Value> = (0..20_000).map(|i| json!({"value": provisioning::seed::seed_user_id(i)})).collect();
+    w.patch(ResourceKind::Group, &everyone, json!([{"op":"add","path":"members","value":members}])).await;
+    let page = w.p.query_events(&EventQuery { limit: Some(5), ..Default::default() }).await.unwrap();
+    let add = page.events.iter().find(|e| e.operation == "Add to Group").unwrap();
+    let diff: Value = serde_json::from_str(add.diff.as_deref().unwrap()).unwrap();
+    let added = diff[0]["added"].as_array().unwrap();
+    assert_eq!(added.len(), 20_000);
+    assert!(added.contains(&json!(provisioning::seed::seed_user_name(19_999))), "members by userName");
+}
+
 /// Export, the activity chart and retention work over the same log.
 #[tokio::test]
 async fn export_activity_and_retention() {
