@@ -215,3 +215,67 @@ async fn test_sync_and_endpoint_check_against_the_embedded_server() {
     d.screenshots("small-checks").await;
     let _ = d.client.clone().close().await;
 }
+
+/// Proves a test sync of 1,000 users can be cancelled from the window while it runs: the
+/// Cancel button next to the progress stops it, the summary says it was cancelled and after
+/// which step, and with the clean-up on the run leaves none of its users or groups in the
+/// engine, nor its run token.
+#[tokio::test]
+async fn a_running_test_sync_can_be_cancelled() {
+    if skip() {
+        return;
+    }
+    let d = Desktop::start("testsync-cancel").await;
+    let db = d.db();
+    d.enable_provisioning().await;
+
+    d.click("[data-testid=tab-testsync]").await;
+    d.select("[data-testid=testsync-profile]", "okta").await;
+    d.type_into("[data-testid=testsync-users]", "1000").await;
+    d.type_into("[data-testid=testsync-groups]", "10").await;
+    let cleanup = d.wait_for("[data-testid=testsync-cleanup]").await;
+    cleanup.click().await.unwrap();
+    d.wait_until("[data-testid=testsync-cleanup]", Some("checked"), |v| v == "true", "the clean-up is asked for").await;
+    d.click("[data-testid=testsync-run]").await;
+    d.wait_until(
+        "[data-testid=testsync-progress]",
+        Some("aria-valuenow"),
+        |v| v.parse::<u32>().is_ok_and(|p| p >= 1),
+        "the run is under way",
+    )
+    .await;
+    d.screenshot("running").await;
+    d.click("[data-testid=testsync-cancel]").await;
+    d.wait_until("[data-testid=testsync-summary]", Some("data-cancelled"), |v| v == "true", "the run ends cancelled")
+        .await;
+    d.scroll_to("[data-testid=testsync-card]").await;
+    d.screenshots("cancelled").await;
+
+    let verdict = d
+        .wait_until("[data-testid=testsync-verdict]", None, |t| t.starts_with("Cancelled after"), "the verdict says so")
+        .await;
+    let created = count(&d, "created").await;
+    assert!(created > 0 && created < 1010, "the run created some of its directory before the cancel: {created}");
+    assert_eq!(count(&d, "failed").await, 0, "a cancel is not a failure");
+    let holds = d
+        .wait_until("[data-testid=testsync-holds]", None, |t| t.contains("removed again"), "the clean-up is reported")
+        .await;
+    assert!(holds.starts_with(&format!("{created} test users and groups")), "{holds} (verdict: {verdict})");
+
+    // Nothing of the run is left in the engine, and no further step of the plan was sent.
+    let run_id =
+        d.wait_until("[data-testid=testsync-log-note] .runid", None, |t| t.len() == 8, "the run id shows").await;
+    let users =
+        scalar(&db, &format!("SELECT COUNT(*) FROM users WHERE user_name_key LIKE '%@sim-{run_id}.example.com'")).await;
+    let groups = scalar(&db, &format!("SELECT COUNT(*) FROM groups WHERE display_name LIKE '%(sim {run_id})'")).await;
+    assert_eq!((users, groups), (0, 0), "the cancelled run's users and groups are deleted");
+    let sent = scalar(&db, "SELECT COUNT(*) FROM events WHERE simulated = 1 AND operation = 'Create User'").await;
+    assert!(sent < 1000, "the run stopped creating users when cancelled: {sent}");
+    let tokens = scalar(&db, "SELECT COUNT(*) FROM tokens").await;
+    assert_eq!(tokens, 0, "the run token is removed after a cancel too");
+
+    // The form is ready for the next run.
+    let run = d.wait_for("[data-testid=testsync-run]").await;
+    assert_eq!(run.prop("disabled").await.unwrap().as_deref(), Some("false"), "another run can start");
+    d.stop().await;
+}

@@ -74,6 +74,7 @@ fn run(startup: Startup) -> anyhow::Result<()> {
             commands::settings::save_settings,
             commands::clipboard::copy_text,
             commands::testsync::run_test_sync,
+            commands::testsync::cancel_test_sync,
             commands::testsync::endpoint_checks,
             commands::testsync::check_endpoint,
             commands::testsync::test_endpoint_connection,

@@ -7,7 +7,8 @@
 //!   `aadOptscim062020`, OneLogin, JumpCloud) through joiners, movers and leavers of a made-up
 //!   directory with that IdP's request shapes and User-Agent, then reads everything back. Counts
 //!   of created, updated, deactivated, deleted and failed, each failure with its [`Exchange`].
-//!   The callback drives a progress bar.
+//!   The callback drives a progress bar; a [`StopFlag`] in the options cancels the run between
+//!   steps (with `cleanup`, what it created is still deleted).
 //! - [`check`]`(url, token)` → [`CheckReport`]: named pass/fail checks (discovery, CRUD, filters,
 //!   paging, the IdP PATCH shapes, errors, auth), each failure with its request and response.
 //!   It deletes what it created, whatever failed.
@@ -49,7 +50,7 @@ pub use check::{CHECKS, CheckReport, CheckResult, check};
 pub use client::{CHECKER_USER_AGENT, Exchange, SIMULATED_HEADER};
 pub use connection::{CertificateInfo, ConnectionReport, test_connection};
 pub use profile::Profile;
-pub use simulate::{DirectoryState, Failure, GroupState, SimOptions, SimReport, simulate};
+pub use simulate::{DirectoryState, Failure, GroupState, SimOptions, SimReport, StopFlag, simulate};
 
 /// Why a simulation, check or test connection could not start. Whatever the endpoint does
 /// wrong once they run is in their report, not here.

@@ -4,6 +4,8 @@
 //! (see the IdP notes: Okta's rename-with-id, Entra's `"False"`, JumpCloud's test connection).
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use reqwest::Method;
@@ -41,13 +43,47 @@ pub struct SimOptions {
     /// Delete every user and group of the run at the end (default false: they stay, so the admin
     /// can see them arrive). Not counted in `deleted`.
     pub cleanup: bool,
+    /// Cancels the run when stopped: checked before each step, so no further step of the plan
+    /// is sent; with `cleanup`, what the run created is still deleted.
+    #[serde(skip)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub stop: StopFlag,
 }
 
 impl Default for SimOptions {
     fn default() -> Self {
-        SimOptions { users: 50, groups: 5, run_id: None, verify: true, cleanup: false }
+        SimOptions { users: 50, groups: 5, run_id: None, verify: true, cleanup: false, stop: StopFlag::default() }
     }
 }
+
+/// Cancels a run from outside it: keep a clone, pass one in [`SimOptions::stop`], and call
+/// [`StopFlag::stop`] from any thread or task.
+#[derive(Debug, Clone, Default)]
+pub struct StopFlag(Arc<AtomicBool>);
+
+impl StopFlag {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks the run to stop before its next step.
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Equal when both are stopped or both are not, so options compare by what they ask for.
+impl PartialEq for StopFlag {
+    fn eq(&self, other: &Self) -> bool {
+        self.is_stopped() == other.is_stopped()
+    }
+}
+
+impl Eq for StopFlag {}
 
 /// One thing that went wrong, with the exchange that shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -112,6 +148,13 @@ pub struct SimReport {
     pub duration_ms: u64,
     /// Set when the run stopped early because the endpoint stopped answering.
     pub aborted: Option<String>,
+    /// The run was stopped through [`SimOptions::stop`] before its plan ended.
+    pub cancelled: bool,
+    /// Steps in the run's plan, the clean-up included: the progress callback's total.
+    pub steps: usize,
+    /// Steps run before the run ended, was aborted or was cancelled; the clean-up after a
+    /// cancel is not counted.
+    pub steps_done: usize,
     /// Users and groups deleted by `SimOptions::cleanup`.
     pub cleaned_up: usize,
     pub failures: Vec<Failure>,
@@ -119,15 +162,17 @@ pub struct SimReport {
 }
 
 impl SimReport {
-    /// No failure and not aborted.
+    /// No failure, not aborted and not cancelled.
     pub fn ok(&self) -> bool {
-        self.failed == 0 && self.aborted.is_none()
+        self.failed == 0 && self.aborted.is_none() && !self.cancelled
     }
 }
 
 /// Plays `profile` against the SCIM endpoint at `base_url` (e.g. `http://127.0.0.1:8787/scim/v2`)
-/// with `token`. `progress(done, total)` is called after every step. Fails only for an invalid
-/// URL or when no HTTP client can be built; everything the endpoint does wrong is in the report.
+/// with `token`. `progress(done, total)` is called after every step. Stopping `options.stop`
+/// cancels the run before its next step; with `options.cleanup` it still deletes what it
+/// created, and the report says it was cancelled. Fails only for an invalid URL or when no HTTP
+/// client can be built; everything the endpoint does wrong is in the report.
 pub async fn simulate(
     profile: Profile,
     base_url_str: &str,
@@ -168,6 +213,9 @@ pub async fn simulate(
             requests: 0,
             duration_ms: 0,
             aborted: None,
+            cancelled: false,
+            steps: 0,
+            steps_done: 0,
             cleaned_up: 0,
             failures: vec![],
             directory: DirectoryState {
@@ -181,13 +229,22 @@ pub async fn simulate(
         },
     };
     let total = steps.len();
+    run.report.steps = total;
     progress(0, total);
-    for (done, step) in steps.into_iter().enumerate() {
+    for step in steps {
+        if options.stop.is_stopped() {
+            run.report.cancelled = true;
+            break;
+        }
         run.step(step).await;
-        progress(done + 1, total);
+        run.report.steps_done += 1;
+        progress(run.report.steps_done, total);
         if run.report.aborted.is_some() {
             break;
         }
+    }
+    if run.report.cancelled && options.cleanup {
+        run.step(Step::Cleanup).await;
     }
     let mut report = run.finish();
     report.duration_ms = start.elapsed().as_millis() as u64;
@@ -847,5 +904,40 @@ impl Run {
         };
         self.report.directory = state;
         self.report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run stopped before it starts sends nothing, not even its clean-up of nothing, and says
+    /// it was cancelled after none of its steps.
+    #[tokio::test]
+    async fn a_stopped_run_sends_nothing() {
+        let stop = StopFlag::new();
+        let options = SimOptions { users: 10, groups: 2, cleanup: true, stop: stop.clone(), ..SimOptions::default() };
+        stop.stop();
+        let mut ticks = vec![];
+        let r = simulate(Profile::Okta, "http://127.0.0.1:9/scim/v2", "t", options, |done, total| {
+            ticks.push((done, total));
+        })
+        .await
+        .unwrap();
+        assert!(r.cancelled && !r.ok(), "the report says it was cancelled");
+        assert_eq!(r.aborted, None, "a cancel is not the endpoint failing");
+        assert_eq!((r.steps_done, r.requests, r.created, r.cleaned_up), (0, 0, 0, 0));
+        assert!(r.steps > 10, "the plan's size is reported: {}", r.steps);
+        assert_eq!(ticks, [(0, r.steps)], "only the start is reported");
+    }
+
+    #[test]
+    fn stop_flags_are_shared_by_their_clones() {
+        let stop = StopFlag::new();
+        let options = SimOptions { stop: stop.clone(), ..SimOptions::default() };
+        assert_eq!(options, SimOptions::default(), "a flag not stopped leaves the defaults");
+        stop.stop();
+        assert!(options.stop.is_stopped());
+        assert_ne!(options, SimOptions::default());
     }
 }

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use idp_sim::{CheckReport, ConnectionReport, Profile, SimOptions, SimReport};
+use idp_sim::{CheckReport, ConnectionReport, Profile, SimOptions, SimReport, StopFlag};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, State};
 use ts_rs::TS;
@@ -40,12 +40,23 @@ pub struct CheckInfo {
     pub description: String,
 }
 
-/// Held while a test sync runs, so a second one is refused rather than interleaved.
+/// Held while a test sync runs, so a second one is refused rather than interleaved; holds the
+/// running one's stop flag, for [`cancel_test_sync`].
 #[derive(Default)]
-struct TestSyncLock(tokio::sync::Mutex<()>);
+struct TestSyncLock {
+    running: tokio::sync::Mutex<()>,
+    stop: std::sync::Mutex<Option<StopFlag>>,
+}
+
+impl TestSyncLock {
+    fn set_stop(&self, stop: Option<StopFlag>) {
+        *self.stop.lock().unwrap_or_else(|e| e.into_inner()) = stop;
+    }
+}
 
 /// Plays `profile` against the embedded server with a directory of `users` and `groups`,
-/// emitting [`TEST_SYNC_PROGRESS`]; `cleanup` deletes the run's users and groups at the end.
+/// emitting [`TEST_SYNC_PROGRESS`]; `cleanup` deletes the run's users and groups at the end,
+/// or when [`cancel_test_sync`] stops the run.
 #[tauri::command]
 pub async fn run_test_sync(
     app: AppHandle,
@@ -61,10 +72,12 @@ pub async fn run_test_sync(
     }
     app.manage(TestSyncLock::default());
     let lock = app.state::<TestSyncLock>();
-    let Ok(_running) = lock.0.try_lock() else {
+    let Ok(_running) = lock.running.try_lock() else {
         return Err(CommandError::new("busy", "a test sync is already running"));
     };
-    let options = SimOptions { users, groups, cleanup, ..SimOptions::default() };
+    let stop = StopFlag::new();
+    lock.set_stop(Some(stop.clone()));
+    let options = SimOptions { users, groups, cleanup, stop, ..SimOptions::default() };
     let mut last: Option<Instant> = None;
     let emitter = app.clone();
     let progress = move |done: usize, total: usize| {
@@ -73,10 +86,21 @@ pub async fn run_test_sync(
             let _ = emitter.emit(TEST_SYNC_PROGRESS, TestSyncProgress { done, total });
         }
     };
-    with_run_token(&s, "Test sync", |url, token| async move {
+    let report = with_run_token(&s, "Test sync", |url, token| async move {
         idp_sim::simulate(profile, &url, &token, options, progress).await
     })
-    .await
+    .await;
+    lock.set_stop(None);
+    report
+}
+
+/// Stops the running test sync before its next step; it then cleans up if asked to and
+/// answers a report marked cancelled. Answers false when no test sync is running.
+#[tauri::command]
+pub fn cancel_test_sync(app: AppHandle) -> bool {
+    let Some(lock) = app.try_state::<TestSyncLock>() else { return false };
+    let stop = lock.stop.lock().unwrap_or_else(|e| e.into_inner());
+    stop.as_ref().inspect(|stop| stop.stop()).is_some()
 }
 
 /// Every endpoint check, in the order they run.

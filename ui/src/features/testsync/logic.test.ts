@@ -41,6 +41,9 @@ function report(over: Partial<SimReport> = {}): SimReport {
     requests: 80,
     durationMs: 1500,
     aborted: null,
+    cancelled: false,
+    steps: 60,
+    stepsDone: 60,
     cleanedUp: 0,
     failures: [],
     directory: {
@@ -128,7 +131,22 @@ describe("summary", () => {
     expect(verdict(report({ failed: 1 })).text).toMatch(/^1 step failed/);
     expect(verdict(report({ failed: 3 })).text).toMatch(/^3 steps failed/);
     const stopped = verdict(report({ failed: 1, aborted: "connection refused" }));
-    expect(stopped).toEqual({ tone: "bad", text: "Stopped early: connection refused" });
+    expect(stopped).toEqual({
+      tone: "bad",
+      label: "Failed",
+      text: "Stopped early: connection refused",
+    });
+  });
+
+  it("says a cancelled run was cancelled, and after which step", () => {
+    const cancelled = verdict(report({ cancelled: true, steps: 3101, stepsDone: 212 }));
+    expect(cancelled.tone).toBe("warn");
+    expect(cancelled.label).toBe("Cancelled");
+    expect(cancelled.text).toBe(
+      `Cancelled after 212 of ${(3101).toLocaleString()} steps. The rest of the run was not sent.`,
+    );
+    const lost = report({ cancelled: true, aborted: "the endpoint stopped answering" });
+    expect(verdict(lost).tone).toBe("bad");
   });
 });
 
@@ -141,6 +159,9 @@ describe("holdsText", () => {
     );
     expect(holdsText(report({ cleanedUp: 12 }))).toBe(
       "12 users and groups of the run deleted again at the end.",
+    );
+    expect(holdsText(report({ cleanedUp: 215, cancelled: true }))).toBe(
+      "215 test users and groups created before the cancel removed again.",
     );
   });
 });

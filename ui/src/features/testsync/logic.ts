@@ -86,16 +86,28 @@ export function summaryTiles(r: SimReport): Tile[] {
   ];
 }
 
-/** The one-line verdict above the counts. */
-export function verdict(r: SimReport): { tone: "ok" | "bad" | "warn"; text: string } {
-  if (r.aborted) return { tone: "bad", text: `Stopped early: ${r.aborted}` };
+/** The one-line verdict above the counts, with its badge. */
+export function verdict(r: SimReport): {
+  tone: "ok" | "bad" | "warn";
+  label: string;
+  text: string;
+} {
+  if (r.aborted) return { tone: "bad", label: "Failed", text: `Stopped early: ${r.aborted}` };
+  if (r.cancelled)
+    return {
+      tone: "warn",
+      label: "Cancelled",
+      text: `Cancelled after ${r.stepsDone.toLocaleString()} of ${r.steps.toLocaleString()} steps. The rest of the run was not sent.`,
+    };
   if (r.failed > 0)
     return {
       tone: "bad",
+      label: "Failed",
       text: `${r.failed} ${r.failed === 1 ? "step" : "steps"} failed. Each failure shows the request and the response.`,
     };
   return {
     tone: "ok",
+    label: "Passed",
     text: "Every step succeeded, and every user and group read back as the IdP left it.",
   };
 }
@@ -106,6 +118,8 @@ function plural(n: number, one: string, many: string): string {
 
 /** What the run left in TalkWriter, as the IdP believes it and the read-back confirmed. */
 export function holdsText(r: SimReport): string {
+  if (r.cleanedUp > 0 && r.cancelled)
+    return `${plural(r.cleanedUp, "test user or group", "test users and groups")} created before the cancel removed again.`;
   if (r.cleanedUp > 0)
     return `${plural(r.cleanedUp, "user or group", "users and groups")} of the run deleted again at the end.`;
   const d = r.directory;
@@ -235,7 +249,7 @@ export function errorText(code: string, message: string): string {
     case "invalid_url":
       return "That is not a SCIM base URL. It starts with http:// or https://, e.g. https://scim.example.com/scim/v2.";
     case "busy":
-      return "A test sync is already running. Wait for it to finish.";
+      return "A test sync is already running. Wait for it to finish, or cancel it.";
     default:
       return message;
   }

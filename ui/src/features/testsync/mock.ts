@@ -1,5 +1,5 @@
 //! The Test sync tab's commands for `vite --mode mock`: a run that reports progress and ends with
-//! one failure, a checker with two failing checks, and a test connection with a certificate.
+//! one failure (or is cancelled, cleaning up if asked), a checker with two failing checks, and a test connection with a certificate.
 import type { CheckInfo } from "../../lib/api/generated/CheckInfo";
 import type { CheckReport } from "../../lib/api/generated/CheckReport";
 import type { ConnectionReport } from "../../lib/api/generated/ConnectionReport";
@@ -39,6 +39,9 @@ const CATALOG: CheckInfo[] = [
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Set by `cancel_test_sync` while a run goes, as the shell's stop flag is. */
+let running: { stopped: boolean } | null = null;
+
 function exchange(method: string, url: string, status: number, body: unknown): Exchange {
   return {
     method,
@@ -62,13 +65,56 @@ export async function handleTestSync(
   switch (cmd) {
     case "endpoint_checks":
       return CATALOG;
+    case "cancel_test_sync":
+      if (running) running.stopped = true;
+      return running !== null;
     case "run_test_sync": {
       const users = Number(args.users);
       const groups = Number(args.groups);
       const total = users * 6 + groups * 4;
-      for (let done = 0; done <= total; done += Math.max(1, Math.floor(total / 40))) {
-        await emit?.("test-sync-progress", { done, total });
-        await delay(60);
+      const run = (running = { stopped: false });
+      let done = 0;
+      try {
+        for (; done < total && !run.stopped; done += Math.max(1, Math.floor(total / 40))) {
+          await emit?.("test-sync-progress", { done, total });
+          await delay(60);
+        }
+      } finally {
+        running = null;
+      }
+      if (run.stopped) {
+        const created = Math.min(users, Math.floor(done / 2));
+        const cleanedUp = args.cleanup ? created : 0;
+        const report: SimReport = {
+          profile: args.profile as Profile,
+          baseUrl: url,
+          runId: "3f9a01c2",
+          users,
+          groups,
+          created,
+          updated: 0,
+          deactivated: 0,
+          deleted: 0,
+          failed: 0,
+          verified: 0,
+          requests: done + cleanedUp,
+          durationMs: 1240,
+          aborted: null,
+          cancelled: true,
+          steps: total,
+          stepsDone: done,
+          cleanedUp,
+          failures: [],
+          directory: {
+            userDomain: "sim-3f9a01c2.example.com",
+            activeUsers: created,
+            inactiveUsers: 0,
+            deletedUsers: 0,
+            groups: [],
+            deletedGroups: 0,
+          },
+        };
+        return report;
       }
       await emit?.("test-sync-progress", { done: total, total });
       const report: SimReport = {
@@ -86,6 +132,9 @@ export async function handleTestSync(
         requests: total,
         durationMs: 3140,
         aborted: null,
+        cancelled: false,
+        steps: total,
+        stepsDone: total,
         cleanedUp: 0,
         failures: [
           {

@@ -16,9 +16,11 @@ class TestSync {
   cleanup = $state(false);
 
   running = $state(false);
+  /** Cancel was asked for; the run stops before its next step, then cleans up if asked to. */
+  cancelling = $state(false);
   progress = $state({ done: 0, total: 0 });
   /** What the current or last run was asked for, for the progress and summary headings. */
-  ran = $state<{ profile: Profile; users: number; groups: number } | null>(null);
+  ran = $state<{ profile: Profile; users: number; groups: number; cleanup: boolean } | null>(null);
   report = $state<SimReport | null>(null);
   error = $state<BackendError | null>(null);
 
@@ -28,7 +30,12 @@ class TestSync {
     this.error = null;
     this.report = null;
     this.progress = { done: 0, total: 0 };
-    this.ran = { profile: this.profile, users: this.users, groups: this.groups };
+    this.ran = {
+      profile: this.profile,
+      users: this.users,
+      groups: this.groups,
+      cleanup: this.cleanup,
+    };
     const unlisten = await backend.onTestSyncProgress((p) => {
       if (this.running) this.progress = p;
     });
@@ -38,10 +45,23 @@ class TestSync {
       this.error = toBackendError(e);
     } finally {
       this.running = false;
+      this.cancelling = false;
       unlisten();
       // The run token was created and revoked, and users and groups arrived.
       void app.refreshTokens();
       void app.refreshStatus();
+    }
+  }
+
+  /** Stops the run before its next step; its report then says it was cancelled. */
+  async cancel(): Promise<void> {
+    if (!this.running || this.cancelling) return;
+    this.cancelling = true;
+    try {
+      await backend.cancelTestSync();
+    } catch (e) {
+      this.cancelling = false;
+      app.notify(`Could not cancel the test sync: ${toBackendError(e).message}`, "bad");
     }
   }
 }

@@ -20,6 +20,6 @@ describe("eventQuery", () => {
     const q = eventQuery({ limit: 50 });
     expect(q.limit).toBe(50);
     expect(q.beforeId).toBeNull();
-    expect(Object.keys(q)).toHaveLength(10);
+    expect(Object.keys(q)).toHaveLength(11);
   });
 });

@@ -144,6 +144,8 @@ export const backend = {
   /** Plays an IdP against the embedded server with a run token the shell creates and revokes. */
   runTestSync: (profile: Profile, users: number, groups: number, cleanup: boolean) =>
     call<SimReport>("run_test_sync", { profile, users, groups, cleanup }),
+  /** Stops the running test sync before its next step; false when none runs. */
+  cancelTestSync: () => call<boolean>("cancel_test_sync"),
   onTestSyncProgress: (handler: (p: TestSyncProgress) => void): Promise<UnlistenFn> =>
     listen<TestSyncProgress>("test-sync-progress", (e) => handler(e.payload)),
   endpointChecks: () => call<CheckInfo[]>("endpoint_checks"),

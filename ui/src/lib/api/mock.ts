@@ -239,6 +239,7 @@ export function createMockEngine() {
           settings = args.settings as Settings;
           return settings;
         case "run_test_sync":
+        case "cancel_test_sync":
         case "endpoint_checks":
         case "check_endpoint":
         case "test_endpoint_connection":

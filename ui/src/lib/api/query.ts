@@ -12,6 +12,7 @@ export function eventQuery(q: Partial<EventQuery>): EventQuery {
     idp: null,
     text: null,
     targetId: null,
+    simulated: null,
     limit: null,
     ...q,
   };

@@ -15,4 +15,8 @@ result: string | null, idp: string | null,
 /**
  * Free text: a userName, email, id or externalId the event names (contains, ignoring case).
  */
-text: string | null, targetId: string | null, limit: number | null, };
+text: string | null, targetId: string | null, 
+/**
+ * Only simulated events (a test sync or endpoint check), or only real ones.
+ */
+simulated: boolean | null, limit: number | null, };

@@ -29,6 +29,19 @@ verified: number, requests: number, durationMs: number,
  */
 aborted: string | null, 
 /**
+ * The run was stopped through [`SimOptions::stop`] before its plan ended.
+ */
+cancelled: boolean, 
+/**
+ * Steps in the run's plan, the clean-up included: the progress callback's total.
+ */
+steps: number, 
+/**
+ * Steps run before the run ended, was aborted or was cancelled; the clean-up after a
+ * cancel is not counted.
+ */
+stepsDone: number, 
+/**
  * Users and groups deleted by `SimOptions::cleanup`.
  */
 cleanedUp: number, failures: Array<Failure>, directory: DirectoryState, };
