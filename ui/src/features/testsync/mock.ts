@@ -82,71 +82,45 @@ export async function handleTestSync(
       } finally {
         running = null;
       }
-      if (run.stopped) {
-        const created = Math.min(users, Math.floor(done / 2));
-        const cleanedUp = args.cleanup ? created : 0;
-        const report: SimReport = {
-          profile: args.profile as Profile,
-          baseUrl: url,
-          runId: "3f9a01c2",
-          users,
-          groups,
-          created,
-          updated: 0,
-          deactivated: 0,
-          deleted: 0,
-          failed: 0,
-          verified: 0,
-          requests: done + cleanedUp,
-          durationMs: 1240,
-          aborted: null,
-          cancelled: true,
-          steps: total,
-          stepsDone: done,
-          cleanedUp,
-          failures: [],
-          directory: {
-            userDomain: "sim-3f9a01c2.example.com",
-            activeUsers: created,
-            inactiveUsers: 0,
-            deletedUsers: 0,
-            groups: [],
-            deletedGroups: 0,
-          },
-        };
-        return report;
-      }
-      await emit?.("test-sync-progress", { done: total, total });
+      // A cancelled run reports what it did before the cancel (and removed, with clean-up).
+      const created = run.stopped ? Math.min(users, Math.floor(done / 2)) : users + groups;
+      const cleanedUp = run.stopped && args.cleanup ? created : 0;
+      if (!run.stopped) await emit?.("test-sync-progress", { done: total, total });
       const report: SimReport = {
         profile: args.profile as Profile,
         baseUrl: url,
         runId: "3f9a01c2",
         users,
         groups,
-        created: users + groups,
-        updated: Math.ceil(users * 0.8) + groups,
-        deactivated: Math.ceil(users / 10),
-        deleted: args.profile === "okta" || args.profile === "okta-put" ? 0 : Math.ceil(users / 20),
-        failed: 1,
-        verified: users + groups - 1,
-        requests: total,
-        durationMs: 3140,
+        created,
+        updated: run.stopped ? 0 : Math.ceil(users * 0.8) + groups,
+        deactivated: run.stopped ? 0 : Math.ceil(users / 10),
+        deleted:
+          run.stopped || args.profile === "okta" || args.profile === "okta-put"
+            ? 0
+            : Math.ceil(users / 20),
+        failed: run.stopped ? 0 : 1,
+        verified: run.stopped ? 0 : users + groups - 1,
+        requests: run.stopped ? done + cleanedUp : total,
+        durationMs: run.stopped ? 1240 : 3140,
         aborted: null,
-        cancelled: false,
+        cancelled: run.stopped,
         steps: total,
-        stepsDone: total,
-        cleanedUp: 0,
-        failures: [
-          {
-            step: "Update Group Sales 3f9a01c2",
-            reason: "members were lost: 4 expected, 0 found",
-            exchange: exchange("PATCH", `${url}/Groups/7a1e`, 200, { members: [] }),
-          },
-        ],
+        stepsDone: run.stopped ? done : total,
+        cleanedUp,
+        failures: run.stopped
+          ? []
+          : [
+              {
+                step: "Update Group Sales 3f9a01c2",
+                reason: "members were lost: 4 expected, 0 found",
+                exchange: exchange("PATCH", `${url}/Groups/7a1e`, 200, { members: [] }),
+              },
+            ],
         directory: {
           userDomain: "sim-3f9a01c2.example.com",
-          activeUsers: users - 5,
-          inactiveUsers: 5,
+          activeUsers: run.stopped ? created : users - 5,
+          inactiveUsers: run.stopped ? 0 : 5,
           deletedUsers: 0,
           groups: [],
           deletedGroups: 0,
