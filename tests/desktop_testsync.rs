@@ -140,15 +140,25 @@ async fn test_sync_and_endpoint_check_against_the_embedded_server() {
     )
     .await;
     assert_eq!(unmarked, 0, "every request of the run is marked simulated");
+    // "Show this run in the sync log" opens the log on the run just shown (Entra's) only: test
+    // syncs, searched for the run's id; the earlier Okta run is left out.
     d.click("[data-testid=testsync-open-synclog]").await;
     d.wait_attrs(
         "[data-testid=synclog-row]",
         "data-idp",
-        |idps| idps.iter().any(|i| i == "Entra ID"),
-        "the run's events show in the sync log",
+        |idps| !idps.is_empty() && idps.iter().all(|i| i == "Entra ID"),
+        "the sync log opens on the Entra run's events only",
     )
     .await;
-    // The summary's advice: searching the log for the run id leaves that run's events only.
+    assert_eq!(d.attrs("[data-testid=filter-source]", "value").await, ["test"]);
+    let searched = d.attrs("[data-testid=filter-text]", "value").await;
+    assert!(searched.len() == 1 && searched[0].len() == 8 && searched[0] != run_id, "Entra's run id: {searched:?}");
+    // The Source filter tells test syncs from the IdP's traffic: none of that carries the id.
+    d.select("[data-testid=filter-source]", "idp").await;
+    d.wait_until("[data-testid=synclog-count]", None, |t| t.trim() == "0 events", "no IdP traffic carries the run id")
+        .await;
+    d.select("[data-testid=filter-source]", "test").await;
+    // Searching for the Okta run's id leaves that run's events only.
     d.type_into("[data-testid=filter-text]", &run_id).await;
     d.wait_attrs(
         "[data-testid=synclog-row]",

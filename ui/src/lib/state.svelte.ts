@@ -28,6 +28,8 @@ class AppState {
   tab = $state<ScimTab>("setup");
   /** Set by another screen to open the sync log on one user's or group's events. */
   logTarget = $state<{ id: string; name: string } | null>(null);
+  /** A test sync's run id the sync log opens on (set by the Test sync tab). */
+  logTestRun = $state<string | null>(null);
   now = $state(Date.now());
 
   status = $state<Loadable<Status>>({ state: "loading" });
@@ -102,6 +104,13 @@ class AppState {
       void this.refreshTokens();
       void this.refreshMapping();
     }, 250);
+  }
+
+  /** Opens the sync log on one test sync's requests (its run id is in each of them). */
+  showTestRun(runId: string): void {
+    this.logTestRun = runId;
+    this.page = "scim";
+    this.tab = "synclog";
   }
 
   /** Opens the sync log on one user's or group's events. */

@@ -114,6 +114,20 @@ describe("chartQuery", () => {
   });
 });
 
+describe("source filter", () => {
+  it("asks the engine for test syncs only, IdP traffic only, or both", () => {
+    const q = (source: "" | "idp" | "test") =>
+      toQuery({ ...EMPTY_FILTER, source }, NOW, null, 1).simulated;
+    expect([q(""), q("idp"), q("test")]).toEqual([null, false, true]);
+    expect(
+      toQuery({ ...EMPTY_FILTER, audit: true, source: "test" }, NOW, null, 1).simulated,
+    ).toBeNull();
+    expect(activeFilters({ ...EMPTY_FILTER, source: "test" })).toBe(1);
+    expect(restoreFilter({ source: "bogus" }).source).toBe("");
+    expect(restoreFilter({ source: "idp" }).source).toBe("idp");
+  });
+});
+
 describe("matches (live tail)", () => {
   const f = { ...EMPTY_FILTER, range: "1h" as const };
   it("keeps what the filter shows and drops the rest", () => {
@@ -123,6 +137,9 @@ describe("matches (live tail)", () => {
     expect(matches(event({ status: 409 }), { ...f, result: "failure" }, NOW)).toBe(true);
     expect(matches(event({}), { ...f, idp: "Entra ID" }, NOW)).toBe(false);
     expect(matches(event({}), { ...f, text: "ADA@" }, NOW)).toBe(true);
+    expect(matches(event({}), { ...f, source: "test" }, NOW)).toBe(false);
+    expect(matches(event({ simulated: true }), { ...f, source: "test" }, NOW)).toBe(true);
+    expect(matches(event({ simulated: true }), { ...f, source: "idp" }, NOW)).toBe(false);
     expect(matches(event({}), { ...f, targetId: "u2" }, NOW)).toBe(false);
     expect(matches(event({}), { ...f, audit: true }, NOW)).toBe(false);
   });

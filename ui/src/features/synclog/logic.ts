@@ -5,6 +5,8 @@ import { eventQuery } from "../../lib/api/query";
 
 export type RangePreset = "15m" | "1h" | "24h" | "7d" | "30d" | "all" | "custom";
 export type ResultFilter = "" | "success" | "failure";
+/** Whose requests: everyone's, the IdPs' only, or only test syncs and endpoint checks. */
+export type SourceFilter = "" | "idp" | "test";
 
 /** What the filter bar holds; saved in the store as is. */
 export type LogFilter = {
@@ -15,6 +17,7 @@ export type LogFilter = {
   operation: string;
   result: ResultFilter;
   idp: string;
+  source: SourceFilter;
   text: string;
   /** "Other events for this user/group": one target's events. */
   targetId: string;
@@ -32,6 +35,7 @@ export const EMPTY_FILTER: LogFilter = {
   operation: "",
   result: "",
   idp: "",
+  source: "",
   text: "",
   targetId: "",
   targetName: "",
@@ -72,6 +76,12 @@ export const OPERATIONS: ReadonlyArray<string> = [
 
 export const IDPS: ReadonlyArray<string> = ["Okta", "Entra ID", "OneLogin", "JumpCloud", "Other"];
 
+export const SOURCES: ReadonlyArray<{ id: SourceFilter; label: string }> = [
+  { id: "", label: "All traffic" },
+  { id: "idp", label: "IdP traffic only" },
+  { id: "test", label: "Test syncs only" },
+];
+
 /** A saved filter from an older version keeps what it can. */
 export function restoreFilter(saved: unknown): LogFilter {
   if (typeof saved !== "object" || saved === null) return { ...EMPTY_FILTER };
@@ -81,6 +91,7 @@ export function restoreFilter(saved: unknown): LogFilter {
     if (typeof v === typeof EMPTY_FILTER[k]) (out as Record<string, unknown>)[k] = v;
   }
   if (!RANGES.some((r) => r.id === out.range)) out.range = EMPTY_FILTER.range;
+  if (!SOURCES.some((x) => x.id === out.source)) out.source = EMPTY_FILTER.source;
   return out;
 }
 
@@ -115,6 +126,7 @@ export function toQuery(
     operation: f.audit ? null : orNull(f.operation),
     result: f.audit ? null : f.result || null,
     idp: f.audit ? ADMIN_IDP : orNull(f.idp),
+    simulated: f.audit || f.source === "" ? null : f.source === "test",
     text: orNull(f.text),
     targetId: orNull(f.targetId),
     limit,
@@ -143,7 +155,8 @@ export function chartScope(f: LogFilter): string | null {
 
 /** How many filters narrow the log (the time range excluded), for "Clear filters (3)". */
 export function activeFilters(f: LogFilter): number {
-  return [f.operation, f.result, f.idp, f.text.trim(), f.targetId].filter((v) => v !== "").length;
+  return [f.operation, f.result, f.idp, f.source, f.text.trim(), f.targetId].filter((v) => v !== "")
+    .length;
 }
 
 /**
@@ -158,6 +171,7 @@ export function matches(e: SyncEvent, f: LogFilter, now: number): boolean {
   if (q.operation && e.operation !== q.operation) return false;
   if (q.idp && e.idp !== q.idp) return false;
   if (q.targetId && e.targetId !== q.targetId) return false;
+  if (q.simulated !== null && e.simulated !== q.simulated) return false;
   if (q.result === "success" && e.status >= 400) return false;
   if (q.result === "failure" && e.status < 400) return false;
   if (q.text) {
