@@ -142,6 +142,20 @@ impl SqlBuilder {
         self
     }
 
+    /// Appends `?, ?, …`, one bound placeholder per value: the inside of an `IN (…)`.
+    pub(crate) fn push_list<T>(&mut self, values: impl IntoIterator<Item = T>) -> &mut Self
+    where
+        T: 'static + sqlx::Encode<'static, Any> + Type<Any>,
+    {
+        for (i, value) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.push_bind(value);
+        }
+        self
+    }
+
     /// The SQL and its arguments: `sqlx::query_as_with(&sql, args)`.
     pub(crate) fn build(self) -> crate::Result<(String, Args<'static>)> {
         match self.error {

@@ -741,10 +741,8 @@ impl Provisioning {
         // texts are looked at, not every text in the log.
         for chunk in texts.chunks(500) {
             let mut b = SqlBuilder::new(Backend::Sqlite, "DELETE FROM event_texts WHERE id IN (");
-            for (i, id) in chunk.iter().enumerate() {
-                b.push(if i == 0 { "" } else { ", " }).push_bind(*id);
-            }
-            b.push(") AND NOT EXISTS (SELECT 1 FROM events WHERE events.search_id = event_texts.id)");
+            b.push_list(chunk.iter().copied())
+                .push(") AND NOT EXISTS (SELECT 1 FROM events WHERE events.search_id = event_texts.id)");
             let (sql, args) = b.build()?;
             sqlx::query_with(&sql, args).execute(&self.pool).await?;
         }
@@ -841,12 +839,12 @@ pub struct Retention {
     pub rows: Option<i64>,
 }
 
-/// A CSV cell (RFC 4180), with spreadsheet formula injection defused.
 /// `LIKE '%text%'` for a text taken literally, lower case, with `ESCAPE '\\'`.
 fn like_pattern(text: &str) -> String {
     format!("%{}%", text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
 }
 
+/// A CSV cell (RFC 4180), with spreadsheet formula injection defused.
 fn csv_cell(s: &str) -> String {
     let s =
         if s.starts_with(['=', '+', '-', '@']) && s.parse::<f64>().is_err() { format!("'{s}") } else { s.to_string() };
@@ -904,20 +902,42 @@ impl ValuesRow<'_> {
     }
 }
 
-/// SQLite: an event refers to its search text by id, `(SELECT id FROM event_texts ...)` around
-/// the bound text; [`insert_texts`] has added the text first.
-pub(crate) const SEARCH_ID_OF: (&str, &str) = ("(SELECT id FROM event_texts WHERE search = ", ")");
-
-/// SQLite: adds the texts that are not in `event_texts` yet.
-pub(crate) async fn insert_texts(conn: &mut crate::db::Conn, texts: Vec<String>) -> Result<()> {
-    if texts.is_empty() {
-        return Ok(());
+impl ValuesRow<'_> {
+    /// An event's search text, in its [`search_column`]: on SQLite the id of the text, which
+    /// [`push_texts_insert`] has added first.
+    pub(crate) fn push_search(&mut self, backend: Backend, text: Option<String>) -> &mut Self {
+        match backend {
+            Backend::Sqlite => self.push_bind_in("(SELECT id FROM event_texts WHERE search = ", text, ")"),
+            Backend::Postgres => self.push_bind(text),
+        }
     }
-    let mut b = SqlBuilder::new(Backend::Sqlite, "INSERT INTO event_texts (search) ");
-    push_values(&mut b, texts, |row, t| {
+}
+
+/// The events column that holds an event's search text: SQLite keeps each text once, in
+/// `event_texts`, and the event its id; PostgreSQL indexes the text on the event.
+pub(crate) fn search_column(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "search_id",
+        Backend::Postgres => "search",
+    }
+}
+
+/// SQLite: the statement (into an empty `b`) that adds the texts not in `event_texts` yet.
+pub(crate) fn push_texts_insert(b: &mut SqlBuilder, texts: impl IntoIterator<Item = String>) {
+    b.push("INSERT INTO event_texts (search) ");
+    push_values(b, texts, |row, t| {
         row.push_bind(t);
     });
     b.push(" ON CONFLICT (search) DO NOTHING");
+}
+
+/// SQLite: adds the texts that are not in `event_texts` yet.
+async fn insert_texts(conn: &mut crate::db::Conn, texts: Vec<String>) -> Result<()> {
+    if texts.is_empty() {
+        return Ok(());
+    }
+    let mut b = SqlBuilder::new(Backend::Sqlite, "");
+    push_texts_insert(&mut b, texts);
     let (sql, args) = b.build()?;
     sqlx::query_with(&sql, args).execute(&mut *conn).await?;
     Ok(())
@@ -933,18 +953,13 @@ pub(crate) async fn insert_texts(conn: &mut crate::db::Conn, texts: Vec<String>)
 pub(crate) async fn insert_events(conn: &mut crate::db::Conn, events: &mut [SyncEvent]) -> Result<()> {
     let backend = Backend::of(conn);
     for chunk in events.chunks_mut(EVENTS_PER_STATEMENT) {
-        // SQLite keeps each search text once, in `event_texts`, and the event its id;
-        // PostgreSQL indexes the text on the event.
-        let search_column = match backend {
-            Backend::Sqlite => {
-                let mut texts: Vec<String> = chunk.iter().filter_map(|e| e.search.clone()).collect();
-                texts.sort_unstable();
-                texts.dedup();
-                insert_texts(conn, texts).await?;
-                "search_id"
-            }
-            Backend::Postgres => "search",
-        };
+        if backend == Backend::Sqlite {
+            let mut texts: Vec<String> = chunk.iter().filter_map(|e| e.search.clone()).collect();
+            texts.sort_unstable();
+            texts.dedup();
+            insert_texts(conn, texts).await?;
+        }
+        let search_column = search_column(backend);
         let mut b = SqlBuilder::new(
             backend,
             format!(
@@ -970,11 +985,8 @@ pub(crate) async fn insert_events(conn: &mut crate::db::Conn, events: &mut [Sync
                 .push_bind(e.response_body.clone())
                 .push_bind(e.detail.clone())
                 .push_bind(i64::from(e.simulated))
-                .push_bind(e.diff.clone());
-            match backend {
-                Backend::Sqlite => row.push_bind_in(SEARCH_ID_OF.0, e.search.clone(), SEARCH_ID_OF.1),
-                Backend::Postgres => row.push_bind(e.search.clone()),
-            };
+                .push_bind(e.diff.clone())
+                .push_search(backend, e.search.clone());
         });
         b.push(" RETURNING id");
         let (sql, args) = b.build()?;

@@ -675,16 +675,10 @@ impl Provisioning {
         // A whole group replaced at once can name tens of thousands of members: a few hundred
         // per statement keeps each far under the stores' limits on bound values.
         for chunk in ids.chunks(500) {
+            let ids = || chunk.iter().map(|id| id.to_string());
             let mut b = SqlBuilder::new(self.backend, "SELECT id, user_name FROM users WHERE id IN (");
-            let list = |b: &mut SqlBuilder| {
-                for (i, id) in chunk.iter().enumerate() {
-                    b.push(if i == 0 { "" } else { ", " }).push_bind(id.to_string());
-                }
-            };
-            list(&mut b);
-            b.push(") UNION ALL SELECT id, display_name FROM groups WHERE id IN (");
-            list(&mut b);
-            b.push(")");
+            b.push_list(ids()).push(") UNION ALL SELECT id, display_name FROM groups WHERE id IN (");
+            b.push_list(ids()).push(")");
             let (sql, args) = b.build()?;
             names.extend(sqlx::query_as_with::<_, (String, String), _>(&sql, args).fetch_all(&mut *conn).await?);
         }

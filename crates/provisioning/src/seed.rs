@@ -11,7 +11,7 @@ use scim_protocol::resource::normalize;
 use scim_protocol::{Quirks, ResourceKind};
 
 use crate::db::{Backend, SqlBuilder};
-use crate::events::{SEARCH_ID_OF, push_values};
+use crate::events::{push_texts_insert, push_values, search_column};
 use crate::{Provisioning, Result, stamp};
 
 /// Rows per INSERT statement: at most 11 binds each, 5,500 in all, under SQLite's 32,766 and
@@ -143,11 +143,7 @@ impl Provisioning {
                 &mut conn,
                 spec.events.min(users),
                 |b, range| {
-                    b.push("INSERT INTO event_texts (search) ");
-                    push_values(b, range, |row, u| {
-                        row.push_bind(search(u));
-                    });
-                    b.push(" ON CONFLICT (search) DO NOTHING");
+                    push_texts_insert(b, range.map(search));
                     Ok(())
                 },
                 |_| {},
@@ -155,11 +151,10 @@ impl Provisioning {
             .await?;
         }
         chunked(&mut conn, spec.events, |b, range| {
-            b.push(if backend == Backend::Sqlite {
-                "INSERT INTO events (time, method, path, operation, resource_type, target_id, target_name, status, latency_ms, idp, search_id) "
-            } else {
-                "INSERT INTO events (time, method, path, operation, resource_type, target_id, target_name, status, latency_ms, idp, search) "
-            });
+            b.push(&format!(
+                "INSERT INTO events (time, method, path, operation, resource_type, target_id, target_name, status, latency_ms, idp, {}) ",
+                search_column(backend)
+            ));
             push_values(b, range, |row, i| {
                 let u = i % users;
                 let (method, op, status) = match i % 10 {
@@ -177,11 +172,8 @@ impl Provisioning {
                     .push_bind(seed_user_name(u))
                     .push_bind(i64::from(status))
                     .push_bind(1.0)
-                    .push_bind(if i % 2 == 0 { "Okta" } else { "Entra ID" });
-                match backend {
-                    Backend::Sqlite => row.push_bind_in(SEARCH_ID_OF.0, search(u), SEARCH_ID_OF.1),
-                    Backend::Postgres => row.push_bind(search(u)),
-                };
+                    .push_bind(if i % 2 == 0 { "Okta" } else { "Entra ID" })
+                    .push_search(backend, Some(search(u)));
             });
             Ok(())
         }, |n| progress("events", n))
