@@ -469,5 +469,19 @@ async fn group_rule_revokes_access_when_removed_from_the_group() {
     )
     .await;
     d.screenshot("audit").await;
+
+    // From Ann's history in the directory, "Open in sync log" shows her events only, out of
+    // the audit trail the log was left on.
+    d.click("[data-testid=tab-directory]").await;
+    d.click("[data-testid=user-row][data-username='ann@example.com'] td").await;
+    d.click("[data-testid=history-open-log]").await;
+    d.wait_until("[data-testid=filter-target]", None, |t| t.contains("ann@example.com"), "the log names Ann").await;
+    d.wait_attrs(
+        "[data-testid=synclog-row]",
+        "data-operation",
+        |v| v.iter().any(|o| o == "Access Revoked") && !v.iter().any(|o| o == "User Suspended by Admin"),
+        "Ann's events, not the audit trail",
+    )
+    .await;
     d.stop().await;
 }

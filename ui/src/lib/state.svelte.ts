@@ -13,6 +13,7 @@ import {
 } from "./api/backend";
 import { eventQuery } from "./api/query";
 import { applyTheme } from "./theme";
+import type { LogFilter } from "../features/synclog/logic";
 
 export type Page = "overview" | "sso" | "scim" | "settings";
 export type ScimTab = "setup" | "mapping" | "synclog" | "directory" | "testsync";
@@ -26,10 +27,9 @@ const MAX_EVENTS = 500;
 class AppState {
   page = $state<Page>("scim");
   tab = $state<ScimTab>("setup");
-  /** Set by another screen to open the sync log on one user's or group's events. */
-  logTarget = $state<{ id: string; name: string } | null>(null);
-  /** A test sync's run id the sync log opens on (set by the Test sync tab). */
-  logTestRun = $state<string | null>(null);
+  /** Set by another screen to open the sync log on a view of it: one user's or group's
+   *  events, one test sync's requests. The sync log applies it over the saved filter. */
+  logPreset = $state<Partial<LogFilter> | null>(null);
   now = $state(Date.now());
 
   status = $state<Loadable<Status>>({ state: "loading" });
@@ -108,14 +108,23 @@ class AppState {
 
   /** Opens the sync log on one test sync's requests (its run id is in each of them). */
   showTestRun(runId: string): void {
-    this.logTestRun = runId;
+    this.logPreset = {
+      source: "test",
+      text: runId,
+      operation: "",
+      result: "",
+      idp: "",
+      targetId: "",
+      targetName: "",
+      audit: false,
+    };
     this.page = "scim";
     this.tab = "synclog";
   }
 
   /** Opens the sync log on one user's or group's events. */
   showEventsFor(id: string, name: string): void {
-    this.logTarget = { id, name };
+    this.logPreset = { targetId: id, targetName: name, audit: false };
     this.page = "scim";
     this.tab = "synclog";
   }
