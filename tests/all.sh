@@ -8,6 +8,15 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 start=$(date +%s)
 step() { echo; echo "==> $* ($(( $(date +%s) - start )) s)"; }
+# Runs a command with an upper bound (each is several times what it takes), so that a hang
+# fails its step by name instead of holding CI until CI's own limit (docs/decisions/0024).
+bounded() {
+  local limit=$1 rc=0
+  shift
+  timeout --kill-after=30s "$limit" "$@" || rc=$?
+  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then echo "!! still running after $limit, stopped: $*" >&2; fi
+  return "$rc"
+}
 
 step "bootstrap"
 bash tests/bootstrap.sh
@@ -45,23 +54,23 @@ echo "$TALKWRITER_TEST_DATABASE_URL"
 # Every test on SQLite, the default store: without the variable, which would send the store
 # tests to PostgreSQL.
 step "cargo test (SQLite)"
-env -u TALKWRITER_TEST_DATABASE_URL cargo test --workspace --locked
+bounded 25m env -u TALKWRITER_TEST_DATABASE_URL cargo test --workspace --locked
 
 # The engine's integration suites again, each test on a fresh PostgreSQL database; the
 # end-to-end tests that take their database from the variable; two servers sharing one.
 step "cargo test (PostgreSQL): provisioning, scim-http"
-cargo test --locked -p provisioning -p scim-http
+bounded 10m cargo test --locked -p provisioning -p scim-http
 
 step "cargo test (PostgreSQL): the real binary, and two instances on one database"
-cargo test --locked -p e2e --test scenarios --test simulator --test two_instances
+bounded 10m cargo test --locked -p e2e --test scenarios --test simulator --test two_instances
 
 # The benchmarks, small and once each, to prove they still run. Nothing here is timed against
 # a target: the figures live in BENCHMARKS.md, measured on release builds.
 step "benchmarks, quick mode: criterion (each once), loadgen on SQLite and on two PostgreSQL instances, the app"
-env -u TALKWRITER_TEST_DATABASE_URL cargo test --locked -p scim-protocol --bench protocol
-SYNC_LOG_EVENTS=20000 env -u TALKWRITER_TEST_DATABASE_URL cargo test --locked -p scim-http --bench sync_log
-cargo run --locked -q -p loadgen -- --quick --work-dir "$benchdir"
-cargo run --locked -q -p loadgen -- --quick --work-dir "$benchdir" --db "$TALKWRITER_TEST_DATABASE_URL" --instances 2
-cargo test --locked -p e2e --bench app -- --quick
+bounded 10m env -u TALKWRITER_TEST_DATABASE_URL cargo test --locked -p scim-protocol --bench protocol
+SYNC_LOG_EVENTS=20000 bounded 10m env -u TALKWRITER_TEST_DATABASE_URL cargo test --locked -p scim-http --bench sync_log
+bounded 10m cargo run --locked -q -p loadgen -- --quick --work-dir "$benchdir"
+bounded 10m cargo run --locked -q -p loadgen -- --quick --work-dir "$benchdir" --db "$TALKWRITER_TEST_DATABASE_URL" --instances 2
+bounded 10m cargo test --locked -p e2e --bench app -- --quick
 
 step "all tests passed in $(( $(date +%s) - start )) s"

@@ -7,13 +7,16 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
 pub const WAIT: Duration = Duration::from_secs(20);
+/// The longest one desktop test's session may run (they take under a minute) before the
+/// [`Watchdog`] stops its driver.
+pub const SESSION_LIMIT: Duration = Duration::from_secs(300);
 
 pub fn skip() -> bool {
     let skip = std::env::var("TALKWRITER_SKIP_DESKTOP").is_ok_and(|v| v == "1");
@@ -80,6 +83,103 @@ pub fn terminate(child: &mut Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Stops a driver (SIGTERM, then SIGKILL) whose session outlives its limit: a WebDriver command
+/// that never answers then fails the test instead of holding the whole run. Disarmed on drop.
+pub struct Watchdog {
+    done: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl Watchdog {
+    /// `pid` must stay unreaped (its `Child` not waited on) while the watchdog is armed, so that
+    /// the number cannot name another process.
+    pub fn arm(pid: u32, what: &'static str, limit: Duration) -> Watchdog {
+        let done = Arc::new((Mutex::new(false), Condvar::new()));
+        let flag = done.clone();
+        std::thread::spawn(move || {
+            let (lock, cv) = &*flag;
+            let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+            let (guard, _) = cv.wait_timeout_while(guard, limit, |done| !*done).unwrap_or_else(|e| e.into_inner());
+            if *guard {
+                return;
+            }
+            drop(guard);
+            eprintln!("{what}: the session is still running after {limit:?}; stopping its driver and app");
+            let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+            std::thread::sleep(Duration::from_secs(5));
+            let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
+        });
+        Watchdog { done }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        let (lock, cv) = &*self.done;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cv.notify_all();
+    }
+}
+
+/// The app window as a PNG, read from the X display `display` within the window's rectangle.
+/// Not WebDriver's screenshot: WebKitGTK's waits for the page's next presentation update, which
+/// under Xvfb now and then never comes, and every later command of the session then waits
+/// behind it (docs/decisions/0024). The X server answers with what is on screen.
+pub async fn window_png(client: &Client, display: &str) -> Result<Vec<u8>, String> {
+    let rect = client.get_window_rect().await.map_err(|e| format!("window rectangle: {e}"))?;
+    let display = display.to_string();
+    tokio::task::spawn_blocking(move || capture(&display, rect)).await.map_err(|e| e.to_string())?
+}
+
+/// The pixels of `display`'s root window within `(x, y, width, height)`, clipped to the screen,
+/// as an RGB PNG. Handles the 32-bit TrueColor layout Xvfb uses at depth 24.
+fn capture(display: &str, (x, y, w, h): (u64, u64, u64, u64)) -> Result<Vec<u8>, String> {
+    use x11rb::connection::Connection;
+    use x11rb::protocol::xproto::{ConnectionExt, ImageFormat, ImageOrder};
+
+    let (conn, screen) = x11rb::connect(Some(display)).map_err(|e| format!("X display {display}: {e}"))?;
+    let setup = conn.setup();
+    let root = &setup.roots[screen];
+    let (sw, sh) = (u64::from(root.width_in_pixels), u64::from(root.height_in_pixels));
+    let (x, y) = (x.min(sw.saturating_sub(1)), y.min(sh.saturating_sub(1)));
+    let (w, h) = (w.clamp(1, sw - x), h.clamp(1, sh - y));
+    let (x, y, w, h) = (x as i16, y as i16, w as u16, h as u16);
+    let image = conn
+        .get_image(ImageFormat::Z_PIXMAP, root.root, x, y, w, h, !0)
+        .map_err(|e| e.to_string())?
+        .reply()
+        .map_err(|e| format!("GetImage: {e}"))?;
+    let bpp = setup.pixmap_formats.iter().find(|f| f.depth == image.depth).map(|f| f.bits_per_pixel);
+    let visual = root
+        .allowed_depths
+        .iter()
+        .flat_map(|d| &d.visuals)
+        .find(|v| v.visual_id == image.visual)
+        .ok_or("the image's visual is not the screen's")?;
+    let masks = (visual.red_mask, visual.green_mask, visual.blue_mask);
+    if bpp != Some(32) || masks != (0xff0000, 0xff00, 0xff) {
+        return Err(format!("unhandled pixel layout: {bpp:?} bits per pixel, masks {masks:x?}"));
+    }
+    let pixels = (usize::from(w)) * usize::from(h);
+    if image.data.len() < pixels * 4 {
+        return Err(format!("GetImage answered {} bytes for {pixels} pixels", image.data.len()));
+    }
+    let big = setup.image_byte_order == ImageOrder::MSB_FIRST;
+    let mut rgb = Vec::with_capacity(pixels * 3);
+    for px in image.data.chunks_exact(4).take(pixels) {
+        let v =
+            if big { u32::from_be_bytes(px.try_into().unwrap()) } else { u32::from_le_bytes(px.try_into().unwrap()) };
+        rgb.extend_from_slice(&[(v >> 16) as u8, (v >> 8) as u8, v as u8]);
+    }
+    let mut png = Vec::new();
+    let mut encoder = png::Encoder::new(&mut png, u32::from(w), u32::from(h));
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+    writer.write_image_data(&rgb).map_err(|e| e.to_string())?;
+    writer.finish().map_err(|e| e.to_string())?;
+    Ok(png)
 }
 
 /// A private X display for one test, unless the environment already has one.
@@ -178,9 +278,10 @@ pub async fn open_session(app: &Path, env: impl FnOnce(&mut Command)) -> (Client
 pub struct Desktop {
     pub client: Client,
     driver: Child,
+    _watchdog: Watchdog,
     pub exports: PathBuf,
     pub data: tempfile::TempDir,
-    _display: Display,
+    display: Display,
     name: &'static str,
 }
 
@@ -199,7 +300,8 @@ impl Desktop {
                 .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
         })
         .await;
-        let d = Desktop { client, driver, exports, data, _display: display, name };
+        let watchdog = Watchdog::arm(driver.id(), name, SESSION_LIMIT);
+        let d = Desktop { client, driver, _watchdog: watchdog, exports, data, display, name };
         // The checklist renders once the first status arrives from the engine.
         d.wait_for("[data-testid=checklist]").await;
         d
@@ -273,7 +375,7 @@ impl Desktop {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let dir = target_dir().join("screenshots");
         std::fs::create_dir_all(&dir).unwrap();
-        match self.client.screenshot().await {
+        match window_png(&self.client, self.display.name()).await {
             Ok(png) => std::fs::write(dir.join(format!("desktop-{}-{step}.png", self.name)), png).unwrap(),
             Err(e) => eprintln!("screenshot {step} failed: {e}"),
         }

@@ -43,7 +43,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use desktop_harness::{Display, open_session, target_dir, terminate};
+use desktop_harness::{Display, Watchdog, open_session, target_dir, terminate, window_png};
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 
@@ -479,12 +479,16 @@ fn read_proc(pid: u32) -> Option<Proc> {
 struct Session {
     client: Client,
     driver: Child,
+    display: String,
+    _watchdog: Watchdog,
 }
 
 impl Session {
     async fn start(app: &Path, data: &Path, display: &str, dmabuf: bool) -> Session {
         let (client, driver) = open_session(app, |cmd| app_env(cmd, data, display, dmabuf)).await;
-        let s = Session { client, driver };
+        // The measurements over a million events take a few minutes at most.
+        let watchdog = Watchdog::arm(driver.id(), "app bench", Duration::from_secs(900));
+        let s = Session { client, driver, display: display.to_string(), _watchdog: watchdog };
         s.wait_for("[data-testid=checklist]").await;
         s
     }
@@ -519,8 +523,9 @@ impl Session {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let dir = target_dir().join("screenshots");
         std::fs::create_dir_all(&dir).unwrap();
-        if let Ok(png) = self.client.screenshot().await {
-            std::fs::write(dir.join(format!("app-bench-{step}.png")), png).unwrap();
+        match window_png(&self.client, &self.display).await {
+            Ok(png) => std::fs::write(dir.join(format!("app-bench-{step}.png")), png).unwrap(),
+            Err(e) => eprintln!("screenshot {step} failed: {e}"),
         }
     }
 
