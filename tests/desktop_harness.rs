@@ -114,11 +114,18 @@ impl Watchdog {
     }
 }
 
-impl Drop for Watchdog {
-    fn drop(&mut self) {
+impl Watchdog {
+    /// Call before the driver is reaped.
+    pub fn disarm(&self) {
         let (lock, cv) = &*self.done;
         *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
         cv.notify_all();
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.disarm();
     }
 }
 
@@ -238,8 +245,15 @@ impl Drop for Display {
 }
 
 /// Starts tauri-driver (its environment, which the app inherits, set by `env`) and opens a
-/// WebDriver session on `app`'s window. Returns the session and the driver process.
-pub async fn open_session(app: &Path, env: impl FnOnce(&mut Command)) -> (Client, Child) {
+/// WebDriver session on `app`'s window. Returns the session, the driver process and the
+/// watchdog that stops the driver once `limit` has passed, armed before the session is asked
+/// for, since that request can hang too.
+pub async fn open_session(
+    app: &Path,
+    limit: Duration,
+    what: &'static str,
+    env: impl FnOnce(&mut Command),
+) -> (Client, Child, Watchdog) {
     let (port, native_port) = (free_port(), free_port());
     let mut cmd = Command::new(tauri_driver());
     cmd.args(["--port", &port.to_string(), "--native-port", &native_port.to_string()]);
@@ -250,6 +264,7 @@ pub async fn open_session(app: &Path, env: impl FnOnce(&mut Command)) -> (Client
         .stderr(Stdio::null())
         .spawn()
         .expect("tauri-driver is not installed: cargo install tauri-driver --locked");
+    let watchdog = Watchdog::arm(driver.id(), what, limit);
     wait_for_port(port, &mut driver, "tauri-driver");
 
     let caps = json!({
@@ -263,9 +278,10 @@ pub async fn open_session(app: &Path, env: impl FnOnce(&mut Command)) -> (Client
     loop {
         attempt += 1;
         match ClientBuilder::native().capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
-            Ok(c) => return (c, driver),
+            Ok(c) => return (c, driver, watchdog),
             Err(e) if attempt >= 3 => {
                 // Not yet owned by anything whose Drop would stop it: stop it here.
+                watchdog.disarm();
                 terminate(&mut driver);
                 panic!("could not open a WebDriver session on the app: {e}");
             }
@@ -278,7 +294,7 @@ pub async fn open_session(app: &Path, env: impl FnOnce(&mut Command)) -> (Client
 pub struct Desktop {
     pub client: Client,
     driver: Child,
-    _watchdog: Watchdog,
+    watchdog: Watchdog,
     pub exports: PathBuf,
     pub data: tempfile::TempDir,
     display: Display,
@@ -292,7 +308,7 @@ impl Desktop {
         let data = tempfile::tempdir().unwrap();
         let exports = data.path().join("exports");
         std::fs::create_dir_all(&exports).unwrap();
-        let (client, driver) = open_session(&app, |cmd| {
+        let (client, driver, watchdog) = open_session(&app, SESSION_LIMIT, name, |cmd| {
             cmd.env("DISPLAY", &display.name)
                 .env("TALKWRITER_DATA_DIR", data.path())
                 .env("TALKWRITER_SCIM_LISTEN", "127.0.0.1:0")
@@ -300,8 +316,7 @@ impl Desktop {
                 .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
         })
         .await;
-        let watchdog = Watchdog::arm(driver.id(), name, SESSION_LIMIT);
-        let d = Desktop { client, driver, _watchdog: watchdog, exports, data, display, name };
+        let d = Desktop { client, driver, watchdog, exports, data, display, name };
         // The checklist renders once the first status arrives from the engine.
         d.wait_for("[data-testid=checklist]").await;
         d
@@ -502,6 +517,7 @@ impl Desktop {
 impl Drop for Desktop {
     /// Runs on failure too, so a failed test leaves no driver, app or X server behind.
     fn drop(&mut self) {
+        self.watchdog.disarm();
         terminate(&mut self.driver);
     }
 }

@@ -480,15 +480,16 @@ struct Session {
     client: Client,
     driver: Child,
     display: String,
-    _watchdog: Watchdog,
+    watchdog: Watchdog,
 }
 
 impl Session {
     async fn start(app: &Path, data: &Path, display: &str, dmabuf: bool) -> Session {
-        let (client, driver) = open_session(app, |cmd| app_env(cmd, data, display, dmabuf)).await;
         // The measurements over a million events take a few minutes at most.
-        let watchdog = Watchdog::arm(driver.id(), "app bench", Duration::from_secs(900));
-        let s = Session { client, driver, display: display.to_string(), _watchdog: watchdog };
+        let limit = Duration::from_secs(900);
+        let (client, driver, watchdog) =
+            open_session(app, limit, "app bench", |cmd| app_env(cmd, data, display, dmabuf)).await;
+        let s = Session { client, driver, display: display.to_string(), watchdog };
         s.wait_for("[data-testid=checklist]").await;
         s
     }
@@ -537,6 +538,7 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
+        self.watchdog.disarm();
         terminate(&mut self.driver);
     }
 }
