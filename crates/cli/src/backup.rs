@@ -6,12 +6,12 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{Db, Target};
+use crate::{Db, Location};
 
 pub async fn run(db: Db, out: &Path) -> Result<()> {
     let path = match db.target()? {
-        Target::Sqlite(path) => path,
-        Target::Postgres(_) => bail!(
+        Location::Sqlite(path) => path,
+        Location::Postgres(_) => bail!(
             "backup copies a SQLite file; {} is a PostgreSQL database: back it up with PostgreSQL's own \
              tools, e.g. `pg_dump --format=custom --file=scim.dump postgres://...` (restore with pg_restore)",
             db.display()?

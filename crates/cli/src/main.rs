@@ -10,9 +10,9 @@ mod sim;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use provisioning::{Config, Provisioning};
+use provisioning::{Config, Location, Provisioning};
 
 // Every request allocates its JSON, SQL text and rows across the runtime's threads; glibc's
 // allocator spent more time in its locks and free-list consolidation than the server spent
@@ -38,42 +38,22 @@ struct Db {
     db: Option<String>,
 }
 
-/// Where `--db` points.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Target {
-    Sqlite(PathBuf),
-    /// A `postgres://` or `postgresql://` URL, as given (with any password).
-    Postgres(String),
-}
-
 impl Db {
-    fn target(&self) -> Result<Target> {
+    /// Where `--db` points.
+    fn target(&self) -> Result<Location> {
         let Some(db) = &self.db else {
             let dir = dirs::data_dir().context("no user data directory; pass --db")?;
-            return Ok(Target::Sqlite(dir.join("talkwriter").join("scim.db")));
+            return Ok(Location::Sqlite(dir.join("talkwriter").join("scim.db")));
         };
-        if db.starts_with("postgres://") || db.starts_with("postgresql://") {
-            return Ok(Target::Postgres(db.clone()));
-        }
-        if let Some(path) = db.strip_prefix("sqlite://").or_else(|| db.strip_prefix("sqlite:")) {
-            if path.is_empty() {
-                bail!("--db sqlite:// names no file");
-            }
-            return Ok(Target::Sqlite(PathBuf::from(path)));
-        }
-        if let Some((scheme, _)) = db.split_once("://") {
-            bail!(
-                "--db {scheme}:// is not a database this server runs on: give a SQLite path, sqlite://PATH or postgres://..."
-            );
-        }
-        Ok(Target::Sqlite(PathBuf::from(db)))
+        // The message never quotes the value itself, which may hold a password.
+        Location::parse(db).map_err(|e| anyhow::anyhow!("--db: {e}"))
     }
 
     /// The database for messages and logs: the path, or the URL with its password masked.
     fn display(&self) -> Result<String> {
         Ok(match self.target()? {
-            Target::Sqlite(p) => p.display().to_string(),
-            Target::Postgres(url) => mask_password(&url),
+            Location::Sqlite(p) => p.display().to_string(),
+            Location::Postgres(url) => mask_password(&url),
         })
     }
 
@@ -84,8 +64,8 @@ impl Db {
     async fn open_with(&self, config: Config) -> Result<Provisioning> {
         let shown = self.display()?;
         let opened = match self.target()? {
-            Target::Sqlite(path) => Provisioning::open(&path, config).await,
-            Target::Postgres(url) => Provisioning::connect(&url, config).await,
+            Location::Sqlite(path) => Provisioning::open(&path, config).await,
+            Location::Postgres(url) => Provisioning::connect(&url, config).await,
         };
         // The error chain comes from the driver, which never sees the masked form: it is
         // masked again in case it quotes the URL.
@@ -105,7 +85,7 @@ impl Db {
     /// `text` with this database's password (if any) replaced by `***`.
     fn mask_in(&self, text: &str) -> String {
         match self.target() {
-            Ok(Target::Postgres(url)) => match password_of(&url) {
+            Ok(Location::Postgres(url)) => match password_of(&url) {
                 Some(pw) if !pw.is_empty() => text.replace(&url, &mask_password(&url)).replace(pw, "***"),
                 _ => text.to_string(),
             },
@@ -319,12 +299,12 @@ mod tests {
 
     #[test]
     fn db_takes_a_path_or_a_url() {
-        assert_eq!(db("/var/lib/tw/scim.db").target().unwrap(), Target::Sqlite("/var/lib/tw/scim.db".into()));
-        assert_eq!(db("scim.db").target().unwrap(), Target::Sqlite("scim.db".into()));
-        assert_eq!(db("sqlite:///tmp/a.db").target().unwrap(), Target::Sqlite("/tmp/a.db".into()));
-        assert_eq!(db("sqlite:a.db").target().unwrap(), Target::Sqlite("a.db".into()));
+        assert_eq!(db("/var/lib/tw/scim.db").target().unwrap(), Location::Sqlite("/var/lib/tw/scim.db".into()));
+        assert_eq!(db("scim.db").target().unwrap(), Location::Sqlite("scim.db".into()));
+        assert_eq!(db("sqlite:///tmp/a.db").target().unwrap(), Location::Sqlite("/tmp/a.db".into()));
+        assert_eq!(db("sqlite:a.db").target().unwrap(), Location::Sqlite("a.db".into()));
         for url in ["postgres://u@h/db", "postgresql://u:p@h:5432/db?sslmode=require"] {
-            assert_eq!(db(url).target().unwrap(), Target::Postgres(url.into()));
+            assert_eq!(db(url).target().unwrap(), Location::Postgres(url.into()));
         }
         assert!(db("mysql://u@h/db").target().is_err(), "an unknown scheme is not taken for a file name");
         assert!(db("sqlite://").target().is_err());

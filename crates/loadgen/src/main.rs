@@ -118,7 +118,7 @@ fn main() -> Result<()> {
         bail!("unknown scenario {o:?}; the scenarios are {}", SCENARIOS.join(", "));
     }
     match &args.db {
-        Some(url) if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) => {
+        Some(url) if !matches!(provisioning::Location::parse(url), Ok(provisioning::Location::Postgres(_))) => {
             bail!("--db takes a PostgreSQL server URL (postgres://...); SQLite is the default without --db")
         }
         // Two processes on one SQLite file would fight over its single write lock in SQLite's

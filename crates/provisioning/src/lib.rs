@@ -43,6 +43,41 @@ pub use query::{ListQuery, MAX_PAGE_SIZE};
 pub use resources::Written;
 pub use scim_protocol::{ResourceKind, ScimError};
 pub use status::{MappingRow, Status};
+
+/// Where a store lives, as a database URL names it (see [`Location::parse`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite file.
+    Sqlite(std::path::PathBuf),
+    /// A `postgres://` or `postgresql://` URL, as given (with any password).
+    Postgres(String),
+}
+
+impl Location {
+    /// `postgres://...` or `postgresql://...` for PostgreSQL; `sqlite://PATH`, `sqlite:PATH` or a
+    /// plain path for a SQLite file. Any other `scheme://` is refused rather than taken for a
+    /// file name, as is a `sqlite:` URL that names no file.
+    pub fn parse(url: &str) -> Result<Location> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Location::Postgres(url.to_string()));
+        }
+        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            if path.is_empty() {
+                return Err(Error::InvalidInput(format!("{url} names no database file")));
+            }
+            return Ok(Location::Sqlite(path.into()));
+        }
+        if let Some((scheme, _)) = url.split_once("://") {
+            return Err(Error::InvalidInput(format!(
+                "{scheme}:// is not a database TalkWriter runs on: give a SQLite path, sqlite://PATH or postgres://..."
+            )));
+        }
+        if url.is_empty() {
+            return Err(Error::InvalidInput("no database given".into()));
+        }
+        Ok(Location::Sqlite(url.into()))
+    }
+}
 pub use tokens::{NewToken, RequestAuth, TOKEN_PREFIX, TokenInfo};
 
 /// Settings fixed when the service is opened.
@@ -108,17 +143,17 @@ impl Provisioning {
     }
 
     pub async fn connect_with_clock(url: &str, config: Config, clock: Clock) -> Result<Self> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            sqlx::any::install_default_drivers();
-            let pool = sqlx::any::AnyPoolOptions::new()
-                .max_connections(config.max_connections)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
-                .await?;
-            Self::start(pool, Backend::Postgres, Some(url), None, config, clock).await
-        } else {
-            let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
-            Self::open_with_clock(Path::new(path), config, clock).await
+        match Location::parse(url)? {
+            Location::Postgres(url) => {
+                sqlx::any::install_default_drivers();
+                let pool = sqlx::any::AnyPoolOptions::new()
+                    .max_connections(config.max_connections)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(&url)
+                    .await?;
+                Self::start(pool, Backend::Postgres, Some(&url), None, config, clock).await
+            }
+            Location::Sqlite(path) => Self::open_with_clock(&path, config, clock).await,
         }
     }
 
@@ -278,5 +313,38 @@ pub mod testing {
             }
             None => Provisioning::open_with_clock(&dir.join("scim.db"), config, clock).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod location_tests {
+    use super::{Config, Error, Location, Provisioning};
+
+    #[test]
+    fn a_database_url_names_a_file_or_a_server() {
+        let sqlite = |p: &str| Ok::<_, ()>(Location::Sqlite(p.into()));
+        let parse = |u: &str| Location::parse(u).map_err(|_| ());
+        assert_eq!(parse("/var/lib/tw/scim.db"), sqlite("/var/lib/tw/scim.db"));
+        assert_eq!(parse("scim.db"), sqlite("scim.db"));
+        assert_eq!(parse("sqlite:///tmp/a.db"), sqlite("/tmp/a.db"));
+        assert_eq!(parse("sqlite:a.db"), sqlite("a.db"));
+        for url in ["postgres://u@h/db", "postgresql://u:p@h:5432/db?sslmode=require"] {
+            assert_eq!(parse(url), Ok(Location::Postgres(url.into())));
+        }
+        for bad in ["mysql://u:secret@h/db", "sqlite://", "sqlite:", ""] {
+            let e = Location::parse(bad).unwrap_err();
+            assert!(matches!(e, Error::InvalidInput(_)), "{bad:?}: {e:?}");
+            assert!(!e.to_string().contains("secret"), "the message does not quote the URL: {e}");
+        }
+    }
+
+    #[tokio::test]
+    async fn connect_refuses_an_unknown_scheme_instead_of_creating_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("mysql://{}/scim", dir.path().display());
+        let e = Provisioning::connect(&url, Config::default()).await.err().expect("refused");
+        assert!(e.to_string().contains("mysql:// is not a database"), "{e}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing was created");
+        assert!(!std::path::Path::new("mysql:").exists());
     }
 }
