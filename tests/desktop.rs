@@ -149,6 +149,16 @@ async fn disabled_provisioning_refuses_requests() {
 
     assert_eq!(create_user(&endpoint, &token, "dennis@example.com").await, 403, "while off, requests are refused");
     d.screenshot("disabled").await;
+
+    // Settings: its sections are titled cards, each labelled by its heading.
+    d.click("[data-testid=nav-settings]").await;
+    let labels = d
+        .wait_attrs("section.card[aria-labelledby]", "aria-labelledby", |v| v.len() == 3, "the three settings cards")
+        .await;
+    assert_eq!(labels, ["settings-server", "settings-appearance", "settings-synclog"]);
+    let title = d.wait_until("#settings-server", None, |t| !t.is_empty(), "the first card's title").await;
+    assert_eq!(title, "Embedded SCIM server");
+    d.screenshots("settings").await;
     d.stop().await;
 }
 
