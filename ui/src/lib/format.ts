@@ -6,7 +6,8 @@ const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
-/** "just now", "12 s ago", "5 min ago", "3 h ago", "2 d ago"; "in 363 d" for the future. */
+/** "just now", "12 s ago", "5 min ago", "3 h ago", "2 d ago", "4 mo ago", "6 yr ago"; "in 363 d"
+ *  for the future, where a token's expiry is counted in days. */
 export function relativeTime(iso: string | null | undefined, now: number): string {
   if (!iso) return "never";
   const t = Date.parse(iso);
@@ -24,7 +25,10 @@ export function relativeTime(iso: string | null | undefined, now: number): strin
   if (abs < MINUTE) text = `${count(SECOND)} s`;
   else if (abs < HOUR) text = `${count(MINUTE)} min`;
   else if (abs < DAY) text = `${count(HOUR)} h`;
-  else text = `${count(DAY)} d`;
+  // Thousands of days say little: an old past reads in months, then years (30- and 365-day ones).
+  else if (future || abs < 30 * DAY) text = `${count(DAY)} d`;
+  else if (abs < 365 * DAY) text = `${count(30 * DAY)} mo`;
+  else text = `${count(365 * DAY)} yr`;
   return future ? `in ${text}` : `${text} ago`;
 }
 
