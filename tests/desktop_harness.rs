@@ -15,7 +15,7 @@ use serde_json::json;
 
 pub const WAIT: Duration = Duration::from_secs(20);
 /// The longest one desktop test's session may run (they take under a minute) before the
-/// [`Watchdog`] stops its driver.
+/// [`Driver`]'s watchdog stops it.
 pub const SESSION_LIMIT: Duration = Duration::from_secs(300);
 
 pub fn skip() -> bool {
@@ -85,18 +85,22 @@ pub fn terminate(child: &mut Child) {
     let _ = child.wait();
 }
 
-/// Stops a driver (SIGTERM, then SIGKILL) whose session outlives its limit: a WebDriver command
-/// that never answers then fails the test instead of holding the whole run. Disarmed on drop.
-pub struct Watchdog {
+/// tauri-driver's process, watched: if its session outlives its limit, a watchdog thread stops
+/// it (SIGTERM, then SIGKILL), so a WebDriver command that never answers fails the test instead
+/// of holding the whole run. Dropping it stops the driver, which closes the app; that runs on
+/// failure too, so a failed test leaves no driver or app behind.
+pub struct Driver {
+    child: Child,
     done: Arc<(Mutex<bool>, Condvar)>,
 }
 
-impl Watchdog {
-    /// `pid` must stay unreaped (its `Child` not waited on) while the watchdog is armed, so that
-    /// the number cannot name another process.
-    pub fn arm(pid: u32, what: &'static str, limit: Duration) -> Watchdog {
+impl Driver {
+    fn watch(child: Child, what: &'static str, limit: Duration) -> Driver {
         let done = Arc::new((Mutex::new(false), Condvar::new()));
         let flag = done.clone();
+        // The number stays this process's while the watchdog can fire: the child is reaped only
+        // in `drop`, after the watchdog is disarmed.
+        let pid = child.id();
         std::thread::spawn(move || {
             let (lock, cv) = &*flag;
             let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -110,22 +114,29 @@ impl Watchdog {
             std::thread::sleep(Duration::from_secs(5));
             let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
         });
-        Watchdog { done }
+        Driver { child, done }
     }
 }
 
-impl Watchdog {
-    /// Call before the driver is reaped.
-    pub fn disarm(&self) {
+impl Drop for Driver {
+    fn drop(&mut self) {
         let (lock, cv) = &*self.done;
         *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
         cv.notify_all();
+        terminate(&mut self.child);
     }
 }
 
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        self.disarm();
+/// Saves the app window as `target/screenshots/{file}`, a moment after the last DOM change (the
+/// window paints a frame after it; too early shows the previous frame). A failed capture is
+/// reported, not fatal: screenshots are for people to look at, not assertions.
+pub async fn save_screenshot(client: &Client, display: &str, file: &str) {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let dir = target_dir().join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    match window_png(client, display).await {
+        Ok(png) => std::fs::write(dir.join(file), png).unwrap(),
+        Err(e) => eprintln!("screenshot {file} failed: {e}"),
     }
 }
 
@@ -133,7 +144,7 @@ impl Drop for Watchdog {
 /// Not WebDriver's screenshot: WebKitGTK's waits for the page's next presentation update, which
 /// under Xvfb now and then never comes, and every later command of the session then waits
 /// behind it (docs/decisions/0024). The X server answers with what is on screen.
-pub async fn window_png(client: &Client, display: &str) -> Result<Vec<u8>, String> {
+async fn window_png(client: &Client, display: &str) -> Result<Vec<u8>, String> {
     let rect = client.get_window_rect().await.map_err(|e| format!("window rectangle: {e}"))?;
     let display = display.to_string();
     tokio::task::spawn_blocking(move || capture(&display, rect)).await.map_err(|e| e.to_string())?
@@ -245,27 +256,26 @@ impl Drop for Display {
 }
 
 /// Starts tauri-driver (its environment, which the app inherits, set by `env`) and opens a
-/// WebDriver session on `app`'s window. Returns the session, the driver process and the
-/// watchdog that stops the driver once `limit` has passed, armed before the session is asked
-/// for, since that request can hang too.
+/// WebDriver session on `app`'s window. Returns the session and the driver, watched from before
+/// the session is asked for (that request can hang too) until `limit` has passed.
 pub async fn open_session(
     app: &Path,
     limit: Duration,
     what: &'static str,
     env: impl FnOnce(&mut Command),
-) -> (Client, Child, Watchdog) {
+) -> (Client, Driver) {
     let (port, native_port) = (free_port(), free_port());
     let mut cmd = Command::new(tauri_driver());
     cmd.args(["--port", &port.to_string(), "--native-port", &native_port.to_string()]);
     env(&mut cmd);
-    let mut driver = cmd
+    let child = cmd
         .stdout(Stdio::null())
         // Not inherited: an orphaned driver would hold the test runner's output pipe open.
         .stderr(Stdio::null())
         .spawn()
         .expect("tauri-driver is not installed: cargo install tauri-driver --locked");
-    let watchdog = Watchdog::arm(driver.id(), what, limit);
-    wait_for_port(port, &mut driver, "tauri-driver");
+    let mut driver = Driver::watch(child, what, limit);
+    wait_for_port(port, &mut driver.child, "tauri-driver");
 
     let caps = json!({
         "browserName": "wry",
@@ -278,13 +288,9 @@ pub async fn open_session(
     loop {
         attempt += 1;
         match ClientBuilder::native().capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
-            Ok(c) => return (c, driver, watchdog),
-            Err(e) if attempt >= 3 => {
-                // Not yet owned by anything whose Drop would stop it: stop it here.
-                watchdog.disarm();
-                terminate(&mut driver);
-                panic!("could not open a WebDriver session on the app: {e}");
-            }
+            Ok(c) => return (c, driver),
+            // Unwinding drops the driver, which stops it.
+            Err(e) if attempt >= 3 => panic!("could not open a WebDriver session on the app: {e}"),
             Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
         }
     }
@@ -293,8 +299,8 @@ pub async fn open_session(
 /// One running app in its own data directory, with a WebDriver session on its window.
 pub struct Desktop {
     pub client: Client,
-    driver: Child,
-    watchdog: Watchdog,
+    /// Dropped before the data directory and the display: the app stops first.
+    _driver: Driver,
     pub exports: PathBuf,
     pub data: tempfile::TempDir,
     display: Display,
@@ -308,7 +314,7 @@ impl Desktop {
         let data = tempfile::tempdir().unwrap();
         let exports = data.path().join("exports");
         std::fs::create_dir_all(&exports).unwrap();
-        let (client, driver, watchdog) = open_session(&app, SESSION_LIMIT, name, |cmd| {
+        let (client, driver) = open_session(&app, SESSION_LIMIT, name, |cmd| {
             cmd.env("DISPLAY", &display.name)
                 .env("TALKWRITER_DATA_DIR", data.path())
                 .env("TALKWRITER_SCIM_LISTEN", "127.0.0.1:0")
@@ -316,7 +322,7 @@ impl Desktop {
                 .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
         })
         .await;
-        let d = Desktop { client, driver, watchdog, exports, data, display, name };
+        let d = Desktop { client, _driver: driver, exports, data, display, name };
         // The checklist renders once the first status arrives from the engine.
         d.wait_for("[data-testid=checklist]").await;
         d
@@ -386,14 +392,7 @@ impl Desktop {
     }
 
     pub async fn screenshot(&self, step: &str) {
-        // The window paints a frame after the DOM changes; too early shows the previous frame.
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let dir = target_dir().join("screenshots");
-        std::fs::create_dir_all(&dir).unwrap();
-        match window_png(&self.client, self.display.name()).await {
-            Ok(png) => std::fs::write(dir.join(format!("desktop-{}-{step}.png", self.name)), png).unwrap(),
-            Err(e) => eprintln!("screenshot {step} failed: {e}"),
-        }
+        save_screenshot(&self.client, self.display.name(), &format!("desktop-{}-{step}.png", self.name)).await;
     }
 
     pub async fn endpoint(&self) -> String {
@@ -511,13 +510,5 @@ impl Desktop {
     pub async fn stop(self) {
         let _ = self.client.clone().close().await;
         // Drop terminates the driver, which closes the app.
-    }
-}
-
-impl Drop for Desktop {
-    /// Runs on failure too, so a failed test leaves no driver, app or X server behind.
-    fn drop(&mut self) {
-        self.watchdog.disarm();
-        terminate(&mut self.driver);
     }
 }

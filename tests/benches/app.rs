@@ -43,7 +43,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use desktop_harness::{Display, Watchdog, open_session, target_dir, terminate, window_png};
+use desktop_harness::{Display, Driver, open_session, save_screenshot, target_dir, terminate};
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 
@@ -478,18 +478,16 @@ fn read_proc(pid: u32) -> Option<Proc> {
 /// The app under tauri-driver, with a WebDriver session on its window.
 struct Session {
     client: Client,
-    driver: Child,
+    _driver: Driver,
     display: String,
-    watchdog: Watchdog,
 }
 
 impl Session {
     async fn start(app: &Path, data: &Path, display: &str, dmabuf: bool) -> Session {
         // The measurements over a million events take a few minutes at most.
         let limit = Duration::from_secs(900);
-        let (client, driver, watchdog) =
-            open_session(app, limit, "app bench", |cmd| app_env(cmd, data, display, dmabuf)).await;
-        let s = Session { client, driver, display: display.to_string(), watchdog };
+        let (client, driver) = open_session(app, limit, "app bench", |cmd| app_env(cmd, data, display, dmabuf)).await;
+        let s = Session { client, _driver: driver, display: display.to_string() };
         s.wait_for("[data-testid=checklist]").await;
         s
     }
@@ -521,25 +519,12 @@ impl Session {
     }
 
     async fn screenshot(&self, step: &str) {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let dir = target_dir().join("screenshots");
-        std::fs::create_dir_all(&dir).unwrap();
-        match window_png(&self.client, &self.display).await {
-            Ok(png) => std::fs::write(dir.join(format!("app-bench-{step}.png")), png).unwrap(),
-            Err(e) => eprintln!("screenshot {step} failed: {e}"),
-        }
+        save_screenshot(&self.client, &self.display, &format!("app-bench-{step}.png")).await;
     }
 
     async fn stop(self) {
         let _ = self.client.clone().close().await;
         // Drop terminates the driver, which closes the app.
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        self.watchdog.disarm();
-        terminate(&mut self.driver);
     }
 }
 

@@ -43,6 +43,7 @@ pub use query::{ListQuery, MAX_PAGE_SIZE};
 pub use resources::Written;
 pub use scim_protocol::{ResourceKind, ScimError};
 pub use status::{MappingRow, Status};
+pub use tokens::{NewToken, RequestAuth, TOKEN_PREFIX, TokenInfo};
 
 /// Where a store lives, as a database URL names it (see [`Location::parse`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +79,6 @@ impl Location {
         Ok(Location::Sqlite(url.into()))
     }
 }
-pub use tokens::{NewToken, RequestAuth, TOKEN_PREFIX, TokenInfo};
 
 /// Settings fixed when the service is opened.
 #[derive(Debug, Clone)]
