@@ -173,12 +173,20 @@ async fn admin_commands() {
         StatusCode::CREATED
     );
 
-    let (ok, list, _) = cli(&["token", "list", "--db", db_arg, "--json"]);
-    assert!(ok);
-    assert!(!list.contains(&token), "token list never shows a secret");
-    let first: Value = serde_json::from_str(list.lines().next().unwrap()).unwrap();
+    // The time of use is written with the sync log's next batch, a moment after the request.
+    let mut first = Value::Null;
+    for _ in 0..50 {
+        let (ok, list, _) = cli(&["token", "list", "--db", db_arg, "--json"]);
+        assert!(ok);
+        assert!(!list.contains(&token), "token list never shows a secret");
+        first = serde_json::from_str(list.lines().next().unwrap()).unwrap();
+        if first["lastUsed"].is_string() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     assert!(token.starts_with(first["prefix"].as_str().unwrap()));
-    assert!(first["lastUsed"].is_string(), "last used is recorded");
+    assert!(first["lastUsed"].is_string(), "last used is recorded: {first}");
     let (ok, _, err) = cli(&["token", "revoke", "--db", db_arg, first["id"].as_str().unwrap()]);
     assert!(ok, "{err}");
     assert_eq!(

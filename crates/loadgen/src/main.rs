@@ -381,6 +381,12 @@ fn prepare_db(bin: &Path, work: &Path, n: u64, reseed: bool) -> Result<PathBuf> 
     let run = work.join(format!("run-{n}.db"));
     remove_db(&run);
     std::fs::copy(&seeded, &run)?;
+    // A seed cached by an older server may have left part of itself in its write-ahead log
+    // (`Provisioning::close` now empties it): the file and its log are the database.
+    let wal = format!("{}-wal", seeded.display());
+    if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+        std::fs::copy(&wal, format!("{}-wal", run.display()))?;
+    }
     Ok(run)
 }
 

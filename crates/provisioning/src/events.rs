@@ -142,6 +142,11 @@ pub struct EventPage {
 
 pub(crate) enum LogMsg {
     Request(Box<Pending>),
+    /// A token's `last_used`, written with the next batch (see `Provisioning::accept_token`).
+    TokenUsed {
+        id: String,
+        at: String,
+    },
     Flush(oneshot::Sender<()>),
 }
 
@@ -1056,14 +1061,16 @@ pub(crate) async fn run_batch_writer(
         }
         let mut waiters = vec![];
         let mut events = vec![];
+        let mut used = vec![];
         for msg in buf.drain(..) {
             match msg {
                 LogMsg::Request(p) => events.push(event_from(&p.ctx, &p.outcome, p.time, p.latency_ms)),
+                LogMsg::TokenUsed { id, at } => used.push((id, at)),
                 LogMsg::Flush(w) => waiters.push(w),
             }
         }
-        if !events.is_empty() {
-            match write_batch(&writer, &mut events).await {
+        if !events.is_empty() || !used.is_empty() {
+            match write_batch(&writer, &mut events, &used).await {
                 // On PostgreSQL the listener publishes them, as it does every instance's.
                 Ok(()) if backend == Backend::Sqlite => {
                     for e in events {
@@ -1082,9 +1089,18 @@ pub(crate) async fn run_batch_writer(
 
 /// Writes a batch of read and refusal events, as a write of its own in the group commit: it
 /// commits with the writes queued beside it, at the same durability.
-async fn write_batch(writer: &crate::group_commit::Writer, events: &mut [SyncEvent]) -> Result<()> {
+/// One transaction in the write turn: the events, and the tokens' `last_used` (token id, time).
+async fn write_batch(
+    writer: &crate::group_commit::Writer,
+    events: &mut [SyncEvent],
+    used: &[(String, String)],
+) -> Result<()> {
     let mut tx = writer.begin().await?;
     insert_events(&mut tx, events).await?;
+    let update = writer.backend().sql("UPDATE tokens SET last_used = ? WHERE id = ?");
+    for (id, at) in used {
+        sqlx::query(&update).bind(at).bind(id).execute(&mut *tx).await?;
+    }
     tx.commit().await
 }
 

@@ -1,6 +1,9 @@
 //! Bearer tokens: generated from the OS CSPRNG, shown once, stored only as a SHA-256 hash,
 //! compared in constant time. Several may be live at once so an admin can rotate.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use rand::TryRngCore;
@@ -9,6 +12,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::clock::stamp;
+use crate::events::LogMsg;
 use crate::filter_sql::SqlBind;
 use crate::read::FromRead;
 use crate::settings::{PROVISIONING, PUBLIC_URL};
@@ -22,6 +26,26 @@ const TOKEN_BYTES: usize = 32;
 const SHOWN_CHARS: usize = TOKEN_PREFIX.len() + 4;
 /// `last_used` is written at most this often per token, so reads stay reads.
 const LAST_USED_RESOLUTION_SECS: i64 = 30;
+
+/// When this process last asked for each token's `last_used` to be written: of the requests
+/// that find it stale at the same moment, one asks.
+#[derive(Clone, Default)]
+pub(crate) struct UseMarks(Arc<Mutex<HashMap<String, DateTime<Utc>>>>);
+
+impl UseMarks {
+    /// Whether the caller is the one to record the token's use at `now`: once per
+    /// [`LAST_USED_RESOLUTION_SECS`] per token.
+    fn claim(&self, id: &str, now: DateTime<Utc>) -> bool {
+        let mut marks = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match marks.get(id) {
+            Some(t) if now - *t < Duration::seconds(LAST_USED_RESOLUTION_SECS) => false,
+            _ => {
+                marks.insert(id.to_string(), now);
+                true
+            }
+        }
+    }
+}
 
 /// What may be shown about a token after its creation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -302,12 +326,12 @@ impl Provisioning {
             .as_deref()
             .and_then(parse_time)
             .is_none_or(|t| now - t >= Duration::seconds(LAST_USED_RESOLUTION_SECS));
-        if stale {
-            sqlx::query(&self.backend.sql("UPDATE tokens SET last_used = ? WHERE id = ?"))
-                .bind(stamp(now))
-                .bind(&info.id)
-                .execute(&self.pool)
-                .await?;
+        if stale && self.token_use.claim(&info.id, now) {
+            // Written with the next batch of sync-log events, in the log's write turn: the
+            // request does not wait for a write, and the requests that find the time stale at
+            // the same moment (every one in flight, under an IdP's load) do not each write it,
+            // nor wait on the database's write lock behind the writers that hold it.
+            let _ = self.events.batch.send(LogMsg::TokenUsed { id: info.id.clone(), at: stamp(now) });
         }
         Ok(info)
     }
@@ -349,7 +373,54 @@ pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use super::UseMarks;
     use crate::{Clock, Config, testing};
+
+    /// Of the requests that find a token's `last_used` stale, one per resolution records it.
+    #[test]
+    fn one_use_is_recorded_per_resolution() {
+        let marks = UseMarks::default();
+        let t0 = chrono::Utc::now();
+        let later = |secs| t0 + chrono::Duration::seconds(secs);
+        assert!(marks.claim("a", t0));
+        assert!(!marks.claim("a", t0), "the same moment");
+        assert!(!marks.claim("a", later(29)));
+        assert!(marks.claim("b", later(29)), "each token on its own");
+        assert!(marks.claim("a", later(30)));
+        assert!(!marks.claim("a", later(31)));
+    }
+
+    /// A request whose token's `last_used` is stale neither waits for the database's write lock
+    /// (held here by a write in progress, as under an IdP's load) nor fails; the time is
+    /// written afterwards by the sync log's writer.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stale_last_used_is_written_without_holding_up_requests() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = testing::open_store(dir.path(), Config::default(), Clock::system()).await.unwrap();
+        let new = p.create_token("Okta", None).await.unwrap();
+        let held = p.begin_write().await.unwrap();
+        let requests: Vec<_> = (0..16)
+            .map(|_| {
+                let (p, token) = (p.clone(), new.token.clone());
+                tokio::spawn(async move { p.authorize_request(&token).await })
+            })
+            .collect();
+        let answered = tokio::time::timeout(Duration::from_secs(5), async {
+            for r in requests {
+                r.await.unwrap().expect("authorised");
+            }
+        })
+        .await;
+        assert!(answered.is_ok(), "requests waited for the write in progress");
+        assert_eq!(p.list_tokens().await.unwrap()[0].last_used, None, "not written during the held write");
+        held.commit().await.unwrap();
+        p.flush_log().await;
+        let used = p.list_tokens().await.unwrap()[0].last_used.clone().expect("written after it");
+        assert!(super::parse_time(&used).is_some(), "{used}");
+        p.close().await;
+    }
 
     /// A run token works during its run, and once removed it neither authorises nor lists;
     /// the admin's own token is untouched. On either store.
