@@ -1,6 +1,6 @@
 //! Settings kept in the database: the provisioning switch and the public endpoint URL.
 
-use crate::{Error, Provisioning, Result};
+use crate::{Error, Provisioning, Result, WriteTx};
 
 pub(crate) const PROVISIONING: &str = "provisioning_enabled";
 pub(crate) const PUBLIC_URL: &str = "public_url";
@@ -13,7 +13,8 @@ impl Provisioning {
             .await?)
     }
 
-    async fn set_setting(&self, key: &str, value: Option<&str>) -> Result<()> {
+    /// Sets (or, with `None`, removes) a setting in the write `tx`.
+    pub(crate) async fn put_setting(&self, tx: &mut WriteTx, key: &str, value: Option<&str>) -> Result<()> {
         match value {
             Some(v) => {
                 sqlx::query(&self.backend.sql(
@@ -21,17 +22,41 @@ impl Provisioning {
                 ))
                 .bind(key)
                 .bind(v)
-                .execute(&self.pool)
+                .execute(&mut **tx)
                 .await?;
             }
             None => {
                 sqlx::query(&self.backend.sql("DELETE FROM settings WHERE key = ?"))
                     .bind(key)
-                    .execute(&self.pool)
+                    .execute(&mut **tx)
                     .await?;
             }
         }
         Ok(())
+    }
+
+    /// Sets a setting and, if `changes` says the value it had means something else, records the
+    /// admin action: in one write, so the change and its audit event stand or fall together.
+    async fn change_setting(
+        &self,
+        key: &str,
+        value: Option<&str>,
+        changes: impl FnOnce(Option<&str>) -> bool,
+        audit: (&str, &str),
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let was: Option<String> = sqlx::query_scalar(&self.backend.sql("SELECT value FROM settings WHERE key = ?"))
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if was.as_deref() != value {
+            self.put_setting(&mut tx, key, value).await?;
+        }
+        if changes(was.as_deref()) {
+            self.commit_events(tx, vec![self.admin_event(audit.0, audit.1)]).await
+        } else {
+            tx.commit().await
+        }
     }
 
     /// Whether SCIM provisioning is on. A database where it was never set is on: running a
@@ -46,17 +71,15 @@ impl Provisioning {
 
     /// Turns provisioning on or off. While off, every SCIM request is refused.
     pub async fn set_provisioning_enabled(&self, on: bool) -> Result<()> {
-        let was = self.provisioning_enabled().await?;
-        self.set_setting(PROVISIONING, Some(if on { "true" } else { "false" })).await?;
-        if was != on {
-            let (op, detail) = if on {
-                ("Provisioning Turned On", "SCIM provisioning was turned on: IdP requests are accepted")
-            } else {
-                ("Provisioning Turned Off", "SCIM provisioning was turned off: every SCIM request is refused")
-            };
-            self.audit(op, detail).await?;
-        }
-        Ok(())
+        let audit = if on {
+            ("Provisioning Turned On", "SCIM provisioning was turned on: IdP requests are accepted")
+        } else {
+            ("Provisioning Turned Off", "SCIM provisioning was turned off: every SCIM request is refused")
+        };
+        // Stored even when it changes nothing (never set reads as on), so that
+        // `init_provisioning_enabled` finds it set.
+        let was_on = |was: Option<&str>| was.is_none_or(|v| v == "true");
+        self.change_setting(PROVISIONING, Some(if on { "true" } else { "false" }), |was| was_on(was) != on, audit).await
     }
 
     /// Sets the switch only if it was never set.
@@ -86,15 +109,12 @@ impl Provisioning {
                 )));
             }
         }
-        let was = self.public_url().await?;
-        self.set_setting(PUBLIC_URL, url.as_deref()).await?;
-        if was != url {
-            let detail = match &url {
-                Some(u) => format!("Public SCIM URL set to {u}"),
-                None => "Public SCIM URL cleared; the local URL is shown".to_string(),
-            };
-            self.audit("Settings Changed", &detail).await?;
-        }
+        let detail = match &url {
+            Some(u) => format!("Public SCIM URL set to {u}"),
+            None => "Public SCIM URL cleared; the local URL is shown".to_string(),
+        };
+        let value = url.as_deref();
+        self.change_setting(PUBLIC_URL, value, |was| was != value, ("Settings Changed", &detail)).await?;
         Ok(())
     }
 }

@@ -12,11 +12,11 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::clock::stamp;
-use crate::events::LogMsg;
+use crate::events::{LogMsg, SyncEvent};
 use crate::filter_sql::SqlBind;
 use crate::read::FromRead;
 use crate::settings::{PROVISIONING, PUBLIC_URL};
-use crate::{Error, Provisioning, Result};
+use crate::{Error, Provisioning, Result, WriteTx};
 
 /// Every token starts with this, so secret scanners can recognise a leaked one.
 pub const TOKEN_PREFIX: &str = "twscim_";
@@ -159,6 +159,19 @@ const COLUMNS: &str = "id, label, prefix, hash, created, last_used, expires, rev
 impl Provisioning {
     /// Creates a token. The returned secret is never stored and cannot be shown again.
     pub async fn create_token(&self, label: &str, expires: Option<DateTime<Utc>>) -> Result<NewToken> {
+        let mut tx = self.begin_write().await?;
+        let (new, created) = self.insert_token(&mut tx, label, expires).await?;
+        self.commit_events(tx, vec![created]).await?;
+        Ok(new)
+    }
+
+    /// Inserts a new token in the write `tx`; returns it and its audit event.
+    async fn insert_token(
+        &self,
+        tx: &mut WriteTx,
+        label: &str,
+        expires: Option<DateTime<Utc>>,
+    ) -> Result<(NewToken, SyncEvent)> {
         let label = label.trim();
         let label = if label.is_empty() { "SCIM token" } else { label };
         if label.chars().count() > 100 {
@@ -190,11 +203,11 @@ impl Provisioning {
         .bind(&row.hash)
         .bind(&row.created)
         .bind(&row.expires)
-        .execute(&self.pool)
+        .execute(&mut **tx)
         .await?;
-        self.audit("Token created", &format!("{} ({})", row.label, row.prefix)).await?;
+        let created = self.admin_event("Token created", &format!("{} ({})", row.label, row.prefix));
         let info = row.info(&stamp(now));
-        Ok(NewToken { token, info })
+        Ok((NewToken { token, info }, created))
     }
 
     /// All tokens, newest first.
@@ -218,14 +231,20 @@ impl Provisioning {
     /// Revokes a token at once.
     pub async fn revoke_token(&self, id: &str) -> Result<TokenInfo> {
         let row = self.token_row(id).await?;
-        let now = self.clock.stamp();
+        let mut tx = self.begin_write().await?;
+        let revoked = self.revoke_in(&mut tx, &row).await?;
+        self.commit_events(tx, vec![revoked]).await?;
+        self.token_row(id).await.map(|r| r.info(&self.clock.stamp()))
+    }
+
+    /// Revokes `row`'s token in the write `tx` (an earlier revocation stands); returns the audit event.
+    async fn revoke_in(&self, tx: &mut WriteTx, row: &TokenRow) -> Result<SyncEvent> {
         sqlx::query(&self.backend.sql("UPDATE tokens SET revoked = COALESCE(revoked, ?) WHERE id = ?"))
-            .bind(&now)
-            .bind(id)
-            .execute(&self.pool)
+            .bind(self.clock.stamp())
+            .bind(&row.id)
+            .execute(&mut **tx)
             .await?;
-        self.audit("Token revoked", &format!("{} ({})", row.label, row.prefix)).await?;
-        self.token_row(id).await.map(|r| r.info(&now))
+        Ok(self.admin_event("Token revoked", &format!("{} ({})", row.label, row.prefix)))
     }
 
     /// Deletes a token the app minted for one test run, when the run is over. Nobody ever saw
@@ -233,12 +252,15 @@ impl Provisioning {
     /// requests keep their place in the sync log, and the audit trail says it went.
     pub async fn remove_run_token(&self, id: &str) -> Result<()> {
         let row = self.token_row(id).await?;
-        sqlx::query(&self.backend.sql("DELETE FROM tokens WHERE id = ?")).bind(id).execute(&self.pool).await?;
-        self.audit("Token removed", &format!("{} ({}), its run over", row.label, row.prefix)).await
+        let mut tx = self.begin_write().await?;
+        sqlx::query(&self.backend.sql("DELETE FROM tokens WHERE id = ?")).bind(id).execute(&mut *tx).await?;
+        let removed = self.admin_event("Token removed", &format!("{} ({}), its run over", row.label, row.prefix));
+        self.commit_events(tx, vec![removed]).await
     }
 
     /// Makes a new token with the same label (unless given), and lets the old one work for
     /// `grace_secs` more seconds (0 revokes it now), so the IdP can be updated without a gap.
+    /// One transaction: the new token, the old one's end and their audit events, or nothing.
     pub async fn rotate_token(&self, id: &str, grace_secs: i64, label: Option<String>) -> Result<NewToken> {
         let old = self.token_row(id).await?;
         if old.revoked.is_some() {
@@ -248,23 +270,30 @@ impl Provisioning {
             return Err(Error::InvalidInput("the grace period is between 0 seconds and 30 days".into()));
         }
         let label = label.unwrap_or_else(|| old.label.clone());
-        let new = self
-            .create_token(&label, old.expires.as_deref().and_then(parse_time).filter(|e| *e > self.clock.now()))
-            .await?;
+        let expires = old.expires.as_deref().and_then(parse_time).filter(|e| *e > self.clock.now());
+        let mut tx = self.begin_write().await?;
+        let (new, created) = self.insert_token(&mut tx, &label, expires).await?;
+        let mut audit = vec![created];
         if grace_secs == 0 {
-            self.revoke_token(id).await?;
+            audit.push(self.revoke_in(&mut tx, &old).await?);
         } else {
             let until = stamp(self.clock.now() + Duration::seconds(grace_secs));
             sqlx::query(&self.backend.sql(
                 "UPDATE tokens SET expires = CASE WHEN expires IS NULL OR expires > ? THEN ? ELSE expires END WHERE id = ?",
             ))
-                .bind(&until)
-                .bind(&until)
-                .bind(id)
-                .execute(&self.pool)
-                .await?;
+            .bind(&until)
+            .bind(&until)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         }
-        self.audit("Token rotated", &format!("{} ({}) replaced by {}", old.label, old.prefix, new.info.prefix)).await?;
+        audit.push(
+            self.admin_event(
+                "Token rotated",
+                &format!("{} ({}) replaced by {}", old.label, old.prefix, new.info.prefix),
+            ),
+        );
+        self.commit_events(tx, audit).await?;
         Ok(new)
     }
 
