@@ -201,6 +201,47 @@ fn user_body(user_name: &str, given: &str) -> serde_json::Value {
     })
 }
 
+/// "All time" charts the whole log: with a retention of ten years, a log that goes back years
+/// (events seeded on 1 January 2020) is counted by day from its first request, not cut to the
+/// last 30 days.
+#[tokio::test]
+async fn all_time_charts_the_whole_log_by_day() {
+    if skip() {
+        return;
+    }
+    let d = Desktop::start_with("alltime", |dir| {
+        let db = dir.join("talkwriter.db");
+        let (ok, out, err) = e2e::cli(&["seed", "--db", db.to_str().unwrap(), "--users", "100", "--events", "1000"]);
+        assert!(ok, "seeding failed: {out}{err}");
+        // As the Settings screen saves it: keep events for 3,650 days (the default 30 would
+        // prune the seeded year at start).
+        let settings = json!({ "settings": { "logRetentionDays": 3650 } });
+        std::fs::write(dir.join("settings.json"), settings.to_string()).unwrap();
+    })
+    .await;
+    d.click("[data-testid=tab-synclog]").await;
+    d.select("[data-testid=filter-range]", "all").await;
+    // The seed's requests: one in ten a lookup that found nobody (404).
+    d.wait_attrs(
+        "[data-testid=activity-chart] svg",
+        "aria-label",
+        |v| v.first().is_some_and(|l| l == "900 succeeded, 100 failed"),
+        "the chart must count the 2020 requests",
+    )
+    .await;
+    d.wait_until("[data-testid=activity-chart] .title", None, |t| t == "Requests per day", "bars of a day").await;
+    let ticks = d
+        .client
+        .execute(
+            "return [...document.querySelectorAll('[data-testid=activity-chart] text.axis')].map(t => t.textContent);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(ticks.to_string().contains("2020"), "the axis starts in 2020: {ticks}");
+    d.screenshot("all-time").await;
+}
+
 /// Proves the sync log shows what IdPs did: an Okta and an Entra sequence sent over HTTP appear
 /// live with the right operations and IdPs, the IdP filter narrows them, the detail shows the
 /// before/after diff, and the CSV export holds the same rows as the filtered list.

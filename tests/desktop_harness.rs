@@ -309,9 +309,15 @@ pub struct Desktop {
 
 impl Desktop {
     pub async fn start(name: &'static str) -> Desktop {
+        Self::start_with(name, |_| {}).await
+    }
+
+    /// Starts the app after `prepare` has filled its data directory (a seeded database).
+    pub async fn start_with(name: &'static str, prepare: impl FnOnce(&Path)) -> Desktop {
         let app = app_binary();
         let display = Display::get();
         let data = tempfile::tempdir().unwrap();
+        prepare(data.path());
         let exports = data.path().join("exports");
         std::fs::create_dir_all(&exports).unwrap();
         let (client, driver) = open_session(&app, SESSION_LIMIT, name, |cmd| {

@@ -59,6 +59,7 @@ fn run(startup: Startup) -> anyhow::Result<()> {
             commands::mapping::get_mapping,
             commands::synclog::query_events,
             commands::synclog::event_activity,
+            commands::synclog::event_first_request,
             commands::synclog::export_events,
             commands::synclog::get_log_filter,
             commands::synclog::save_log_filter,

@@ -637,12 +637,22 @@ impl Provisioning {
         })
     }
 
-    /// Requests per minute or hour (`bucket`) among the events `q` selects (its time range and
-    /// filters; not its paging), by result, for the activity chart. Admin actions and the
+    /// Requests per minute, hour or day (`bucket`) among the events `q` selects (its time range
+    /// and filters; not its paging), by result, for the activity chart. Admin actions and the
     /// access changes a request caused are not requests and are left out.
     pub async fn activity(&self, q: &EventQuery, bucket: &str) -> Result<Vec<ActivityBucket>> {
-        let width = if bucket == "hour" { 13 } else { 16 };
-        // The width is one of two constants, written into the SQL so both stores group by the
+        // The width of the time's prefix a bucket groups by, and what completes it to an instant.
+        let (width, rest) = match bucket {
+            "minute" => (16, ":00Z"),
+            "hour" => (13, ":00:00Z"),
+            "day" => (10, "T00:00:00Z"),
+            other => {
+                return Err(crate::Error::InvalidInput(format!(
+                    "\"{other}\" is not a bucket: use minute, hour or day"
+                )));
+            }
+        };
+        // The width is one of three constants, written into the SQL so both stores group by the
         // same expression. The sums are cast: PostgreSQL's SUM of integers is NUMERIC.
         let mut b = SqlBuilder::new(
             self.backend,
@@ -651,7 +661,7 @@ impl Provisioning {
                         CAST(SUM(CASE WHEN status < 400 THEN 1 ELSE 0 END) AS BIGINT),
                         CAST(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS BIGINT)
                    FROM events
-                  WHERE method <> 'ADMIN' AND operation NOT LIKE 'Access %'"
+                  WHERE {REQUESTS_ONLY}"
             ),
         );
         let q = EventQuery { before_id: None, after_id: None, limit: None, ..q.clone() };
@@ -664,12 +674,20 @@ impl Provisioning {
             .await?;
         Ok(rows
             .into_iter()
-            .map(|(b, success, failure)| ActivityBucket {
-                start: if width == 13 { format!("{b}:00:00Z") } else { format!("{b}:00Z") },
-                success,
-                failure,
-            })
+            .map(|(b, success, failure)| ActivityBucket { start: format!("{b}{rest}"), success, failure })
             .collect())
+    }
+
+    /// When the oldest request among the events `q` selects was made (its filters and time
+    /// range; not its paging), if there is one: where an "All time" chart starts. Read along
+    /// the time index, so the log's size does not matter when the oldest events match.
+    pub async fn first_request_time(&self, q: &EventQuery) -> Result<Option<String>> {
+        let mut b = SqlBuilder::new(self.backend, format!("SELECT time FROM events WHERE {REQUESTS_ONLY}"));
+        let q = EventQuery { before_id: None, after_id: None, limit: None, ..q.clone() };
+        self.push_filters(&mut b, &q).await?;
+        b.push(" ORDER BY time LIMIT 1");
+        let (sql, args) = b.build()?;
+        Ok(sqlx::query_scalar_with(&sql, args).fetch_optional(&self.pool).await?)
     }
 
     /// The events a query selects, oldest first, as CSV or JSON (an array), for export. At most
@@ -847,6 +865,9 @@ pub enum ExportFormat {
     Csv,
     Json,
 }
+
+/// The events that are IdP requests: not admin actions, nor the access changes a request caused.
+const REQUESTS_ONLY: &str = "method <> 'ADMIN' AND operation NOT LIKE 'Access %'";
 
 /// One bar of the activity chart.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -1297,6 +1318,45 @@ mod tests {
         assert_eq!(p.log_retention().await.unwrap(), Retention { days: Some(30), rows: Some(1000) });
         assert_eq!(p.prune_events(None, Some(2)).await.unwrap(), 3);
         assert_eq!(p.query_events(&EventQuery::default()).await.unwrap().events.len(), 2);
+        p.close().await;
+    }
+
+    /// An "All time" chart starts at the oldest request the filters select and can count by
+    /// day; admin actions are not requests. On either store.
+    #[tokio::test]
+    async fn the_chart_can_span_the_whole_log_by_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = crate::testing::open_store(dir.path(), crate::Config::default(), crate::Clock::system()).await.unwrap();
+        let spec = crate::seed::SeedSpec { users: 10, groups: 0, group_members: 0, events: 100 };
+        p.seed(&spec, |_, _| {}).await.unwrap();
+        p.log_request(
+            &RequestContext::new("GET", "/scim/v2/ServiceProviderConfig"),
+            Outcome { status: 200, ..Default::default() },
+        );
+        p.flush_log().await;
+        p.audit("Settings Changed", "an admin action, not a request").await.unwrap();
+        let oldest: String = sqlx::query_scalar("SELECT MIN(time) FROM events WHERE method <> 'ADMIN'")
+            .fetch_one(&p.pool)
+            .await
+            .unwrap();
+        let all = EventQuery::default();
+        assert_eq!(p.first_request_time(&all).await.unwrap(), Some(oldest.clone()));
+        let discovery = EventQuery { operation: Some("Discovery".into()), ..Default::default() };
+        let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+        assert!(p.first_request_time(&discovery).await.unwrap().unwrap().starts_with(&today));
+        let nothing = EventQuery { operation: Some("Delete Group".into()), ..Default::default() };
+        assert_eq!(p.first_request_time(&nothing).await.unwrap(), None);
+
+        let days = p.activity(&all, "day").await.unwrap();
+        assert_eq!(days.first().unwrap().start, format!("{}T00:00:00Z", &oldest[..10]));
+        assert_eq!(days.last().unwrap().start, format!("{today}T00:00:00Z"));
+        assert_eq!(
+            days.iter().map(|d| d.success + d.failure).sum::<i64>(),
+            101,
+            "100 seeded, 1 logged; no admin action"
+        );
+        let e = p.activity(&all, "week").await.unwrap_err();
+        assert!(matches!(e, crate::Error::InvalidInput(_)), "{e}");
         p.close().await;
     }
 

@@ -22,8 +22,8 @@ pub async fn query_events(s: State<'_, AppState>, query: EventQuery) -> CmdResul
     Ok(s.p.query_events(&query).await?)
 }
 
-/// Requests per `bucket` ("minute" or "hour") among the events `query` selects: the chart
-/// follows the list's time range and filters.
+/// Requests per `bucket` ("minute", "hour" or "day") among the events `query` selects: the
+/// chart follows the list's time range and filters.
 #[tauri::command]
 pub async fn event_activity(
     s: State<'_, AppState>,
@@ -31,6 +31,13 @@ pub async fn event_activity(
     bucket: String,
 ) -> CmdResult<Vec<ActivityBucket>> {
     Ok(s.p.activity(&query, &bucket).await?)
+}
+
+/// When the oldest request among the events `query` selects was made: where an "All time"
+/// chart starts.
+#[tauri::command]
+pub async fn event_first_request(s: State<'_, AppState>, query: EventQuery) -> CmdResult<Option<String>> {
+    Ok(s.p.first_request_time(&query).await?)
 }
 
 /// Exports the events `query` selects after the admin picks a file; answers the path written,

@@ -1,13 +1,17 @@
 //! The activity chart's data: every bucket in the range, with the engine's counts or zero.
-import type { ActivityBucket } from "../../lib/api/backend";
+import type { ActivityBucket, Bucket } from "../../lib/api/backend";
 
 export type Bar = { start: number; success: number; failure: number };
 
-const STEP = { minute: 60_000, hour: 3_600_000 } as const;
+const STEP = { minute: 60_000, hour: 3_600_000, day: 86_400_000 } as const;
 
-/** The bucket key the engine uses for an instant: "2026-11-28T14:03:00Z" or "2026-11-28T14:00:00Z". */
-export function bucketKey(t: number, bucket: "minute" | "hour"): string {
+/**
+ * The bucket key the engine uses for an instant (UTC): "2026-11-28T14:03:00Z",
+ * "2026-11-28T14:00:00Z" or "2026-11-28T00:00:00Z".
+ */
+export function bucketKey(t: number, bucket: Bucket): string {
   const iso = new Date(t).toISOString();
+  if (bucket === "day") return `${iso.slice(0, 10)}T00:00:00Z`;
   return bucket === "hour" ? `${iso.slice(0, 13)}:00:00Z` : `${iso.slice(0, 16)}:00Z`;
 }
 
@@ -16,7 +20,7 @@ export function fillBars(
   rows: ActivityBucket[],
   since: number,
   until: number,
-  bucket: "minute" | "hour",
+  bucket: Bucket,
 ): Bar[] {
   const step = STEP[bucket];
   const byKey = new Map(rows.map((r) => [r.start, r]));

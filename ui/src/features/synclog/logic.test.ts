@@ -157,9 +157,14 @@ describe("filters", () => {
     expect(f.idp).toBe("Okta");
     expect(f.text).toBe("");
   });
-  it("buckets by minute up to six hours", () => {
-    expect(bucketFor(0, 3_600_000)).toBe("minute");
-    expect(bucketFor(0, 86_400_000)).toBe("hour");
+  it("buckets by minute up to six hours, by hour up to two weeks, then by day", () => {
+    const h = 3_600_000;
+    expect(bucketFor(0, h)).toBe("minute");
+    expect(bucketFor(0, 6 * h)).toBe("minute");
+    expect(bucketFor(0, 24 * h)).toBe("hour");
+    expect(bucketFor(0, 14 * 24 * h)).toBe("hour");
+    expect(bucketFor(0, 30 * 24 * h)).toBe("day");
+    expect(bucketFor(Date.parse("2020-01-01"), Date.parse("2026-11-29"))).toBe("day");
   });
 });
 

@@ -1,6 +1,6 @@
 //! The sync log's logic, apart from the components so vitest pins it down: the filter and its
 //! engine query, matching live events against it, the diff and quirk labels in plain words.
-import type { EventQuery, SyncEvent } from "../../lib/api/backend";
+import type { Bucket, EventQuery, SyncEvent } from "../../lib/api/backend";
 import { eventQuery } from "../../lib/api/query";
 
 export type RangePreset = "15m" | "1h" | "24h" | "7d" | "30d" | "all" | "custom";
@@ -184,9 +184,11 @@ export function matches(e: SyncEvent, f: LogFilter, now: number): boolean {
   return true;
 }
 
-/** The activity chart's bucket: minutes up to six hours, hours beyond. */
-export function bucketFor(since: number, until: number): "minute" | "hour" {
-  return until - since <= 6 * 3_600_000 ? "minute" : "hour";
+/** The activity chart's bucket: minutes up to six hours, hours up to two weeks, days beyond. */
+export function bucketFor(since: number, until: number): Bucket {
+  const span = until - since;
+  if (span <= 6 * 3_600_000) return "minute";
+  return span <= 14 * 86_400_000 ? "hour" : "day";
 }
 
 export type DiffRow =

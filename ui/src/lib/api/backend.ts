@@ -30,6 +30,9 @@ import type { Profile } from "./generated/Profile";
 import type { SimReport } from "./generated/SimReport";
 import type { TestSyncProgress } from "./generated/TestSyncProgress";
 
+/** The activity chart's bar width. */
+export type Bucket = "minute" | "hour" | "day";
+
 export type {
   Access,
   AccessRule,
@@ -102,8 +105,10 @@ export const backend = {
   mapping: () => call<MappingRow[]>("get_mapping"),
   queryEvents: (query: EventQuery) => call<EventPage>("query_events", { query }),
   /** The activity chart: requests per bucket among the events `query` selects. */
-  activity: (query: EventQuery, bucket: "minute" | "hour") =>
+  activity: (query: EventQuery, bucket: Bucket) =>
     call<ActivityBucket[]>("event_activity", { query, bucket }),
+  /** When the oldest request among the events `query` selects was made (null: none). */
+  firstRequest: (query: EventQuery) => call<string | null>("event_first_request", { query }),
   /** Asks for a file with the save dialog; answers the path written, or null if cancelled. */
   exportEvents: (query: EventQuery, format: ExportFormat) =>
     call<string | null>("export_events", { query, format }),

@@ -219,6 +219,8 @@ export function createMockEngine() {
           return { events: events.slice(0, 200), hasMore: events.length > 200 };
         case "event_activity":
           return [];
+        case "event_first_request":
+          return events.length ? events[events.length - 1]!.time : null;
         case "export_events":
         case "get_log_filter":
         case "save_log_filter":
