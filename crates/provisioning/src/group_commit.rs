@@ -109,11 +109,16 @@ impl Writer {
         let mut tx = WriteTx { guard: Some(guard), in_savepoint: false, writer: self.clone() };
         let guard = tx.guard.as_mut().expect("held");
         if guard.is_none() {
-            let mut conn = self.pool.acquire().await?;
-            sqlx::query(self.backend.begin_statement()).execute(&mut *conn).await?;
+            let conn = self.pool.acquire().await?;
             let (done, _) = watch::channel(None);
-            // Stored before the lock below, so a failure there rolls the transaction back.
+            // Stored before `BEGIN` runs: if this writer goes away while it waits for the
+            // database's lock, the statement still runs on the connection, and the group (which
+            // `WriteTx`'s drop then ends) owns the transaction, instead of a connection back in
+            // the pool holding the write lock with nobody to end it.
             **guard = Some(Group { conn: Some(conn), writers: 0, kept: 0, done });
+            if let Err(e) = sqlx::query(self.backend.begin_statement()).execute(group_conn(guard)).await {
+                return Err(fail_group(tx.guard.take().expect("held"), e.into()).await);
+            }
             if self.backend == Backend::Postgres {
                 // Selected as a boolean: `Any` reads no `void` column.
                 let locked = sqlx::query("SELECT pg_advisory_xact_lock($1) IS NULL")
@@ -162,6 +167,12 @@ impl Writer {
             let outcome = group.done.subscribe();
             drop(guard);
             if leave != Leave::Release {
+                // Nothing of this writer's to wait for; but if the writer the group goes to
+                // leaves before its turn, someone must still commit the others' changes.
+                let writer = self.clone();
+                tokio::spawn(async move {
+                    let _ = writer.await_commit(outcome).await;
+                });
                 return Ok(());
             }
             return self.await_commit(outcome).await;
@@ -252,7 +263,16 @@ pub(crate) struct WriteTx {
 impl WriteTx {
     pub(crate) async fn commit(mut self) -> Result<()> {
         let guard = self.guard.take().expect("held until commit or drop");
-        self.writer.end_turn(guard, Leave::Release).await
+        let writer = self.writer.clone();
+        // On a task of its own, so that it finishes even if the request goes away (a client
+        // disconnecting, a timeout) while the savepoint is released or the group commits. Cut
+        // short there, the turn would pass on with the group still marked open after its
+        // COMMIT ran, and the next writers' COMMIT would fail theirs (or, cut short at the
+        // release, leave the group for whoever came next to commit).
+        match tokio::spawn(async move { writer.end_turn(guard, Leave::Release).await }).await {
+            Ok(result) => result,
+            Err(e) => Err(Error::Commit(format!("the write's commit did not finish: {e}"))),
+        }
     }
 }
 
@@ -405,6 +425,96 @@ mod tests {
         put(&mut next, p.backend, "gc-3").await.unwrap();
         next.commit().await.unwrap();
         assert_eq!(keys(&p).await, ["gc-1", "gc-3"]);
+    }
+
+    /// Requests that go away while their write commits (a client gone, a timeout) break
+    /// nothing: the next writer's commit succeeds, every write whose commit returned is
+    /// stored, and no group is left open. The write that goes away is large, so that its
+    /// COMMIT takes milliseconds, and it goes away after 0.5 to 16 ms: at the release, in the
+    /// commit, or after it. On either store.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writers_gone_while_committing_break_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = open_store(dir.path(), Config::default(), Clock::system()).await.expect("store");
+        let (w, backend) = (p.writer.clone(), p.backend);
+        let mut acknowledged = vec![];
+        for (round, micros) in [500, 1_000, 2_000, 4_000, 8_000, 16_000].into_iter().enumerate() {
+            let mut big = w.begin().await.unwrap();
+            // A number of this test's own, written into the SQL.
+            let rows = format!(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+                 INSERT INTO settings (key, value) SELECT 'gc-big-{round}-' || i, 'v' FROM n"
+            );
+            sqlx::query(&rows).execute(&mut *big).await.unwrap();
+            let _gone = tokio::time::timeout(Duration::from_micros(micros), big.commit()).await;
+            let key = format!("gc-next-{round}");
+            let mut next = w.begin().await.unwrap();
+            put(&mut next, backend, &key).await.unwrap();
+            next.commit().await.expect("the next write commits");
+            acknowledged.push(key);
+        }
+        // The commits of the requests that went away finish on their own tasks.
+        for _ in 0..200 {
+            if w.turn.lock().await.is_none() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(w.turn.lock().await.is_none(), "a group was left open");
+        let stored = keys(&p).await;
+        for k in &acknowledged {
+            assert!(stored.contains(k), "{k} was acknowledged but is not stored");
+        }
+    }
+
+    /// A writer that fails after handing the group to a writer that then never arrives
+    /// (its request gone) still has the group ended: the transaction does not stay open,
+    /// holding the database's write lock, until the next write comes along.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_writer_handing_on_to_nobody_still_ends_the_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = open_store(dir.path(), Config::default(), Clock::system()).await.expect("store");
+        let w = p.writer.clone();
+        let failing = w.begin().await.unwrap();
+        w.waiting.fetch_add(1, Ordering::SeqCst);
+        drop(failing);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        w.waiting.fetch_sub(1, Ordering::SeqCst);
+        let mut ended = false;
+        for _ in 0..100 {
+            if w.turn.lock().await.is_none() {
+                ended = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(ended, "the group stayed open");
+    }
+
+    /// SQLite: a request that goes away while its write waits for the database's lock (held by
+    /// another process) leaves no connection holding that lock once it is free: the next write
+    /// goes through at once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_writer_gone_while_waiting_for_the_lock_leaves_it_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock.db");
+        let p = Provisioning::open(&path, Config::default()).await.unwrap();
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let gone = tokio::time::timeout(Duration::from_millis(200), p.writer.begin()).await;
+        assert!(gone.is_err(), "the write waited for the other process");
+        other.execute_batch("COMMIT").unwrap();
+        // Time for the abandoned BEGIN, still running on its connection, to take the lock.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let next = async {
+            let mut tx = p.writer.begin().await?;
+            put(&mut tx, p.backend, "gc-after").await?;
+            tx.commit().await
+        };
+        let done = tokio::time::timeout(Duration::from_secs(5), next).await;
+        assert!(matches!(done, Ok(Ok(()))), "the next write was held up: {done:?}");
+        assert_eq!(keys(&p).await, ["gc-after"]);
+        p.close().await;
     }
 
     /// SQLite: a write's connection commits through the WAL with a full fsync (an acknowledged
