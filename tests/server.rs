@@ -263,3 +263,42 @@ async fn cli_users_and_groups_show_access() {
     assert!(ok && csv.starts_with("id,time,idp,operation"));
     assert!(server.stop().success());
 }
+
+/// `events --follow` prints every event that arrives, in order, even when more than a page of
+/// them (1,000) land between two of its reads.
+#[tokio::test]
+async fn events_follow_prints_every_event_of_a_burst() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("follow.db");
+    let db_arg = db.to_str().unwrap();
+    let (ok, _, err) = cli(&["token", "create", "--db", db_arg, "--label", "Okta"]);
+    assert!(ok, "{err}");
+    let out_path = dir.path().join("follow.out");
+    let bin = e2e::binary("talkwriter-scim", "talkwriter-scim", "TALKWRITER_SCIM_BIN");
+    let mut follower = std::process::Command::new(bin)
+        .args(["events", "--follow", "--json", "--db", db_arg])
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .spawn()
+        .unwrap();
+    let printed = || std::fs::read_to_string(&out_path).unwrap().lines().count();
+    let started = std::time::Instant::now();
+    while printed() < 1 && started.elapsed().as_secs() < 20 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // 2,500 events (and the seed's own record) committed at once.
+    let (ok, _, err) = cli(&["seed", "--db", db_arg, "--users", "10", "--groups", "0", "--events", "2500"]);
+    assert!(ok, "{err}");
+    while printed() < 2_502 && started.elapsed().as_secs() < 30 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let _ = follower.kill();
+    let _ = follower.wait();
+    let ids: Vec<i64> = std::fs::read_to_string(&out_path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2_502, "every event printed once");
+    assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "in order, none skipped");
+}

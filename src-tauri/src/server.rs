@@ -68,11 +68,17 @@ impl Running {
     /// Stops accepting, lets in-flight requests finish (at most `grace`), and flushes the log.
     pub async fn stop(self, grace: std::time::Duration) {
         let _ = self.stop.send(());
-        match tokio::time::timeout(grace, self.task).await {
+        let mut task = self.task;
+        match tokio::time::timeout(grace, &mut task).await {
             Ok(Ok(Ok(()))) => tracing::info!("SCIM server stopped"),
             Ok(Ok(Err(e))) => tracing::warn!(error = %e, "SCIM server stopped with an error"),
             Ok(Err(e)) => tracing::warn!(error = %e, "SCIM server task failed"),
-            Err(_) => tracing::warn!("SCIM server did not stop in time"),
+            Err(_) => {
+                // Stopped rather than left running while the database closes under it.
+                tracing::warn!("SCIM server did not stop in time; stopping it");
+                task.abort();
+                let _ = task.await;
+            }
         }
     }
 }

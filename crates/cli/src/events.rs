@@ -89,9 +89,21 @@ pub async fn run(a: EventsArgs) -> Result<()> {
         // another process (the server) writes the file, which is read four times a second.
         let mut live = (p.backend() == provisioning::Backend::Postgres).then(|| p.subscribe());
         loop {
-            // What matches the filters, from the last event printed on.
+            // What matches the filters, from the last event printed on: every page of it, newest
+            // first, so that more than a page arriving between two reads are all printed.
             q.after_id = Some(last);
-            for e in p.query_events(&q).await?.events.iter().rev() {
+            let mut arrived = vec![];
+            loop {
+                let page = p.query_events(&q).await?;
+                let oldest = page.events.last().map(|e| e.id);
+                arrived.extend(page.events);
+                match oldest {
+                    Some(id) if page.has_more => q.before_id = Some(id),
+                    _ => break,
+                }
+            }
+            q.before_id = None;
+            for e in arrived.iter().rev() {
                 print_event(e, a.json)?;
                 last = last.max(e.id);
             }

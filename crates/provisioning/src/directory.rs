@@ -307,18 +307,40 @@ impl Provisioning {
         }))
     }
 
-    /// One group by id or display name (ignoring case), with a page of its members.
+    /// One group by id or display name (ignoring case), with a page of its members. Display
+    /// names need not be unique (RFC 7643 gives them no uniqueness, and an IdP's retried POST
+    /// can make a second): a name several groups share is refused with their ids, rather than
+    /// one of them picked.
     pub async fn group_detail(&self, id_or_name: &str, offset: i64, limit: i64) -> Result<Option<GroupDetail>> {
         let mut conn = self.pool.acquire().await?;
         let mode = access::rule_mode(&mut conn).await?;
-        let row: Option<GroupRow> = sqlx::query_as(&self.backend.sql(&format!(
-            "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.id = ? OR g.display_name_key = ? ORDER BY g.created LIMIT 1"
-        )))
-        .bind(id_or_name)
-        .bind(id_or_name.to_lowercase())
-        .fetch_optional(&mut *conn)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
+        let by_id: Option<GroupRow> =
+            sqlx::query_as(&self.backend.sql(&format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.id = ?")))
+                .bind(id_or_name)
+                .fetch_optional(&mut *conn)
+                .await?;
+        let row = match by_id {
+            Some(row) => row,
+            None => {
+                let mut named: Vec<GroupRow> = sqlx::query_as(&self.backend.sql(&format!(
+                    "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.display_name_key = ? ORDER BY g.created LIMIT 10"
+                )))
+                .bind(id_or_name.to_lowercase())
+                .fetch_all(&mut *conn)
+                .await?;
+                if named.len() > 1 {
+                    let ids: Vec<&str> = named.iter().map(|g| g.id.as_str()).collect();
+                    return Err(crate::Error::InvalidInput(format!(
+                        "{}{} groups are named \"{id_or_name}\"; name one by its id: {}",
+                        named.len(),
+                        if named.len() == 10 { " or more" } else { "" },
+                        ids.join(", ")
+                    )));
+                }
+                let Some(row) = named.pop() else { return Ok(None) };
+                row
+            }
+        };
         let limit = if limit <= 0 { 50 } else { limit.min(MAX_LIMIT) };
         let members: Vec<UserRow> = sqlx::query_as(&self.backend.sql(&format!(
             "SELECT {} FROM group_members gm JOIN users u ON u.id = gm.member_id

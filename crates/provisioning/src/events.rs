@@ -990,6 +990,35 @@ async fn insert_texts(conn: &mut crate::db::Conn, texts: Vec<String>) -> Result<
     Ok(())
 }
 
+/// PostgreSQL's text columns refuse NUL, so one event quoting a stray NUL from an IdP's body
+/// (its userName, say) would fail the whole batch it is written with, and SQLite's string
+/// functions stop at it. It is kept visible as U+FFFD instead.
+fn replace_nul(e: &mut SyncEvent) {
+    fn fix(s: &mut String) {
+        if s.contains('\0') {
+            *s = s.replace('\0', "\u{FFFD}");
+        }
+    }
+    for s in [&mut e.time, &mut e.method, &mut e.path, &mut e.operation, &mut e.idp, &mut e.quirks] {
+        fix(s);
+    }
+    let optional = [
+        &mut e.resource_type,
+        &mut e.target_id,
+        &mut e.target_name,
+        &mut e.user_agent,
+        &mut e.token_id,
+        &mut e.request_body,
+        &mut e.response_body,
+        &mut e.detail,
+        &mut e.diff,
+        &mut e.search,
+    ];
+    for s in optional.into_iter().flatten() {
+        fix(s);
+    }
+}
+
 /// Inserts events with multi-row INSERTs and sets their ids. One statement per 64 events, not
 /// one per event: the batch writer logs every read, and each statement is a round trip to the
 /// connection's thread.
@@ -999,6 +1028,7 @@ async fn insert_texts(conn: &mut crate::db::Conn, texts: Vec<String>) -> Result<
 /// events reach the live stream there (the writing instance's included).
 pub(crate) async fn insert_events(conn: &mut crate::db::Conn, events: &mut [SyncEvent]) -> Result<()> {
     let backend = Backend::of(conn);
+    events.iter_mut().for_each(replace_nul);
     for chunk in events.chunks_mut(EVENTS_PER_STATEMENT) {
         if backend == Backend::Sqlite {
             let mut texts: Vec<String> = chunk.iter().filter_map(|e| e.search.clone()).collect();
@@ -1085,6 +1115,10 @@ const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(100);
 /// The most events written in one transaction.
 const MAX_BATCH: usize = 1024;
 
+/// The pauses before each new attempt at a batch of events that could not be written.
+const BATCH_RETRIES: [std::time::Duration; 3] =
+    [std::time::Duration::from_millis(200), std::time::Duration::from_secs(1), std::time::Duration::from_secs(5)];
+
 /// Events deleted per write when the log is pruned. On the benchmark machine, pruning 300,000
 /// events to 1,000 took 150 such writes of about 30 ms each (commit included), 3.8 s in all;
 /// as one statement it held the database's write lock for 1.7 s. 1,000 per write halved the
@@ -1118,7 +1152,16 @@ pub(crate) async fn run_batch_writer(
             }
         }
         if !events.is_empty() || !used.is_empty() {
-            match write_batch(&writer, &mut events, &used).await {
+            // A batch that fails (the database locked by another process past the busy
+            // timeout, a PostgreSQL failover) is tried again before its events are given up.
+            let mut written = write_batch(&writer, &mut events, &used).await;
+            for pause in BATCH_RETRIES {
+                let Err(e) = &written else { break };
+                tracing::warn!(error = %e, events = events.len(), "could not write sync-log events; trying again");
+                tokio::time::sleep(pause).await;
+                written = write_batch(&writer, &mut events, &used).await;
+            }
+            match written {
                 // On PostgreSQL the listener publishes them, as it does every instance's.
                 Ok(()) if backend == Backend::Sqlite => {
                     for e in events {
@@ -1126,7 +1169,9 @@ pub(crate) async fn run_batch_writer(
                     }
                 }
                 Ok(()) => {}
-                Err(e) => tracing::error!(error = %e, "could not write sync-log events"),
+                Err(e) => {
+                    tracing::error!(error = %e, events = events.len(), "sync-log events lost: they could not be written")
+                }
             }
         }
         for w in waiters {
@@ -1318,6 +1363,25 @@ mod tests {
         assert_eq!(p.log_retention().await.unwrap(), Retention { days: Some(30), rows: Some(1000) });
         assert_eq!(p.prune_events(None, Some(2)).await.unwrap(), 3);
         assert_eq!(p.query_events(&EventQuery::default()).await.unwrap().events.len(), 2);
+        p.close().await;
+    }
+
+    /// An event quoting a NUL from an IdP's body is written (with U+FFFD in its place), and so
+    /// is the rest of its batch: on PostgreSQL the NUL failed the whole batch. On either store.
+    #[tokio::test]
+    async fn a_nul_in_a_request_loses_no_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = crate::testing::open_store(dir.path(), crate::Config::default(), crate::Clock::system()).await.unwrap();
+        let mut bad = RequestContext::new("POST", "/scim/v2/Users");
+        bad.body = Some(json!({"userName": "ada\u{0}@example.com"}));
+        p.log_request(&bad, Outcome { status: 400, detail: Some("bad\u{0}value".into()), ..Default::default() });
+        p.log_request(&RequestContext::new("GET", "/scim/v2/Users/x"), Outcome { status: 404, ..Default::default() });
+        p.flush_log().await;
+        let events = p.query_events(&EventQuery::default()).await.unwrap().events;
+        assert_eq!(events.len(), 2, "{events:?}");
+        let quoted = events.iter().find(|e| e.method == "POST").unwrap();
+        assert_eq!(quoted.target_name.as_deref(), Some("ada\u{FFFD}@example.com"));
+        assert_eq!(quoted.detail.as_deref(), Some("bad\u{FFFD}value"));
         p.close().await;
     }
 

@@ -202,7 +202,7 @@ impl Provisioning {
     pub(crate) async fn reader(&self) -> Result<read::Reader> {
         Ok(match &self.readers {
             Some(r) => read::Reader::Sqlite(r.take()?),
-            None => read::Reader::Pool(self.pool.acquire().await?),
+            None => read::Reader::Pool(read::PoolReader::new(self.pool.acquire().await?)),
         })
     }
 

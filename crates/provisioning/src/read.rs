@@ -160,6 +160,11 @@ pub(crate) struct PooledReader {
 impl Drop for PooledReader {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
+            // A snapshot left open (its request gone mid-list) must not follow the connection
+            // back to the idle list, where the next request would read old data through it.
+            if !conn.is_autocommit() && conn.execute_batch("ROLLBACK").is_err() {
+                return;
+            }
             let mut idle = self.home.idle.lock().unwrap_or_else(|e| e.into_inner());
             if idle.len() < MAX_IDLE {
                 idle.push(conn);
@@ -168,18 +173,67 @@ impl Drop for PooledReader {
     }
 }
 
+/// A pooled sqlx connection for reads. One dropped inside a snapshot is closed, not pooled.
+pub(crate) struct PoolReader {
+    conn: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+    in_snapshot: bool,
+}
+
+impl PoolReader {
+    pub(crate) fn new(conn: sqlx::pool::PoolConnection<sqlx::Any>) -> Self {
+        PoolReader { conn: Some(conn), in_snapshot: false }
+    }
+}
+
+impl Drop for PoolReader {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take()
+            && self.in_snapshot
+        {
+            drop(conn.detach());
+        }
+    }
+}
+
 /// A connection for a request's reads, from the store.
 pub(crate) enum Reader {
-    Pool(sqlx::pool::PoolConnection<sqlx::Any>),
+    Pool(PoolReader),
     Sqlite(PooledReader),
 }
 
 impl Reader {
     pub(crate) fn conn(&mut self) -> ReadConn<'_> {
         match self {
-            Reader::Pool(c) => ReadConn::Any(c),
+            Reader::Pool(r) => ReadConn::Any(r.conn.as_mut().expect("held until dropped")),
             Reader::Sqlite(r) => ReadConn::Sqlite(r.conn.as_mut().expect("held until dropped")),
         }
+    }
+
+    /// Makes the reads that follow, until [`Reader::end_snapshot`], see one state of the
+    /// database: a list's count and its page, for one, so that writes committed between the
+    /// two cannot make them disagree.
+    pub(crate) async fn begin_snapshot(&mut self) -> Result<()> {
+        match self {
+            Reader::Pool(r) => {
+                let conn = r.conn.as_mut().expect("held until dropped");
+                r.in_snapshot = true;
+                sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut **conn).await?;
+            }
+            // SQLite's read transaction takes its snapshot at its first read.
+            Reader::Sqlite(r) => r.conn.as_mut().expect("held until dropped").execute_batch("BEGIN")?,
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn end_snapshot(&mut self) -> Result<()> {
+        match self {
+            Reader::Pool(r) => {
+                sqlx::query("COMMIT").execute(&mut **r.conn.as_mut().expect("held until dropped")).await?;
+                r.in_snapshot = false;
+            }
+            Reader::Sqlite(r) => r.conn.as_mut().expect("held until dropped").execute_batch("COMMIT")?,
+        }
+        Ok(())
     }
 }
 
@@ -206,5 +260,29 @@ mod tests {
         assert!(write.to_string().contains("readonly") || write.to_string().contains("read-only"), "{write}");
         drop(reader);
         assert_eq!(p.list_tokens().await.unwrap().len(), 1);
+    }
+
+    /// Inside a snapshot a reader sees the database as it was at its first read, whatever is
+    /// committed meanwhile; after it (or when a reader is dropped inside one) reads are current
+    /// again. On either store.
+    #[tokio::test]
+    async fn a_snapshot_reads_one_state_of_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = crate::testing::open_store(dir.path(), Config::default(), Clock::system()).await.unwrap();
+        let count = "SELECT COUNT(*) FROM tokens";
+        let mut reader = p.reader().await.unwrap();
+        reader.begin_snapshot().await.unwrap();
+        assert_eq!(reader.conn().fetch_optional::<i64>(count, &[]).await.unwrap(), Some(0));
+        p.create_token("t", None).await.unwrap();
+        assert_eq!(reader.conn().fetch_optional::<i64>(count, &[]).await.unwrap(), Some(0), "the snapshot holds");
+        reader.end_snapshot().await.unwrap();
+        assert_eq!(reader.conn().fetch_optional::<i64>(count, &[]).await.unwrap(), Some(1));
+        // Dropped inside a snapshot: the next reader (the same idle connection, on SQLite) is current.
+        reader.begin_snapshot().await.unwrap();
+        assert_eq!(reader.conn().fetch_optional::<i64>(count, &[]).await.unwrap(), Some(1));
+        drop(reader);
+        p.create_token("u", None).await.unwrap();
+        let mut next = p.reader().await.unwrap();
+        assert_eq!(next.conn().fetch_optional::<i64>(count, &[]).await.unwrap(), Some(2));
     }
 }

@@ -62,6 +62,10 @@ impl Row {
     }
 }
 
+/// A PATCH removed a member who was not in the group (removed already, by an IdP's retry, or
+/// deleted since): nothing to do, and the request's other operations still apply.
+const MEMBER_NOT_IN_GROUP: &str = "member-remove-not-in-group";
+
 fn table(kind: ResourceKind) -> &'static str {
     match kind {
         ResourceKind::User => "users",
@@ -316,6 +320,10 @@ impl Provisioning {
             binds = w.binds;
         }
         let mut reader = self.reader().await?;
+        // The count and the page from one state of the database: a create committed between
+        // them would otherwise shift a far-half page (placed from the count) or make
+        // `totalResults` disagree with the page.
+        reader.begin_snapshot().await?;
         // Without a filter, no WHERE at all: SQLite then counts the b-tree's cells page by page
         // instead of visiting each row (at 1M users, under 1 ms instead of 8).
         let count_sql = match &q.filter {
@@ -348,8 +356,13 @@ impl Provisioning {
                     (true, true) => ("DESC", "ASC"),
                 };
                 let sort = q.sort_by.as_ref().map(|s| sort_expr(self.backend, kind, s, &mut args));
+                // Resources without a value sort last ascending and first descending (RFC 7644
+                // §3.4.2.3); each order is the other's exact reverse, as the far-end walk needs.
                 let order = |dir: &str| match &sort {
-                    Some(expr) => format!("{expr} {dir}, id {dir}"),
+                    Some(expr) => {
+                        let nulls = if dir == "ASC" { "LAST" } else { "FIRST" };
+                        format!("{expr} {dir} NULLS {nulls}, id {dir}")
+                    }
                     None => format!("created {dir}, id {dir}"),
                 };
                 args.push(SqlBind::Int(limit));
@@ -437,6 +450,7 @@ impl Provisioning {
             };
             resources.push(q.projection.apply(kind, r));
         }
+        reader.end_snapshot().await?;
         let mut body = json!({
             "schemas": [LIST_RESPONSE_SCHEMA],
             "totalResults": total,
@@ -705,14 +719,8 @@ impl Provisioning {
         if_match: Option<&str>,
     ) -> Result<Written> {
         let mut quirks = Quirks::default();
-        if let Some(body_id) = body.get("id").and_then(Value::as_str)
-            && body_id != id
-        {
-            return Err(ScimError::Mutability(format!(
-                "\"id\" is immutable: the body says \"{body_id}\" but the URL says \"{id}\""
-            ))
-            .into());
-        }
+        // An `id` in the body is readOnly and ignored, whatever it says (RFC 7644 §3.5.1), as
+        // on POST; the URL names the resource.
         let incoming = normalize(kind, body, &mut quirks)?;
         let mut doc = incoming.doc;
         if kind == ResourceKind::User && doc.get("active").is_none() {
@@ -839,13 +847,9 @@ impl Provisioning {
                     .backend
                     .sql(&format!("SELECT member_id FROM group_members WHERE group_id = ? AND ({})", w.clause))
                     .into_owned();
-                let ids: Vec<String> = bind_all(sqlx::query_scalar(&sql), &binds).fetch_all(&mut *conn).await?;
-                if ids.is_empty() {
-                    return Err(
-                        ScimError::NoTarget(format!("no member of the group matches the filter {filter}")).into()
-                    );
-                }
-                ids
+                // None is no error: a member already removed (an IdP's retry, or a user deleted
+                // since) is what the remove asks for, and the rest of the request still applies.
+                bind_all(sqlx::query_scalar(&sql), &binds).fetch_all(&mut *conn).await?
             }
         })
     }
@@ -883,7 +887,7 @@ impl Provisioning {
             ResourceKind::Group => None,
         };
         let (mut added, mut removed) = (Vec::new(), Vec::new());
-        for (op, ids) in outcome.member_ops.iter().zip(&selected) {
+        for op in &outcome.member_ops {
             match op {
                 MemberOp::Add(ms) => {
                     for a in self.add_members(&mut tx, id, ms, &now).await? {
@@ -892,7 +896,14 @@ impl Provisioning {
                     }
                 }
                 _ => {
-                    for r in self.remove_members(&mut tx, id, ids).await? {
+                    // Selected again here, in the order of the operations: a remove by filter
+                    // (or of every member) after an add in the same request sees that add.
+                    let ids = self.select_members(&mut tx, id, op).await?;
+                    let gone = self.remove_members(&mut tx, id, &ids).await?;
+                    if gone.is_empty() && !matches!(op, MemberOp::RemoveAll) {
+                        quirks.push(MEMBER_NOT_IN_GROUP);
+                    }
+                    for r in gone {
                         if let Some(i) = added.iter().position(|a| a == &r) {
                             added.remove(i);
                         } else {
@@ -1033,6 +1044,37 @@ mod tests {
 
     fn ids(page: &Value) -> Vec<String> {
         page["Resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect()
+    }
+
+    /// Resources without the sort attribute come last ascending and first descending (RFC
+    /// 7644 §3.4.2.3), on either store.
+    #[tokio::test]
+    async fn missing_sort_values_sort_last_ascending() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = open_store(dir.path(), Config::default(), Clock::system()).await.unwrap();
+        let ctx = RequestContext::new("POST", "/Users");
+        for (user, title) in [("a", Some("Zed")), ("b", None), ("c", Some("Amy"))] {
+            let mut body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": user});
+            if let Some(t) = title {
+                body["title"] = json!(t);
+            }
+            p.create(ResourceKind::User, &ctx, &body).await.unwrap();
+        }
+        let names = |order: &'static str| {
+            let p = p.clone();
+            async move {
+                let q = ListQuery::from_pairs([("sortBy", "title"), ("sortOrder", order)]).unwrap();
+                let page = p.list(ResourceKind::User, "", &q).await.unwrap();
+                page["Resources"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["userName"].as_str().unwrap().to_string())
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(names("ascending").await, ["c", "a", "b"]);
+        assert_eq!(names("descending").await, ["b", "a", "c"]);
     }
 
     /// Pages in the far half are read from the other end; every page must still be exactly the

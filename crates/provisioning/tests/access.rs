@@ -339,3 +339,20 @@ async fn simulated_events_are_kept_apart() {
         "the header ignores simulated requests"
     );
 }
+
+/// A group named by display name is found ignoring case; a name two groups share (an IdP's
+/// retried POST makes a second) is refused with both ids instead of one picked, and either
+/// is still found by its id.
+#[tokio::test]
+async fn a_shared_group_name_is_refused_not_guessed() {
+    let w = World::new().await;
+    let first = w.group("Staff").await;
+    assert_eq!(w.p.group_detail("staff", 0, 10).await.unwrap().unwrap().group.id, first);
+    let second = w.group("STAFF").await;
+    let e = w.p.group_detail("Staff", 0, 10).await.expect_err("ambiguous");
+    assert!(matches!(e, provisioning::Error::InvalidInput(_)), "{e:?}");
+    let msg = e.to_string();
+    assert!(msg.contains("2 groups are named") && msg.contains(&first) && msg.contains(&second), "{msg}");
+    assert_eq!(w.p.group_detail(&second, 0, 10).await.unwrap().unwrap().group.id, second);
+    assert!(w.p.group_detail("nobody", 0, 10).await.unwrap().is_none());
+}
