@@ -26,11 +26,24 @@ fn log(s: &AppState, req: &ScimRequest, status: u16) {
     );
 }
 
+/// RFC 7644 §4: a `filter` on a discovery endpoint is answered 403, so a client cannot take
+/// the unfiltered answer for a filtered one.
+fn refuse_filter(s: &AppState, req: &ScimRequest) -> Option<Response> {
+    req.param("filter")?;
+    let e = ScimError::Forbidden(
+        "discovery endpoints do not support \"filter\" (RFC 7644 §4): request them without it".into(),
+    );
+    Some(refuse(s, &req.ctx, e))
+}
+
 fn list(items: Vec<Value>) -> Value {
     json!({"schemas": [LIST_RESPONSE_SCHEMA], "totalResults": items.len(), "startIndex": 1, "itemsPerPage": items.len(), "Resources": items})
 }
 
 pub(crate) async fn service_provider_config(State(s): State<AppState>, req: ScimRequest) -> Response {
+    if let Some(refused) = refuse_filter(&s, &req) {
+        return refused;
+    }
     log(&s, &req, 200);
     let body = json!({
         "schemas": [SERVICE_PROVIDER_CONFIG_SCHEMA, LIMITS_URN],
@@ -72,11 +85,17 @@ pub(crate) async fn service_provider_config(State(s): State<AppState>, req: Scim
 }
 
 pub(crate) async fn resource_types(State(s): State<AppState>, req: ScimRequest) -> Response {
+    if let Some(refused) = refuse_filter(&s, &req) {
+        return refused;
+    }
     log(&s, &req, 200);
     scim_json(StatusCode::OK, &list(KINDS.iter().map(|k| k.to_json(&req.ctx.base_url)).collect()))
 }
 
 pub(crate) async fn resource_type(State(s): State<AppState>, ResourceId(id): ResourceId, req: ScimRequest) -> Response {
+    if let Some(refused) = refuse_filter(&s, &req) {
+        return refused;
+    }
     match KINDS.iter().find(|k| k.name().eq_ignore_ascii_case(&id)) {
         Some(k) => {
             log(&s, &req, 200);
@@ -87,11 +106,17 @@ pub(crate) async fn resource_type(State(s): State<AppState>, ResourceId(id): Res
 }
 
 pub(crate) async fn schemas(State(s): State<AppState>, req: ScimRequest) -> Response {
+    if let Some(refused) = refuse_filter(&s, &req) {
+        return refused;
+    }
     log(&s, &req, 200);
     scim_json(StatusCode::OK, &list(ALL_SCHEMAS.iter().map(|sc| sc.to_json(&req.ctx.base_url)).collect()))
 }
 
 pub(crate) async fn schema(State(s): State<AppState>, ResourceId(id): ResourceId, req: ScimRequest) -> Response {
+    if let Some(refused) = refuse_filter(&s, &req) {
+        return refused;
+    }
     match ALL_SCHEMAS.iter().find(|sc| sc.id.eq_ignore_ascii_case(&id)) {
         Some(sc) => {
             log(&s, &req, 200);

@@ -70,12 +70,26 @@ fn log_read(
     );
 }
 
-fn written(s: &AppState, req: &ScimRequest, r: provisioning::Result<Written>) -> Response {
+/// The request's `attributes` / `excludedAttributes` (RFC 7644 §3.9), read the same way for a
+/// GET and for a write that returns the resource.
+fn projection(req: &ScimRequest) -> Projection {
+    Projection::parse(req.param("attributes"), req.param("excludedAttributes"))
+}
+
+/// The answer to a create, replace or patch: the resource projected as a GET would project it
+/// (RFC 7644 §3.9 applies to "any operation that returns a resource"), with its ETag.
+fn written(
+    s: &AppState,
+    req: &ScimRequest,
+    kind: ResourceKind,
+    projection: &Projection,
+    r: provisioning::Result<Written>,
+) -> Response {
     match r {
         Ok(w) => {
             let status = StatusCode::from_u16(w.status).unwrap_or(StatusCode::OK);
-            let mut res = match &w.resource {
-                Some(body) => scim_json(status, body),
+            let mut res = match w.resource {
+                Some(body) => scim_json(status, &projection.apply(kind, body)),
                 None => status.into_response(),
             };
             if status == StatusCode::CREATED
@@ -104,7 +118,7 @@ async fn list(s: AppState, req: ScimRequest, kind: ResourceKind, q: Result<ListQ
 }
 
 async fn get_one(s: AppState, req: ScimRequest, kind: ResourceKind, id: String) -> Response {
-    let projection = Projection::parse(req.param("attributes"), req.param("excludedAttributes"));
+    let projection = projection(&req);
     match s.p.get(kind, &req.ctx.base_url, &id, &projection).await {
         Ok((body, etag)) => {
             if req
@@ -145,11 +159,12 @@ macro_rules! resource_handlers {
         }
 
         pub(crate) async fn $create(State(s): State<AppState>, req: ScimRequest) -> Response {
+            let projection = projection(&req);
             let r = match req.body() {
                 Ok(body) => s.p.create($kind, &req.ctx, body).await,
                 Err(e) => return fail(&s, &req, e),
             };
-            written(&s, &req, r)
+            written(&s, &req, $kind, &projection, r)
         }
 
         pub(crate) async fn $get(State(s): State<AppState>, ResourceId(id): ResourceId, req: ScimRequest) -> Response {
@@ -161,11 +176,12 @@ macro_rules! resource_handlers {
             ResourceId(id): ResourceId,
             req: ScimRequest,
         ) -> Response {
+            let projection = projection(&req);
             let r = match req.body() {
                 Ok(body) => s.p.replace($kind, &req.ctx, &id, body, req.if_match.as_deref()).await,
                 Err(e) => return fail(&s, &req, e),
             };
-            written(&s, &req, r)
+            written(&s, &req, $kind, &projection, r)
         }
 
         pub(crate) async fn $patch(
@@ -173,11 +189,12 @@ macro_rules! resource_handlers {
             ResourceId(id): ResourceId,
             req: ScimRequest,
         ) -> Response {
+            let projection = projection(&req);
             let r = match req.body() {
                 Ok(body) => s.p.patch($kind, &req.ctx, &id, body, req.if_match.as_deref()).await,
                 Err(e) => return fail(&s, &req, e),
             };
-            written(&s, &req, r)
+            written(&s, &req, $kind, &projection, r)
         }
 
         pub(crate) async fn $delete(

@@ -41,6 +41,39 @@ pub fn router(p: Provisioning) -> Router {
 /// The router with the given limits. Failed authentication is limited per client address only
 /// when the server provides `ConnectInfo<SocketAddr>` (as [`serve`] does).
 pub fn router_with(p: Provisioning, limits: Limits) -> Router {
+    // A `Router::layer` runs after routing, so the path is fixed in a service in front of the
+    // routes: an outer router whose only route is its fallback.
+    let routes = tower::ServiceExt::<axum::extract::Request>::map_request(routes(p, limits), collapse_slashes);
+    Router::new().fallback_service(routes)
+}
+
+/// Collapses repeated slashes in the path, before routing: a base URL pasted with a trailing
+/// slash (`https://host/scim/v2/`) makes an IdP send `/scim/v2//Users`. The query is untouched,
+/// and an encoded slash (`%2F`) is not a slash here. The sync log keeps the path as sent.
+fn collapse_slashes(mut req: axum::extract::Request) -> axum::extract::Request {
+    if !req.uri().path().contains("//") {
+        return req;
+    }
+    let mut path = String::with_capacity(req.uri().path().len());
+    for c in req.uri().path().chars() {
+        if !(c == '/' && path.ends_with('/')) {
+            path.push(c);
+        }
+    }
+    if let Some(query) = req.uri().query() {
+        path = format!("{path}?{query}");
+    }
+    let mut parts = req.uri().clone().into_parts();
+    if let Ok(pq) = path.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
+}
+
+fn routes(p: Provisioning, limits: Limits) -> Router {
     let scim = Router::new()
         .route("/ServiceProviderConfig", get(discovery::service_provider_config))
         .route("/ResourceTypes", get(discovery::resource_types))

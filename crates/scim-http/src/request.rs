@@ -141,7 +141,9 @@ impl FromRequest<AppState> for ScimRequest {
                     ScimError::Unauthorized("an Authorization: Bearer token is required".into()),
                 ));
             }
-            (Some(Err(e)), None) => return Err(refuse_auth(state, &ctx, ip, e.to_scim())),
+            (Some(Err(e)), None) => {
+                return Err(crate::error::invalid_token(refuse_auth(state, &ctx, ip, e.to_scim())));
+            }
         };
         if !enabled {
             return Err(refuse(

@@ -254,6 +254,173 @@ async fn bad_tokens_get_401() {
     );
 }
 
+/// RFC 6750 §3.1: a presented but wrong, revoked or expired token is challenged with
+/// `error="invalid_token"`; no token at all (or another scheme) gets the bare challenge.
+#[tokio::test]
+async fn bearer_challenge_names_invalid_tokens_only() {
+    let e = env().await;
+    let revoked = e.p.create_token("old", None).await.unwrap();
+    e.p.revoke_token(&revoked.info.id).await.unwrap();
+    let expires = chrono::Utc::now() + chrono::Duration::milliseconds(300);
+    let expiring = e.p.create_token("short", Some(expires)).await.unwrap();
+    let auth = format!("Bearer {}", expiring.token);
+    let r = e.raw("GET", "/scim/v2/Users", None, &[("authorization", &auth)]).await;
+    assert_eq!(r.status, StatusCode::OK, "the short-lived token works before it expires");
+    tokio::time::sleep((expires - chrono::Utc::now()).to_std().unwrap_or_default()).await;
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+
+    let bare = "Bearer realm=\"TalkWriter SCIM\"";
+    for auth in ["", "Bearer", "Basic dXNlcjpwYXNz"] {
+        let r = e.raw("GET", "/scim/v2/Users", None, &[("authorization", auth)]).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{auth:?}");
+        assert_eq!(r.headers[header::WWW_AUTHENTICATE], bare, "no bearer token presented, so no error code: {auth:?}");
+    }
+    let invalid = [
+        "Bearer twscim_wrong".to_string(),
+        "Bearer not-even-ours".to_string(),
+        format!("Bearer {}", revoked.token),
+        format!("bearer {}", expiring.token),
+    ];
+    for auth in &invalid {
+        let r = e.raw("GET", "/scim/v2/Users", None, &[("authorization", auth)]).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{auth}");
+        let challenge = r.headers[header::WWW_AUTHENTICATE].to_str().unwrap();
+        assert!(challenge.starts_with(bare), "the realm stays: {challenge}");
+        assert!(challenge.contains(", error=\"invalid_token\""), "a presented token was invalid: {challenge}");
+        assert!(!challenge.contains(&expiring.token[7..]), "the challenge never echoes the token: {challenge}");
+    }
+}
+
+/// RFC 7644 §4: a `filter` on a discovery endpoint is 403, so a client cannot mistake the
+/// unfiltered answer for a filtered one. Without a filter they still answer 200.
+#[tokio::test]
+async fn discovery_refuses_filter() {
+    let e = env().await;
+    for path in [
+        "/scim/v2/ServiceProviderConfig",
+        "/scim/v2/ResourceTypes",
+        "/scim/v2/ResourceTypes/User",
+        "/scim/v2/Schemas",
+        &format!("/scim/v2/Schemas/{USER}"),
+    ] {
+        assert_eq!(e.call("GET", path, None).await.status, StatusCode::OK, "{path} without a filter");
+        for query in ["filter=id%20eq%20%22User%22", "Filter=name%20pr", "filter="] {
+            let r = e.call("GET", &format!("{path}?{query}"), None).await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}?{query}: {}", r.body);
+            assert_eq!(r.body["status"], "403", "{}", r.body);
+            let detail = r.body["detail"].as_str().unwrap();
+            assert!(detail.contains("filter") && detail.contains("RFC 7644"), "the detail says why: {detail}");
+        }
+    }
+    assert_eq!(
+        e.call("GET", "/scim/v2/Schemas/urn:nope?filter=x", None).await.status,
+        StatusCode::FORBIDDEN,
+        "the filter is refused before the lookup"
+    );
+}
+
+/// RFC 7644 §3.9: POST, PUT and PATCH answers honour `attributes` / `excludedAttributes`
+/// exactly as GET does (the same projection), and keep their status, Location and ETag.
+#[tokio::test]
+async fn projection_on_write_responses() {
+    let e = env().await;
+    let created = e
+        .call(
+            "POST",
+            "/scim/v2/Users?attributes=userName",
+            Some(json!({"schemas":[USER],"userName":"w@x","title":"T","name":{"givenName":"W"}})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        created.body,
+        json!({"schemas":[USER],"id":id,"userName":"w@x"}),
+        "only userName and the always-returned"
+    );
+    assert_eq!(created.headers[header::LOCATION], format!("http://scim.test/scim/v2/Users/{id}"));
+    assert_eq!(created.headers[header::ETAG], "W/\"1\"");
+    let uri = format!("/scim/v2/Users/{id}");
+    let get = |q: &'static str| {
+        let uri = format!("{uri}?{q}");
+        let e = &e;
+        async move { e.call("GET", &uri, None).await.body }
+    };
+    assert_eq!(created.body, get("attributes=userName").await, "POST projects as GET does");
+
+    let put = e
+        .call(
+            "PUT",
+            &format!("{uri}?excludedAttributes=name,meta"),
+            Some(json!({"schemas":[USER],"userName":"w@x","title":"U","name":{"givenName":"V"}})),
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{}", put.body);
+    assert_eq!(put.headers[header::ETAG], "W/\"2\"");
+    assert!(put.body.get("name").is_none() && put.body.get("meta").is_none(), "excluded: {}", put.body);
+    assert_eq!(put.body["title"], "U", "the rest is returned");
+    assert_eq!(put.body, get("excludedAttributes=name,meta").await, "PUT projects as GET does");
+
+    let patch = e
+        .call(
+            "PATCH",
+            &format!("{uri}?attributes=active,name.givenName"),
+            Some(json!({"schemas":[PATCH_OP],"Operations":[{"op":"replace","path":"active","value":false}]})),
+        )
+        .await;
+    assert_eq!(patch.status, StatusCode::OK, "{}", patch.body);
+    assert_eq!(patch.body, json!({"schemas":[USER],"id":id,"active":false,"name":{"givenName":"V"}}));
+    assert_eq!(patch.body, get("attributes=active,name.givenName").await, "PATCH projects as GET does");
+
+    let unknown = e
+        .call(
+            "PATCH",
+            &format!("{uri}?attributes=noSuchAttribute"),
+            Some(json!({"schemas":[PATCH_OP],"Operations":[{"op":"replace","path":"title","value":"X"}]})),
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::OK, "an unknown name is no error on GET either");
+    assert_eq!(unknown.body, get("attributes=noSuchAttribute").await);
+
+    let group = e
+        .call(
+            "POST",
+            "/scim/v2/Groups?excludedAttributes=members",
+            Some(json!({"schemas":[GROUP],"displayName":"W","members":[{"value":id}]})),
+        )
+        .await;
+    assert_eq!(group.status, StatusCode::CREATED, "{}", group.body);
+    assert!(group.body.get("members").is_none(), "members excluded: {}", group.body);
+    assert_eq!(group.body["displayName"], "W");
+    let gid = group.body["id"].as_str().unwrap();
+    let members = e.call("GET", &format!("/scim/v2/Groups/{gid}"), None).await.body["members"].clone();
+    assert_eq!(members[0]["value"], id, "the projection shapes the answer, not what is stored");
+}
+
+/// A base URL pasted with a trailing slash (`.../scim/v2/`) makes an IdP send `//Users`: the
+/// repeated slash is collapsed before routing, the query kept, and the log keeps the path as sent.
+#[tokio::test]
+async fn repeated_slashes_reach_the_endpoint() {
+    let e = env().await;
+    let created = e.call("POST", "/scim/v2//Users", Some(json!({"schemas":[USER],"userName":"s@x"}))).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap();
+    assert_eq!(created.headers[header::LOCATION], format!("http://scim.test/scim/v2/Users/{id}"), "canonical Location");
+    let list = e.call("GET", "/scim/v2//Users?filter=userName%20eq%20%22s@x%22", None).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    assert_eq!(list.body["totalResults"], 1, "the query survives: {}", list.body);
+    let one = e.call("GET", &format!("/scim/v2//Users//{id}?attributes=userName"), None).await;
+    assert_eq!(one.body, json!({"schemas":[USER],"id":id,"userName":"s@x"}));
+    assert_eq!(e.call("GET", "//scim/v2///ServiceProviderConfig", None).await.status, StatusCode::OK);
+    let none = e.call("GET", "/scim/v2//Nothing", None).await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND, "collapsing finds only what exists");
+    let unauthenticated = e.raw("GET", "/scim/v2//Users", None, &[("authorization", "")]).await;
+    assert_eq!(unauthenticated.status, StatusCode::UNAUTHORIZED, "the collapsed path is still authenticated");
+    e.p.flush_log().await;
+    let log = e.p.query_events(&Default::default()).await.unwrap();
+    assert!(log.events.iter().any(|ev| ev.path.starts_with("/scim/v2//Users")), "the log keeps the path as sent");
+}
+
 /// Provisioning off refuses every SCIM request and changes nothing; on again, it works.
 #[tokio::test]
 async fn provisioning_switch() {
