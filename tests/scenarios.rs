@@ -377,7 +377,7 @@ async fn entra_with_flag() {
         204,
     )
     .await;
-    assert_eq!(s.members(&gid).await, [other_id.clone()]);
+    assert_eq!(s.members(&gid).await, std::slice::from_ref(&other_id));
     assert!(s.quirks_seen().contains(&"member-remove-not-in-group".to_string()));
     // The operations apply in order: an add, then a remove by filter of the same member.
     s.patch(

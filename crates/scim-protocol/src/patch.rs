@@ -128,11 +128,18 @@ struct Operation<'a> {
 
 fn parse_body<'a>(body: &'a Value, quirks: &mut Quirks) -> Result<Vec<Operation<'a>>> {
     let obj = body.as_object().ok_or_else(|| ScimError::invalid_syntax("a PATCH body must be a JSON object"))?;
-    let is_patch_op = get_ci(obj, "schemas")
-        .and_then(Value::as_array)
-        .is_some_and(|list| list.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(PATCH_OP_SCHEMA))));
-    if !is_patch_op {
-        return Err(ScimError::invalid_syntax(format!("\"schemas\" must include \"{PATCH_OP_SCHEMA}\"")));
+    match get_ci(obj, "schemas") {
+        // Okta deactivates with `{"Operations":[…]}` and no `schemas`: read it as a PatchOp.
+        None | Some(Value::Null) => quirks.push(quirks::PATCH_WITHOUT_SCHEMAS),
+        // A `schemas` naming another message is a different request sent by mistake.
+        Some(list) => {
+            let is_patch_op = list.as_array().is_some_and(|list| {
+                list.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(PATCH_OP_SCHEMA)))
+            });
+            if !is_patch_op {
+                return Err(ScimError::invalid_syntax(format!("\"schemas\" must include \"{PATCH_OP_SCHEMA}\"")));
+            }
+        }
     }
     let ops = get_ci(obj, "Operations")
         .and_then(Value::as_array)
@@ -152,6 +159,11 @@ fn parse_body<'a>(body: &'a Value, quirks: &mut Quirks) -> Result<Vec<Operation<
 fn parse_operation<'a>(v: &'a Value, quirks: &mut Quirks) -> Result<Operation<'a>> {
     let obj =
         v.as_object().ok_or_else(|| ScimError::invalid_syntax("each operation must be an object with an \"op\""))?;
+    for key in ["op", "path"] {
+        if let Some(v) = get_ci(obj, key) {
+            resource::reject_nul(v, key)?;
+        }
+    }
     let name = get_ci(obj, "op")
         .and_then(Value::as_str)
         .ok_or_else(|| ScimError::invalid_syntax("an operation needs \"op\": \"add\", \"remove\" or \"replace\""))?;
@@ -177,6 +189,9 @@ fn parse_operation<'a>(v: &'a Value, quirks: &mut Quirks) -> Result<Operation<'a
     let value = get_ci(obj, "value");
     if op != Op::Remove && value.is_none() {
         return Err(ScimError::invalid_value(format!("\"{name}\" needs a \"value\"")));
+    }
+    if let Some(v) = value {
+        resource::reject_nul(v, path.unwrap_or_default())?;
     }
     Ok(Operation { op, path, value })
 }
@@ -275,14 +290,17 @@ impl Patcher<'_> {
                 }
                 return Err(ScimError::Mutability(format!("\"id\" is readOnly and cannot be changed to {v}")));
             }
-            if let Some(ext) = self.kind.extension(key) {
-                self.apply_extension(op, ext, Some(v))?;
-                continue;
-            }
-            if key.eq_ignore_ascii_case(self.kind.core().id) && v.is_object() {
+            match resource::schema_by_urn(self.kind, key, &mut self.quirks) {
+                Some(s) if s.id != self.kind.core().id => {
+                    self.apply_extension(op, s, Some(v))?;
+                    continue;
+                }
                 // The core schema's attributes wrapped under its URN, like an extension's.
-                self.apply_pathless(op, v)?;
-                continue;
+                Some(_) if v.is_object() => {
+                    self.apply_pathless(op, v)?;
+                    continue;
+                }
+                _ => {}
             }
             let target = self.key_target(key)?;
             self.apply_attr(op, &target, Some(v))?;
@@ -298,13 +316,13 @@ impl Patcher<'_> {
             let PatchPath { attr, filter, sub_after_filter } = parse_patch_path(key)?;
             return self.resolve(attr, filter, sub_after_filter, key);
         }
-        let schemas = std::iter::once(self.kind.core()).chain(self.kind.extensions());
-        for schema in schemas {
-            if let Some(rest) = strip_prefix_ci(key, schema.id).and_then(|r| r.strip_prefix(':')) {
-                self.quirks.push(quirks::DOTTED_KEYS);
-                let (name, sub) = split_sub(rest);
-                return self.resolve(AttrPath { urn: Some(schema.id.into()), name, sub }, None, None, key);
-            }
+        // Attribute names hold no ':', so the URN is everything before the last one.
+        if let Some((urn, rest)) = key.rsplit_once(':')
+            && let Some(schema) = resource::schema_by_urn(self.kind, urn, &mut self.quirks)
+        {
+            self.quirks.push(quirks::DOTTED_KEYS);
+            let (name, sub) = split_sub(rest);
+            return self.resolve(AttrPath { urn: Some(schema.id.into()), name, sub }, None, None, key);
         }
         if strip_prefix_ci(key, "urn:").is_some() {
             // An unknown extension's object, kept as sent like any unknown attribute.
@@ -317,8 +335,10 @@ impl Patcher<'_> {
         self.resolve(AttrPath { urn: None, name, sub }, None, None, key)
     }
 
-    fn resolve_str(&self, path: &str) -> Result<Target> {
-        if let Some(ext) = self.kind.extension(path) {
+    fn resolve_str(&mut self, path: &str) -> Result<Target> {
+        if let Some(ext) = resource::schema_by_urn(self.kind, path, &mut self.quirks)
+            && ext.id != self.kind.core().id
+        {
             return Ok(Target::Extension(ext));
         }
         let PatchPath { attr, filter, sub_after_filter } = parse_patch_path(path)?;
@@ -326,7 +346,7 @@ impl Patcher<'_> {
     }
 
     fn resolve(
-        &self,
+        &mut self,
         attr: AttrPath,
         filter: Option<Filter>,
         sub_after_filter: Option<String>,
@@ -334,10 +354,10 @@ impl Patcher<'_> {
     ) -> Result<AttrTarget> {
         let (urn, def) = match &attr.urn {
             None => (None, self.kind.find_attr(None, &attr.name).map(|(_, d)| d)),
-            Some(u) if u.eq_ignore_ascii_case(self.kind.core().id) => {
-                (None, self.kind.find_attr(Some(u), &attr.name).map(|(_, d)| d))
-            }
-            Some(u) => match self.kind.extension(u) {
+            Some(u) => match resource::schema_by_urn(self.kind, u, &mut self.quirks) {
+                Some(core) if core.id == self.kind.core().id => {
+                    (None, self.kind.find_attr(Some(core.id), &attr.name).map(|(_, d)| d))
+                }
                 Some(ext) => (Some(ext.id.to_string()), ext.attr(&attr.name)),
                 // The IETF namespace holds only the schemas this server knows; anything else
                 // there (the Group URN on a user) is a mistake, not a custom extension.
@@ -676,6 +696,8 @@ impl Patcher<'_> {
                     t.text
                 ))
             })?;
+            // A filter string may spell NUL as `\u0000`; the element it seeds is written too.
+            resource::reject_nul(&Value::Object(seed.clone()), &path)?;
             let mut el = Map::new();
             merge_object(t.sub_defs(), &mut el, &seed, &path, &mut self.quirks)?;
             merge_object(t.sub_defs(), &mut el, &patch, &path, &mut self.quirks)?;
@@ -1503,6 +1525,89 @@ mod tests {
         assert!(out.quirks.is_empty());
     }
 
+    /// Okta's deactivation exactly as documented, with no `schemas`, is read as a PatchOp and
+    /// labelled; a `schemas` that names another message is still refused, since no IdP sends it.
+    #[test]
+    fn okta_patch_without_schemas() {
+        let deactivate = json!([{"op": "replace", "value": {"active": false}}]);
+        for b in [json!({ "Operations": deactivate }), json!({ "schemas": null, "Operations": deactivate })] {
+            let mut doc = bjensen();
+            let out = apply_patch(ResourceKind::User, &mut doc, SELF_ID, &b)
+                .unwrap_or_else(|e| panic!("{b} is Okta's deactivation and must apply: {e}"));
+            assert_eq!(doc, with(bjensen(), "active", json!(false)), "{b} deactivates");
+            assert_eq!(out.quirks.labels(), [quirks::PATCH_WITHOUT_SCHEMAS], "the sync log names the shape: {b}");
+        }
+        for schemas in [json!([USER_SCHEMA]), json!([]), json!(PATCH_OP_SCHEMA)] {
+            let b = json!({ "schemas": schemas, "Operations": deactivate });
+            let mut doc = bjensen();
+            let err = apply_patch(ResourceKind::User, &mut doc, SELF_ID, &b).unwrap_err();
+            assert_eq!((err.status(), err.scim_type()), (400, Some("invalidSyntax")), "{b}");
+            assert_eq!(err.to_string(), format!("\"schemas\" must include \"{PATCH_OP_SCHEMA}\""), "{b}");
+            assert_eq!(doc, bjensen(), "a refused PATCH changes nothing: {b}");
+        }
+    }
+
+    /// OneLogin's SCIM 1.1 URNs in paths, whole-extension paths and path-less keys address
+    /// the 2.0 schemas: the enterprise 1.0 URN writes under the 2.0 enterprise key.
+    #[test]
+    fn scim1_urns_in_paths() {
+        const ENT1: &str = "urn:scim:schemas:extension:enterprise:1.0";
+        let u = || json!({"schemas": [USER_SCHEMA], "userName": "a"});
+        let ops = [
+            json!([{"op": "add", "path": format!("{ENT1}:department"), "value": "Ops"}]),
+            json!([{"op": "replace", "path": ENT1, "value": {"department": "Ops"}}]),
+            json!([{"op": "replace", "value": {ENT1: {"department": "Ops"}}}]),
+            json!([{"op": "replace", "value": {format!("{ENT1}:department"): "Ops"}}]),
+            json!([{"op": "replace", "value": {"URN:SCIM:SCHEMAS:EXTENSION:ENTERPRISE:1.0:department": "Ops"}}]),
+        ];
+        for ops in ops {
+            let out = patch(
+                u(),
+                ops.clone(),
+                json!({"schemas": [USER_SCHEMA, ENT], "userName": "a", ENT: {"department": "Ops"}}),
+            );
+            assert!(has(&out, quirks::SCIM1_URN), "the sync log names the 1.1 URN: {ops}");
+        }
+        let out = patch(
+            json!({"schemas": [USER_SCHEMA, ENT], "userName": "a", ENT: {"department": "Ops", "division": "X"}}),
+            json!([{"op": "remove", "path": format!("{ENT1}:department")},
+                   {"op": "replace", "path": "urn:scim:schemas:core:1.0:displayName", "value": "Ann"}]),
+            json!({"schemas": [USER_SCHEMA, ENT], "userName": "a", ENT: {"division": "X"}, "displayName": "Ann"}),
+        );
+        assert!(has(&out, quirks::SCIM1_URN));
+    }
+
+    /// A NUL character in anything a PATCH writes is refused with invalidValue naming the
+    /// attribute, before anything is applied: PostgreSQL cannot store it.
+    #[test]
+    fn refuses_nul_in_written_values() {
+        let u = bjensen();
+        for (ops, name) in [
+            (json!([{"op": "replace", "path": "displayName", "value": "A\u{0}"}]), "\"displayName\" contains"),
+            (json!([{"op": "replace", "value": {"active": false, "userName": "b\u{0}"}}]), "\"userName\""),
+            (json!([{"op": "add", "value": {"name": {"givenName": "\u{0}"}}}]), "\"name.givenName\""),
+            (json!([{"op": "add", "path": "emails", "value": [{"value": "a\u{0}@x"}]}]), "\"emails.value\""),
+            (json!([{"op": "add", "path": "emails[type eq \"work\"].value", "value": "\u{0}"}]), "].value\""),
+            (json!([{"op": "add", "value": {ENT: {"department": "O\u{0}ps"}}}]), &format!("\"{ENT}:department\"")),
+            (json!([{"op": "add", "value": {"custom": {"deep": ["x", {"y": "\u{0}"}]}}}]), "\"custom.deep.y\""),
+            (json!([{"op": "add", "value": {"bad\u{0}key": 1}}]), "the attribute name \"bad\\u0000key\""),
+            (json!([{"op": "add", "path": "title\u{0}", "value": "x"}]), "\"path\""),
+            (json!([{"op": "add", "path": r#"emails[type eq "w\u0000"].value"#, "value": "a@x"}]), ".type\""),
+        ] {
+            let err = patch_err(u.clone(), ops.clone(), "invalidValue");
+            let detail = err.to_string();
+            assert_eq!(err.status(), 400);
+            assert!(detail.starts_with("Operations[0]: "), "the detail names the operation: {detail}");
+            assert!(detail.contains(name), "the detail names {name}: {detail}");
+            assert!(detail.contains("NUL character (U+0000)"), "the detail says what is wrong: {detail}");
+            assert!(!detail.contains('\0'), "the detail itself must be storable: {detail:?}");
+        }
+        let g = json!({"schemas": [GROUP_SCHEMA], "displayName": "Eng"});
+        let ops = json!([{"op": "add", "path": "members", "value": [{"value": "u1", "display": "A\u{0}"}]}]);
+        let err = patch_err_kind(ResourceKind::Group, g, ops, "invalidValue");
+        assert!(err.to_string().contains("\"members.display\""), "{err}");
+    }
+
     /// Okta renames with `{id, displayName}` and sends every membership change with it: the id is
     /// ignored, and membership changes only by the ops that name `members`.
     #[test]
@@ -1654,7 +1759,10 @@ mod tests {
     fn syntax_path_and_target_errors() {
         let u = bjensen();
         for (b, scim_type) in [
-            (json!({"Operations": [{"op": "add", "path": "title", "value": "x"}]}), "invalidSyntax"),
+            (
+                json!({"schemas": [USER_SCHEMA], "Operations": [{"op": "add", "path": "title", "value": "x"}]}),
+                "invalidSyntax",
+            ),
             (json!({"schemas": [PATCH_OP_SCHEMA], "Operations": []}), "invalidSyntax"),
             (json!({"schemas": [PATCH_OP_SCHEMA], "Operations": [{"op": "move", "path": "title"}]}), "invalidSyntax"),
             (json!({"schemas": [PATCH_OP_SCHEMA], "Operations": [{"path": "title"}]}), "invalidSyntax"),

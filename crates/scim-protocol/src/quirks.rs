@@ -41,9 +41,13 @@ pub const EXTRA_SCHEMA_URN: &str = "entra-extra-schema-urn";
 pub const RENAME_WITH_ID: &str = "okta-rename-with-id";
 /// Okta: group members added without `type`; defaulted to `User`.
 pub const MEMBER_TYPE_DEFAULT: &str = "okta-member-type-defaulted";
+/// Okta: a PATCH body with no `schemas`, as its deactivation
+/// `{"Operations":[{"op":"replace","value":{"active":false}}]}`; read as a PatchOp.
+pub const PATCH_WITHOUT_SCHEMAS: &str = "okta-patch-without-schemas";
 /// Okta: `Content-Type: text/json` or another JSON type instead of `application/scim+json`.
 pub const JSON_CONTENT_TYPE: &str = "okta-json-content-type";
-/// OneLogin: a SCIM 1.1 schema URN on a 2.0 endpoint.
+/// OneLogin: a SCIM 1.1 schema URN on a 2.0 endpoint, in `schemas`, as a key or in a PATCH path;
+/// the core 1.0 URN is read as the core schema, the enterprise 1.0 URN as the 2.0 extension.
 pub const SCIM1_URN: &str = "onelogin-scim1-urn";
 /// A readOnly attribute (`id`, `meta`, `groups`) in a POST or PUT body was ignored.
 pub const READ_ONLY_IGNORED: &str = "read-only-ignored";

@@ -6,10 +6,10 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{Result, ScimError};
 use crate::quirks::{self, Quirks};
-use crate::schema::{AttrDef, AttrType, Mutability, ResourceKind, Returned};
-
-/// SCIM 1.1 core URNs some OneLogin templates still send on a 2.0 endpoint.
-const SCIM1_URNS: &[&str] = &["urn:scim:schemas:core:1.0", "urn:scim:schemas:extension:enterprise:1.0"];
+use crate::schema::{
+    ALL_SCHEMAS, AttrDef, AttrType, Mutability, ResourceKind, Returned, SCIM1_CORE_SCHEMA, SCIM1_ENTERPRISE_SCHEMA,
+    SchemaDef,
+};
 
 /// A validated POST or PUT body.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,12 +80,80 @@ pub fn key_ci(obj: &Map<String, Value>, name: &str) -> Option<String> {
     obj.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()
 }
 
+/// The schema of `kind` that `urn` names, ignoring case: the core schema or an extension, by
+/// its 2.0 URN or by the SCIM 1.1 URN OneLogin templates send for it (labelled).
+pub fn schema_by_urn(kind: ResourceKind, urn: &str, quirks: &mut Quirks) -> Option<&'static SchemaDef> {
+    if urn.eq_ignore_ascii_case(kind.core().id) {
+        return Some(kind.core());
+    }
+    if let Some(ext) = kind.extension(urn) {
+        return Some(ext);
+    }
+    let schema = kind.scim1_schema(urn)?;
+    quirks.push(quirks::SCIM1_URN);
+    Some(schema)
+}
+
+/// Refuses a string holding the NUL character (U+0000) anywhere in `value`, object keys
+/// included: PostgreSQL's text and jsonb cannot store it, so it would fail the write with a 500
+/// and every later jsonb filter. `path` names `value` in the detail (`""` for a whole resource).
+/// POST, PUT and every PATCH value go through this one check.
+pub fn reject_nul(value: &Value, path: &str) -> Result<()> {
+    let Some(trail) = nul_trail(value) else {
+        return Ok(());
+    };
+    let mut name = path.to_string();
+    let (keys, in_key) = trail;
+    for key in keys.iter().rev() {
+        let key = key.replace('\0', "\\u0000");
+        name = match name.as_str() {
+            "" => key,
+            // `urn:…:enterprise:2.0:User:department`, as a PATCH path would name it.
+            urn if is_schema_urn(urn) => format!("{urn}:{key}"),
+            parent => format!("{parent}.{key}"),
+        };
+    }
+    let name = if name.is_empty() { "value".to_string() } else { name };
+    let what = if in_key { "the attribute name " } else { "" };
+    Err(ScimError::invalid_value(format!(
+        "{what}\"{name}\" contains the NUL character (U+0000), which cannot be stored"
+    )))
+}
+
+/// The object keys leading to the first NUL in `v`, innermost first, and whether the NUL is in
+/// the last key rather than in a string value. Paths are only built once one is found.
+fn nul_trail(v: &Value) -> Option<(Vec<&str>, bool)> {
+    match v {
+        Value::String(s) => s.contains('\0').then(|| (Vec::new(), false)),
+        Value::Array(items) => items.iter().find_map(nul_trail),
+        Value::Object(obj) => obj.iter().find_map(|(k, v)| {
+            if k.contains('\0') {
+                return Some((vec![k.as_str()], true));
+            }
+            let (mut keys, in_key) = nul_trail(v)?;
+            keys.push(k);
+            Some((keys, in_key))
+        }),
+        _ => None,
+    }
+}
+
+fn is_schema_urn(s: &str) -> bool {
+    ALL_SCHEMAS
+        .iter()
+        .map(|d| d.id)
+        .chain([SCIM1_CORE_SCHEMA, SCIM1_ENTERPRISE_SCHEMA])
+        .any(|u| u.eq_ignore_ascii_case(s))
+}
+
 /// Validates a POST or PUT body for `kind` into the document to store.
 ///
 /// readOnly attributes (`id`, `meta`, `groups`) are ignored as RFC 7644 §3.3 says; `password` is
-/// accepted and never stored; unknown attributes are kept as sent.
+/// accepted and never stored; unknown attributes are kept as sent. Attributes under the SCIM 1.1
+/// enterprise URN (OneLogin) are stored under the 2.0 one.
 pub fn normalize(kind: ResourceKind, body: &Value, quirks: &mut Quirks) -> Result<Incoming> {
     let obj = body.as_object().ok_or_else(|| ScimError::invalid_syntax("the request body must be a JSON object"))?;
+    reject_nul(body, "")?;
     let schemas = check_schemas(kind, obj, quirks)?;
 
     let mut doc = Map::new();
@@ -94,14 +162,19 @@ pub fn normalize(kind: ResourceKind, body: &Value, quirks: &mut Quirks) -> Resul
         if key.eq_ignore_ascii_case("schemas") {
             continue;
         }
-        if let Some(ext) = kind.extension(key) {
+        if let Some(ext) = schema_by_urn(kind, key, quirks).filter(|s| s.id != kind.core().id) {
             let v = match value {
                 Value::Null => continue,
                 Value::Object(inner) => coerce_object(ext.attributes, inner, ext.id, quirks)?,
                 _ => return Err(ScimError::invalid_value(format!("\"{}\" must be an object", ext.id))),
             };
-            if v.as_object().is_some_and(|m| !m.is_empty()) {
-                doc.insert(ext.id.to_string(), v);
+            match (doc.get_mut(ext.id), v) {
+                // The 1.1 and the 2.0 key in one body: their attributes merge.
+                (Some(Value::Object(cur)), Value::Object(attrs)) => cur.extend(attrs),
+                (_, v) if v.as_object().is_some_and(|m| !m.is_empty()) => {
+                    doc.insert(ext.id.to_string(), v);
+                }
+                _ => {}
             }
             continue;
         }
@@ -181,16 +254,13 @@ fn check_schemas(kind: ResourceKind, obj: &Map<String, Value>, quirks: &mut Quir
     let mut others = vec![];
     for s in list {
         let s = s.as_str().ok_or_else(|| ScimError::invalid_syntax("\"schemas\" must hold strings"))?;
-        if s.eq_ignore_ascii_case(kind.core().id) {
-            core = true;
-        } else if SCIM1_URNS.iter().any(|u| u.eq_ignore_ascii_case(s)) {
-            quirks.push(quirks::SCIM1_URN);
-            core = true;
-        } else if let Some(ext) = kind.extension(s) {
-            others.push(ext.id.to_string());
-        } else {
-            quirks.push(quirks::EXTRA_SCHEMA_URN);
-            others.push(s.to_string());
+        match schema_by_urn(kind, s, quirks) {
+            Some(schema) if schema.id == kind.core().id => core = true,
+            Some(ext) => others.push(ext.id.to_string()),
+            None => {
+                quirks.push(quirks::EXTRA_SCHEMA_URN);
+                others.push(s.to_string());
+            }
         }
     }
     if !core {
@@ -564,6 +634,77 @@ mod tests {
         assert_eq!(doc[urn]["manager"], json!({"value": "boss-id"}));
         assert_eq!(doc["schemas"], json!([crate::schema::USER_SCHEMA, urn]));
         assert!(q.labels().contains(&quirks::MANAGER_STRING));
+    }
+
+    /// OneLogin's SCIM 1.1 URNs: the enterprise 1.0 object is stored under the 2.0 URN, both in
+    /// `schemas` and as the key, so a 2.0 filter on `department` finds the user.
+    #[test]
+    fn scim1_enterprise_urn() {
+        let ent = crate::schema::ENTERPRISE_USER_SCHEMA;
+        let ent1 = "urn:scim:schemas:extension:enterprise:1.0";
+        let (doc, q) = user(json!({
+            "schemas": ["urn:scim:schemas:core:1.0", ent1], "userName": "a",
+            ent1: {"department": "Ops", "manager": {"value": "boss-id", "displayName": "Boss"}}
+        }))
+        .unwrap();
+        assert_eq!(
+            doc,
+            json!({"schemas": [crate::schema::USER_SCHEMA, ent], "userName": "a",
+                   ent: {"department": "Ops", "manager": {"value": "boss-id"}}}),
+            "the 1.1 object is validated as the 2.0 extension and stored under its URN"
+        );
+        assert_eq!(q.labels(), [quirks::SCIM1_URN], "the sync log names the 1.1 URN");
+        let filter = crate::parse_filter(&format!("{ent}:department eq \"Ops\"")).unwrap();
+        assert!(crate::matches(ResourceKind::User, &doc, &filter), "a 2.0 filter finds the 1.1 department");
+
+        // Both keys in one body merge; the 2.0 schema is listed once.
+        let (doc, _) = user(json!({
+            "schemas": [crate::schema::USER_SCHEMA, ent, ent1], "userName": "a",
+            ent: {"division": "X"}, ent1: {"department": "Ops"}
+        }))
+        .unwrap();
+        assert_eq!(doc["schemas"], json!([crate::schema::USER_SCHEMA, ent]));
+        assert_eq!(doc[ent], json!({"division": "X", "department": "Ops"}));
+        assert!(doc.get(ent1).is_none(), "nothing is stored under the 1.1 key");
+    }
+
+    /// A NUL character anywhere in a POST or PUT body is refused with invalidValue naming the
+    /// attribute: PostgreSQL cannot store it, and the detail itself must stay storable.
+    #[test]
+    fn refuses_nul() {
+        let ent = crate::schema::ENTERPRISE_USER_SCHEMA;
+        let base = || json!({"schemas": [crate::schema::USER_SCHEMA], "userName": "a"});
+        let with = |key: &str, v: Value| {
+            let mut b = base();
+            b[key] = v;
+            b
+        };
+        for (body, needle) in [
+            (with("userName", json!("a\u{0}b")), "\"userName\" contains"),
+            (with("displayName", json!("\u{0}")), "\"displayName\" contains"),
+            (with("name", json!({"givenName": "A\u{0}"})), "\"name.givenName\""),
+            (with("emails", json!([{"value": "a@x", "type": "work\u{0}"}])), "\"emails.type\""),
+            (with(ent, json!({"manager": {"value": "b\u{0}"}})), &format!("\"{ent}:manager.value\"")),
+            (with("custom", json!({"x": [["\u{0}"]]})), "\"custom.x\""),
+            (with("password", json!("p\u{0}")), "\"password\""),
+            (with("schemas", json!([crate::schema::USER_SCHEMA, "urn:x\u{0}"])), "\"schemas\""),
+            (with("k\u{0}", json!(1)), "the attribute name \"k\\u0000\""),
+        ] {
+            let err = user(body.clone()).unwrap_err();
+            assert_eq!((err.status(), err.scim_type()), (400, Some("invalidValue")), "{body}");
+            let detail = err.to_string();
+            assert!(detail.contains(needle), "the detail names {needle}: {detail}");
+            assert!(detail.contains("NUL character (U+0000)"), "the detail says what is wrong: {detail}");
+            assert!(!detail.contains('\0'), "the detail itself must be storable: {detail:?}");
+        }
+        let err = normalize(
+            ResourceKind::Group,
+            &json!({"schemas": [crate::schema::GROUP_SCHEMA], "displayName": "G",
+                    "members": [{"value": "u1", "display": "A\u{0}"}]}),
+            &mut Quirks::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("\"members.display\""), "group members are checked too: {err}");
     }
 
     /// Projection keeps `id` and `schemas`, and handles sub-attributes and exclusions.

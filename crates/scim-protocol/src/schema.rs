@@ -13,6 +13,10 @@ pub const SEARCH_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:S
 pub const SERVICE_PROVIDER_CONFIG_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 pub const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 pub const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
+/// SCIM 1.1's core schema, one URN for users and groups. OneLogin templates still send it.
+pub const SCIM1_CORE_SCHEMA: &str = "urn:scim:schemas:core:1.0";
+/// SCIM 1.1's enterprise extension, which became [`ENTERPRISE_USER_SCHEMA`].
+pub const SCIM1_ENTERPRISE_SCHEMA: &str = "urn:scim:schemas:extension:enterprise:1.0";
 
 /// An attribute's data type (RFC 7643 §2.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -442,5 +446,17 @@ impl ResourceKind {
     /// The extension schema whose URN this is, ignoring case.
     pub fn extension(self, urn: &str) -> Option<&'static SchemaDef> {
         self.extensions().iter().find(|s| s.id.eq_ignore_ascii_case(urn))
+    }
+
+    /// The schema of this resource a SCIM 1.1 URN stands for, ignoring case: the core 1.0 URN
+    /// is the core schema, the enterprise 1.0 URN the enterprise extension (users only).
+    pub fn scim1_schema(self, urn: &str) -> Option<&'static SchemaDef> {
+        if urn.eq_ignore_ascii_case(SCIM1_CORE_SCHEMA) {
+            Some(self.core())
+        } else if urn.eq_ignore_ascii_case(SCIM1_ENTERPRISE_SCHEMA) {
+            self.extension(ENTERPRISE_USER_SCHEMA)
+        } else {
+            None
+        }
     }
 }

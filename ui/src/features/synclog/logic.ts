@@ -243,11 +243,15 @@ export const QUIRKS: Readonly<Record<string, string>> = {
   "okta-rename-with-id":
     "Okta renamed the group with a replace that repeats its id; members were left as they were.",
   "okta-member-type-defaulted": "Okta added members without a type; they were taken as users.",
+  "okta-patch-without-schemas":
+    "Okta sent a change without naming the PATCH message schema; it was read as a PATCH.",
   "okta-json-content-type":
     "Okta sent a JSON content type other than application/scim+json; it was accepted.",
   "onelogin-scim1-urn": "OneLogin sent a SCIM 1.1 schema URN; it was read as SCIM 2.0.",
   "read-only-ignored":
     "The request set read-only attributes (id, meta or groups); they were ignored.",
+  "member-remove-not-in-group":
+    "The request removed a member who was not in the group (already removed, or deleted); nothing to do.",
 };
 
 export function parseQuirks(json: string): Array<{ label: string; meaning: string }> {
