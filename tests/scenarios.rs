@@ -379,6 +379,9 @@ async fn entra_with_flag() {
     .await;
     assert_eq!(s.members(&gid).await, std::slice::from_ref(&other_id));
     assert!(s.quirks_seen().contains(&"member-remove-not-in-group".to_string()));
+    // A filter written to break out of its SQL removes nobody (and is no error: nobody matched).
+    s.patch(&format!("/Groups/{gid}"), json!([{"op":"remove","path":"members[value eq \"x' OR '1'='1\"]"}]), 204).await;
+    assert_eq!(s.members(&gid).await, std::slice::from_ref(&other_id));
     // The operations apply in order: an add, then a remove by filter of the same member.
     s.patch(
         &format!("/Groups/{gid}"),
