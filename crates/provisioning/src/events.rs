@@ -153,8 +153,13 @@ pub(crate) enum LogMsg {
 /// The channel to the batch writer and the live broadcast.
 #[derive(Clone)]
 pub(crate) struct EventBus {
-    pub(crate) batch: mpsc::UnboundedSender<LogMsg>,
+    pub(crate) batch: mpsc::Sender<LogMsg>,
     pub(crate) live: broadcast::Sender<SyncEvent>,
+    /// Requests whose events found the queue full (see `Config::log_queue`), since the
+    /// writer last recorded the loss.
+    pub(crate) dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Told each time the writer takes events off the queue (see `wait_for_log_room`).
+    pub(crate) room: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// Recognises the IdP from the User-Agent, then from request shapes.
@@ -430,13 +435,36 @@ impl Provisioning {
             time: self.clock.stamp(),
             latency_ms: ctx.started.elapsed().as_secs_f64() * 1000.0,
         };
-        let _ = self.events.batch.send(LogMsg::Request(Box::new(pending)));
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.events.batch.try_send(LogMsg::Request(Box::new(pending)))
+        {
+            self.events.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Waits, at most a second, while the sync log's queue has less than [`LOG_HEADROOM`]
+    /// places left: the SCIM server calls it before it serves a request. When IdPs send
+    /// requests faster than their events can be written, they are slowed to the log's pace
+    /// instead of their events being dropped; only a database stalled for longer than that
+    /// (locked by another process, say) costs events, and those are counted in the log.
+    pub async fn wait_for_log_room(&self) {
+        let room = |b: &mpsc::Sender<LogMsg>| b.capacity() >= LOG_HEADROOM.min(b.max_capacity());
+        if room(&self.events.batch) {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+        loop {
+            // Created before the check: a wake-up between the two is not missed.
+            let drained = self.events.room.notified();
+            if room(&self.events.batch) || tokio::time::timeout_at(deadline, drained).await.is_err() {
+                return;
+            }
+        }
     }
 
     /// Waits until every batched event so far is in the database.
     pub async fn flush_log(&self) {
         let (tx, rx) = oneshot::channel();
-        if self.events.batch.send(LogMsg::Flush(tx)).is_ok() {
+        if self.events.batch.send(LogMsg::Flush(tx)).await.is_ok() {
             let _ = rx.await;
         }
     }
@@ -1115,6 +1143,10 @@ const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(100);
 /// The most events written in one transaction.
 const MAX_BATCH: usize = 1024;
 
+/// Places the sync log's queue keeps free for the requests in flight: a request logs one event,
+/// or two (an authentication failure that starts a block).
+pub const LOG_HEADROOM: usize = 1_024;
+
 /// The pauses before each new attempt at a batch of events that could not be written.
 const BATCH_RETRIES: [std::time::Duration; 3] =
     [std::time::Duration::from_millis(200), std::time::Duration::from_secs(1), std::time::Duration::from_secs(5)];
@@ -1127,9 +1159,12 @@ const PRUNE_CHUNK: i64 = 2_000;
 
 pub(crate) async fn run_batch_writer(
     writer: crate::group_commit::Writer,
-    mut rx: mpsc::UnboundedReceiver<LogMsg>,
+    mut rx: mpsc::Receiver<LogMsg>,
     live: broadcast::Sender<SyncEvent>,
+    bus: (std::sync::Arc<std::sync::atomic::AtomicU64>, std::sync::Arc<tokio::sync::Notify>),
+    clock: crate::Clock,
 ) {
+    let (dropped, room) = bus;
     let backend = writer.backend();
     let mut buf = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut buf, MAX_BATCH).await > 0 {
@@ -1141,6 +1176,8 @@ pub(crate) async fn run_batch_writer(
                 Ok(_) => {}
             }
         }
+        // Places freed on the queue: requests waiting for room go on.
+        room.notify_waiters();
         let mut waiters = vec![];
         let mut events = vec![];
         let mut used = vec![];
@@ -1150,6 +1187,10 @@ pub(crate) async fn run_batch_writer(
                 LogMsg::TokenUsed { id, at } => used.push((id, at)),
                 LogMsg::Flush(w) => waiters.push(w),
             }
+        }
+        let lost = dropped.swap(0, std::sync::atomic::Ordering::Relaxed);
+        if lost > 0 {
+            events.push(overflow_event(lost, clock.stamp()));
         }
         if !events.is_empty() || !used.is_empty() {
             // A batch that fails (the database locked by another process past the busy
@@ -1182,6 +1223,22 @@ pub(crate) async fn run_batch_writer(
 
 /// Writes a batch of read and refusal events, as a write of its own in the group commit: it
 /// commits with the writes queued beside it, at the same durability.
+/// The record of requests whose events were dropped because the queue to the writer was full:
+/// in the audit trail, so the gap in the log is explained where an admin looks.
+fn overflow_event(lost: u64, time: String) -> SyncEvent {
+    let outcome = Outcome {
+        operation: Some("Sync Log Overflow".into()),
+        status: 200,
+        detail: Some(format!(
+            "{lost} request(s) were answered but not recorded: the sync log could not keep up (the database was busy)"
+        )),
+        ..Default::default()
+    };
+    let mut event = event_from(&RequestContext::new("ADMIN", ""), &outcome, time, 0.0);
+    event.idp = "TalkWriter Admin".into();
+    event
+}
+
 /// One transaction in the write turn: the events, and the tokens' `last_used` (token id, time).
 async fn write_batch(
     writer: &crate::group_commit::Writer,
@@ -1363,6 +1420,87 @@ mod tests {
         assert_eq!(p.log_retention().await.unwrap(), Retention { days: Some(30), rows: Some(1000) });
         assert_eq!(p.prune_events(None, Some(2)).await.unwrap(), 3);
         assert_eq!(p.query_events(&EventQuery::default()).await.unwrap().events.len(), 2);
+        p.close().await;
+    }
+
+    /// A request waits for room on the log's queue while it is nearly full, and goes on as soon
+    /// as the writer takes events off it; with the writer stalled, it waits at most a second.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn requests_wait_for_room_on_the_log_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::Config { log_queue: LOG_HEADROOM + 50, ..crate::Config::default() };
+        let p = crate::testing::open_store(dir.path(), config, crate::Clock::system()).await.unwrap();
+        let read = |i: usize| {
+            p.log_request(
+                &RequestContext::new("GET", &format!("/scim/v2/Users/u{i}")),
+                Outcome { status: 200, ..Default::default() },
+            )
+        };
+        let started = std::time::Instant::now();
+        p.wait_for_log_room().await;
+        assert!(started.elapsed() < std::time::Duration::from_millis(500), "room at once on an empty queue");
+        let stall = p.begin_write().await.unwrap();
+        // The writer takes the first and then waits for the turn; the next 100 stay queued.
+        read(0);
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        (1..=100).for_each(read);
+        let waiter = {
+            let p = p.clone();
+            tokio::spawn(async move { p.wait_for_log_room().await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(!waiter.is_finished(), "the request waits while the queue is nearly full");
+        stall.commit().await.unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiter).await.expect("released").unwrap();
+        p.flush_log().await;
+        let logged = p.query_events(&EventQuery { limit: Some(1000), ..Default::default() }).await.unwrap().events;
+        assert_eq!(logged.iter().filter(|e| e.method == "GET").count(), 101, "nothing dropped");
+
+        // Stalled for good: the wait ends after a second anyway.
+        let stall = p.begin_write().await.unwrap();
+        read(200);
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        (201..=300).for_each(read);
+        let started = std::time::Instant::now();
+        p.wait_for_log_room().await;
+        let waited = started.elapsed();
+        assert!(
+            waited >= std::time::Duration::from_millis(900) && waited < std::time::Duration::from_secs(5),
+            "{waited:?}"
+        );
+        stall.commit().await.unwrap();
+        p.close().await;
+    }
+
+    /// With the database stalled, requests beyond the log's queue are dropped rather than held
+    /// in memory, and the log records how many: every request is either an event or counted.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_log_queue_drops_and_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::Config { log_queue: 50, ..crate::Config::default() };
+        let p = crate::testing::open_store(dir.path(), config, crate::Clock::system()).await.unwrap();
+        let stall = p.begin_write().await.unwrap();
+        // More than the writer takes into one batch (`MAX_BATCH`) and the queue holds together.
+        let total = MAX_BATCH + 1_000;
+        for i in 0..total {
+            let ctx = RequestContext::new("GET", &format!("/scim/v2/Users/u{i}"));
+            p.log_request(&ctx, Outcome { status: 200, ..Default::default() });
+        }
+        stall.commit().await.unwrap();
+        p.flush_log().await;
+        let count = |sql: &str| {
+            let (p, sql) = (p.clone(), sql.to_string());
+            async move { sqlx::query_scalar::<_, i64>(&sql).fetch_one(&p.pool).await.unwrap() as usize }
+        };
+        let recorded = count("SELECT COUNT(*) FROM events WHERE method = 'GET'").await;
+        let overflow = EventQuery { operation: Some("Sync Log Overflow".into()), ..Default::default() };
+        let overflow = p.query_events(&overflow).await.unwrap().events;
+        assert_eq!(overflow.len(), 1, "one record of the loss");
+        let detail = overflow[0].detail.as_deref().unwrap();
+        let lost: usize = detail.split(' ').next().unwrap().parse().unwrap();
+        assert!(lost >= 1_000 - 50, "{detail}");
+        assert_eq!(recorded + lost, total, "every request an event or counted: {detail}");
+        assert_eq!(overflow[0].idp, "TalkWriter Admin");
         p.close().await;
     }
 

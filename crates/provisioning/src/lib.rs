@@ -93,11 +93,16 @@ pub struct Config {
     /// under load; the desktop app maps none, since every mapped page it reads counts in its
     /// resident memory for as long as the app runs.
     pub sqlite_mmap_bytes: u64,
+    /// Requests waiting for the sync log's writer, at most. Past it (the database stalled
+    /// while IdPs keep reading) a request's event is dropped and counted, and the log says
+    /// how many were lost, rather than memory growing until the process dies. 32,768 is
+    /// seconds of the heaviest read load measured, at a few KiB each.
+    pub log_queue: usize,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { max_connections: 8, log_reads: true, sqlite_mmap_bytes: 1 << 30 }
+        Config { max_connections: 8, log_reads: true, sqlite_mmap_bytes: 1 << 30, log_queue: 32_768 }
     }
 }
 
@@ -172,10 +177,13 @@ impl Provisioning {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
             Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
         }
-        let (batch, rx) = mpsc::unbounded_channel();
+        let (batch, rx) = mpsc::channel(config.log_queue.max(1));
         let (live, _) = broadcast::channel(1024);
+        let dropped = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let room = std::sync::Arc::new(tokio::sync::Notify::new());
         let writer = group_commit::Writer::new(pool.clone(), backend);
-        tokio::spawn(events::run_batch_writer(writer.clone(), rx, live.clone()));
+        let bus = (dropped.clone(), room.clone());
+        tokio::spawn(events::run_batch_writer(writer.clone(), rx, live.clone(), bus, clock.clone()));
         if let Some(url) = url.filter(|_| backend == Backend::Postgres) {
             // Every instance's events, this one's included, reach its live stream through the
             // database, so followers on any instance see them all.
@@ -187,7 +195,7 @@ impl Provisioning {
             writer,
             readers,
             clock,
-            events: events::EventBus { batch, live },
+            events: events::EventBus { batch, live, dropped, room },
             config,
             token_use: Default::default(),
         })

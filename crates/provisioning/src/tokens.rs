@@ -360,7 +360,8 @@ impl Provisioning {
             // request does not wait for a write, and the requests that find the time stale at
             // the same moment (every one in flight, under an IdP's load) do not each write it,
             // nor wait on the database's write lock behind the writers that hold it.
-            let _ = self.events.batch.send(LogMsg::TokenUsed { id: info.id.clone(), at: stamp(now) });
+            // Dropped if the queue is full (see `Config::log_queue`): the next claim asks again.
+            let _ = self.events.batch.try_send(LogMsg::TokenUsed { id: info.id.clone(), at: stamp(now) });
         }
         Ok(info)
     }

@@ -115,7 +115,18 @@ fn routes(p: Provisioning, limits: Limits) -> Router {
             limits.request_timeout,
         ))
         .layer(axum::middleware::map_response(limits::timeout_body))
+        // Before a request is served, room for its sync-log event (see `wait_for_log_room`).
+        .layer(axum::middleware::from_fn_with_state(p.clone(), log_room))
         .with_state(AppState { p, auth_failures: limits::AuthFailures::new(&limits), limits })
+}
+
+async fn log_room(
+    axum::extract::State(p): axum::extract::State<Provisioning>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    p.wait_for_log_room().await;
+    next.run(req).await
 }
 
 /// Serves `router(p)` on `listener` until `shutdown` resolves, then finishes in-flight
