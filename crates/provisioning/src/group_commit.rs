@@ -115,6 +115,15 @@ impl Writer {
             // database's lock, the statement still runs on the connection, and the group (which
             // `WriteTx`'s drop then ends) owns the transaction, instead of a connection back in
             // the pool holding the write lock with nobody to end it.
+            // The group's guardian: if every writer of the group goes away (requests cancelled
+            // while they wait for its commit, or a failed writer handing it to a writer that
+            // never arrives), it commits what the group holds, so the transaction and the
+            // database's write lock never stay open waiting for the next write.
+            let guardian = self.clone();
+            let outcome = done.subscribe();
+            tokio::spawn(async move {
+                let _ = guardian.await_commit(outcome).await;
+            });
             **guard = Some(Group { conn: Some(conn), writers: 0, kept: 0, done });
             if let Err(e) = sqlx::query(self.backend.begin_statement()).execute(group_conn(guard)).await {
                 return Err(fail_group(tx.guard.take().expect("held"), e.into()).await);
@@ -167,12 +176,8 @@ impl Writer {
             let outcome = group.done.subscribe();
             drop(guard);
             if leave != Leave::Release {
-                // Nothing of this writer's to wait for; but if the writer the group goes to
-                // leaves before its turn, someone must still commit the others' changes.
-                let writer = self.clone();
-                tokio::spawn(async move {
-                    let _ = writer.await_commit(outcome).await;
-                });
+                // Nothing of this writer's to wait for; the group's guardian (see `begin`)
+                // commits it if the writer it goes to never takes its turn.
                 return Ok(());
             }
             return self.await_commit(outcome).await;
@@ -181,7 +186,20 @@ impl Writer {
     }
 
     /// Commits the group and tells its waiting writers.
-    async fn commit_group(&self, mut guard: OwnedMutexGuard<Option<Group>>) -> Result<()> {
+    async fn commit_group(&self, guard: OwnedMutexGuard<Option<Group>>) -> Result<()> {
+        let writer = self.clone();
+        // On a task of its own, so that it finishes even if the request goes away (a client
+        // disconnecting, a timeout) meanwhile: cut short, the turn would pass on with the group
+        // still marked open after its COMMIT ran, and the next group's COMMIT would fail
+        // ("no transaction is active") with every write in it. One task per group, not per
+        // write, next to a flush to disk.
+        match tokio::spawn(async move { writer.commit_now(guard).await }).await {
+            Ok(result) => result,
+            Err(e) => Err(Error::Commit(format!("the commit did not finish: {e}"))),
+        }
+    }
+
+    async fn commit_now(&self, mut guard: OwnedMutexGuard<Option<Group>>) -> Result<()> {
         let committed = sqlx::query("COMMIT").execute(group_conn(&mut guard)).await;
         match committed {
             Ok(_) => {
@@ -263,16 +281,7 @@ pub(crate) struct WriteTx {
 impl WriteTx {
     pub(crate) async fn commit(mut self) -> Result<()> {
         let guard = self.guard.take().expect("held until commit or drop");
-        let writer = self.writer.clone();
-        // On a task of its own, so that it finishes even if the request goes away (a client
-        // disconnecting, a timeout) while the savepoint is released or the group commits. Cut
-        // short there, the turn would pass on with the group still marked open after its
-        // COMMIT ran, and the next writers' COMMIT would fail theirs (or, cut short at the
-        // release, leave the group for whoever came next to commit).
-        match tokio::spawn(async move { writer.end_turn(guard, Leave::Release).await }).await {
-            Ok(result) => result,
-            Err(e) => Err(Error::Commit(format!("the write's commit did not finish: {e}"))),
-        }
+        self.writer.end_turn(guard, Leave::Release).await
     }
 }
 
