@@ -3,6 +3,7 @@ import type { SyncEvent } from "../../lib/api/backend";
 import {
   activeFilters,
   bucketFor,
+  chartRefreshDelay,
   chartQuery,
   chartScope,
   EMPTY_FILTER,
@@ -156,6 +157,11 @@ describe("filters", () => {
     expect(f.range).toBe("24h");
     expect(f.idp).toBe("Okta");
     expect(f.text).toBe("");
+  });
+  it("redraws the chart once a second, less often when it is costly", () => {
+    expect(chartRefreshDelay(0)).toBe(1000);
+    expect(chartRefreshDelay(80)).toBe(1000);
+    expect(chartRefreshDelay(500)).toBe(5000);
   });
   it("buckets by minute up to six hours, by hour up to two weeks, then by day", () => {
     const h = 3_600_000;

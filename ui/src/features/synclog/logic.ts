@@ -184,6 +184,14 @@ export function matches(e: SyncEvent, f: LogFilter, now: number): boolean {
   return true;
 }
 
+/**
+ * How long live events wait before the activity chart is drawn again, given what the last
+ * drawing cost (ms): once a second, or at most a tenth of the time when a chart is costly.
+ */
+export function chartRefreshDelay(lastCostMs: number): number {
+  return Math.max(1000, Math.round(lastCostMs * 10));
+}
+
 /** The activity chart's bucket: minutes up to six hours, hours up to two weeks, days beyond. */
 export function bucketFor(since: number, until: number): Bucket {
   const span = until - since;
