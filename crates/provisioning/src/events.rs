@@ -482,18 +482,7 @@ impl Provisioning {
 
     /// An event of an admin action in TalkWriter Admin (the audit trail).
     pub(crate) fn admin_event(&self, operation: &str, detail: &str) -> SyncEvent {
-        let ctx = RequestContext::new("ADMIN", "");
-        let mut event = self.build_event(
-            &ctx,
-            &Outcome {
-                operation: Some(operation.into()),
-                status: 200,
-                detail: Some(detail.into()),
-                ..Default::default()
-            },
-        );
-        event.idp = "TalkWriter Admin".into();
-        event
+        admin_event_at(operation, detail, self.clock.stamp())
     }
 
     /// Inserts events in the transaction, commits it, then broadcasts them. On PostgreSQL the
@@ -763,18 +752,11 @@ impl Provisioning {
         let mut deleted = 0;
         if let Some(days) = max_age_days.filter(|d| *d > 0) {
             let cutoff = crate::stamp(self.clock.now() - chrono::Duration::days(days));
-            loop {
-                let mut b = SqlBuilder::new(
-                    self.backend,
-                    "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time < ",
-                );
-                b.push_bind(cutoff.clone()).push(" ORDER BY time LIMIT ").push_bind(PRUNE_CHUNK).push(")");
-                let n = self.delete_events(b).await?;
-                deleted += n;
-                if n < PRUNE_CHUNK as u64 {
-                    break;
-                }
-            }
+            deleted += self
+                .delete_events_where(|b| {
+                    b.push("time < ").push_bind(cutoff.clone()).push(" ORDER BY time");
+                })
+                .await?;
         }
         if let Some(rows) = max_rows.filter(|r| *r > 0) {
             // The newest event to go, found once: events logged meanwhile do not move it.
@@ -783,18 +765,31 @@ impl Provisioning {
                     .bind(rows)
                     .fetch_optional(&self.pool)
                     .await?;
-            while let Some(last) = last {
-                let mut b =
-                    SqlBuilder::new(self.backend, "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id <= ");
-                b.push_bind(last).push(" ORDER BY id LIMIT ").push_bind(PRUNE_CHUNK).push(")");
-                let n = self.delete_events(b).await?;
-                deleted += n;
-                if n < PRUNE_CHUNK as u64 {
-                    break;
-                }
+            if let Some(last) = last {
+                deleted += self
+                    .delete_events_where(|b| {
+                        b.push("id <= ").push_bind(last).push(" ORDER BY id");
+                    })
+                    .await?;
             }
         }
         Ok(deleted)
+    }
+
+    /// Deletes the events `condition` selects (it pushes a WHERE condition and an ORDER BY onto
+    /// the builder), [`PRUNE_CHUNK`] at a time, each chunk in a write of its own.
+    async fn delete_events_where(&self, condition: impl Fn(&mut SqlBuilder)) -> Result<u64> {
+        let mut deleted = 0;
+        loop {
+            let mut b = SqlBuilder::new(self.backend, "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ");
+            condition(&mut b);
+            b.push(" LIMIT ").push_bind(PRUNE_CHUNK).push(")");
+            let n = self.delete_events(b).await?;
+            deleted += n;
+            if n < PRUNE_CHUNK as u64 {
+                return Ok(deleted);
+            }
+        }
     }
 
     /// Runs one `DELETE FROM events` in its own write, with (SQLite) the search texts no event
@@ -1230,20 +1225,23 @@ pub(crate) async fn run_batch_writer(
 
 /// Writes a batch of read and refusal events, as a write of its own in the group commit: it
 /// commits with the writes queued beside it, at the same durability.
-/// The record of requests whose events were dropped because the queue to the writer was full:
-/// in the audit trail, so the gap in the log is explained where an admin looks.
-fn overflow_event(lost: u64, time: String) -> SyncEvent {
-    let outcome = Outcome {
-        operation: Some("Sync Log Overflow".into()),
-        status: 200,
-        detail: Some(format!(
-            "{lost} request(s) were answered but not recorded: the sync log could not keep up (the database was busy)"
-        )),
-        ..Default::default()
-    };
+/// An event of the audit trail: an admin action in TalkWriter Admin, or the service's own
+/// record of something an admin should know.
+fn admin_event_at(operation: &str, detail: &str, time: String) -> SyncEvent {
+    let outcome =
+        Outcome { operation: Some(operation.into()), status: 200, detail: Some(detail.into()), ..Default::default() };
     let mut event = event_from(&RequestContext::new("ADMIN", ""), &outcome, time, 0.0);
     event.idp = "TalkWriter Admin".into();
     event
+}
+
+/// The record of requests whose events were dropped because the queue to the writer was full:
+/// in the audit trail, so the gap in the log is explained where an admin looks.
+fn overflow_event(lost: u64, time: String) -> SyncEvent {
+    let detail = format!(
+        "{lost} request(s) were answered but not recorded: the sync log could not keep up (the database was busy)"
+    );
+    admin_event_at("Sync Log Overflow", &detail, time)
 }
 
 /// One transaction in the write turn: the events, and the tokens' `last_used` (token id, time).
@@ -1495,11 +1493,10 @@ mod tests {
         }
         stall.commit().await.unwrap();
         p.flush_log().await;
-        let count = |sql: &str| {
-            let (p, sql) = (p.clone(), sql.to_string());
-            async move { sqlx::query_scalar::<_, i64>(&sql).fetch_one(&p.pool).await.unwrap() as usize }
-        };
-        let recorded = count("SELECT COUNT(*) FROM events WHERE method = 'GET'").await;
+        let recorded = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM events WHERE method = 'GET'")
+            .fetch_one(&p.pool)
+            .await
+            .unwrap() as usize;
         let overflow = EventQuery { operation: Some("Sync Log Overflow".into()), ..Default::default() };
         let overflow = p.query_events(&overflow).await.unwrap().events;
         assert_eq!(overflow.len(), 1, "one record of the loss");

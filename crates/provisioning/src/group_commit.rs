@@ -111,19 +111,13 @@ impl Writer {
         if guard.is_none() {
             let conn = self.pool.acquire().await?;
             let (done, _) = watch::channel(None);
+            let guardian = self.clone();
+            let outcome = done.subscribe();
+            tokio::spawn(async move { guardian.guard_group(outcome).await });
             // Stored before `BEGIN` runs: if this writer goes away while it waits for the
             // database's lock, the statement still runs on the connection, and the group (which
             // `WriteTx`'s drop then ends) owns the transaction, instead of a connection back in
             // the pool holding the write lock with nobody to end it.
-            // The group's guardian: if every writer of the group goes away (requests cancelled
-            // while they wait for its commit, or a failed writer handing it to a writer that
-            // never arrives), it commits what the group holds, so the transaction and the
-            // database's write lock never stay open waiting for the next write.
-            let guardian = self.clone();
-            let outcome = done.subscribe();
-            tokio::spawn(async move {
-                let _ = guardian.await_commit(outcome).await;
-            });
             **guard = Some(Group { conn: Some(conn), writers: 0, kept: 0, done });
             if let Err(e) = sqlx::query(self.backend.begin_statement()).execute(group_conn(guard)).await {
                 return Err(fail_group(tx.guard.take().expect("held"), e.into()).await);
@@ -176,8 +170,8 @@ impl Writer {
             let outcome = group.done.subscribe();
             drop(guard);
             if leave != Leave::Release {
-                // Nothing of this writer's to wait for; the group's guardian (see `begin`)
-                // commits it if the writer it goes to never takes its turn.
+                // Nothing of this writer's to wait for; the group's guardian commits it if the
+                // writer it goes to never takes its turn.
                 return Ok(());
             }
             return self.await_commit(outcome).await;
@@ -215,36 +209,39 @@ impl Writer {
         }
     }
 
-    /// Waits for the commit of the group this writer handed on. The writer it was handed to may
-    /// go away before taking its turn (its request cancelled), leaving the group with nobody to
-    /// commit it; so every [`RESCUE_AFTER`] the waiter queues for the turn itself and commits
-    /// the group if it is still open.
+    /// Waits for the commit of the group this writer handed on. If the writers it goes to all
+    /// go away, the group's guardian commits it.
     async fn await_commit(&self, mut outcome: watch::Receiver<Option<std::result::Result<(), String>>>) -> Result<()> {
+        match outcome.wait_for(Option::is_some).await.map(|v| v.clone()) {
+            Ok(Some(Ok(()))) => Ok(()),
+            Ok(Some(Err(e))) => Err(Error::Commit(e)),
+            Ok(None) => unreachable!("waited for Some"),
+            // The group was dropped uncommitted (the runtime is shutting down).
+            Err(_) => Err(Error::Commit("the write was not committed".into())),
+        }
+    }
+
+    /// A group's guardian, started with it: if every writer of the group goes away (requests
+    /// cancelled while they wait for its commit, or a failed writer handing it to a writer that
+    /// never arrives), nobody would commit it, and the transaction and the database's write lock
+    /// would stay open until the next write. So every [`RESCUE_AFTER`] until the group settles,
+    /// the guardian takes its place in the turn and commits the group if it is still open.
+    async fn guard_group(&self, mut outcome: watch::Receiver<Option<std::result::Result<(), String>>>) {
         loop {
-            let settled = tokio::time::timeout(RESCUE_AFTER, outcome.wait_for(Option::is_some)).await;
-            let result = match settled.map(|r| r.map(|v| v.clone())) {
-                Ok(Ok(r)) => r,
-                // The group was dropped uncommitted (the runtime is shutting down).
-                Ok(Err(_)) => return Err(Error::Commit("the write was not committed".into())),
-                Err(_elapsed) => {
-                    let guard = self.turn.clone().lock_owned().await;
-                    let ours = guard.as_ref().is_some_and(|g| g.done.subscribe().same_channel(&outcome));
-                    if ours {
-                        return self.commit_group(guard).await;
-                    }
-                    continue;
-                }
-            };
-            return match result {
-                Some(Ok(())) => Ok(()),
-                Some(Err(e)) => Err(Error::Commit(e)),
-                None => unreachable!("waited for Some"),
-            };
+            if tokio::time::timeout(RESCUE_AFTER, outcome.wait_for(Option::is_some)).await.is_ok() {
+                // Settled, or dropped uncommitted.
+                return;
+            }
+            let guard = self.turn.clone().lock_owned().await;
+            if guard.as_ref().is_some_and(|g| g.done.subscribe().same_channel(&outcome)) {
+                let _ = self.commit_group(guard).await;
+                return;
+            }
         }
     }
 }
 
-/// How long a writer waits for its group's commit before checking that someone will commit it.
+/// How often a group's guardian checks that the group is still being carried to its commit.
 const RESCUE_AFTER: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The open group's connection.
@@ -357,6 +354,17 @@ mod tests {
         })
     }
 
+    /// Whether the turn is free with no group open, waiting up to two seconds for it.
+    async fn until_no_group(w: &Writer) -> bool {
+        for _ in 0..200 {
+            if w.turn.lock().await.is_none() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+
     /// Waits until `n` writers queue for the turn.
     async fn until_waiting(w: &Writer, n: usize) {
         for _ in 0..500 {
@@ -463,13 +471,7 @@ mod tests {
             acknowledged.push(key);
         }
         // The commits of the requests that went away finish on their own tasks.
-        for _ in 0..200 {
-            if w.turn.lock().await.is_none() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        assert!(w.turn.lock().await.is_none(), "a group was left open");
+        assert!(until_no_group(&w).await, "a group was left open");
         let stored = keys(&p).await;
         for k in &acknowledged {
             assert!(stored.contains(k), "{k} was acknowledged but is not stored");
@@ -489,15 +491,7 @@ mod tests {
         drop(failing);
         tokio::time::sleep(Duration::from_millis(20)).await;
         w.waiting.fetch_sub(1, Ordering::SeqCst);
-        let mut ended = false;
-        for _ in 0..100 {
-            if w.turn.lock().await.is_none() {
-                ended = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        assert!(ended, "the group stayed open");
+        assert!(until_no_group(&w).await, "the group stayed open");
     }
 
     /// SQLite: a request that goes away while its write waits for the database's lock (held by
