@@ -11,7 +11,9 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Backend, Error, Provisioning, Result};
+use crate::filter_sql::binds;
+use crate::read::{FromRead, SqlConn};
+use crate::{Error, Provisioning, Result};
 
 /// A user's access and its reason, in the admin's words.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -44,11 +46,8 @@ pub(crate) const ACCESS_STATE_SQL: &str = "CASE WHEN u.active = 0 OR u.admin_sus
     WHEN ? = 'all' OR EXISTS (SELECT 1 FROM group_members m JOIN granting_groups gg ON gg.group_id = m.group_id
         WHERE m.member_id = u.id) THEN 'has_access' ELSE 'no_access' END";
 
-pub(crate) async fn rule_mode(conn: &mut crate::db::Conn) -> Result<String> {
-    let v: Option<String> = sqlx::query_scalar(&Backend::of(conn).sql("SELECT value FROM settings WHERE key = ?"))
-        .bind(RULE_KEY)
-        .fetch_optional(&mut *conn)
-        .await?;
+pub(crate) async fn rule_mode(conn: &mut SqlConn<'_>) -> Result<String> {
+    let v: Option<String> = conn.fetch_optional("SELECT value FROM settings WHERE key = ?", &binds![RULE_KEY]).await?;
     Ok(v.filter(|m| m == "groups").unwrap_or_else(|| "all".into()))
 }
 
@@ -130,12 +129,12 @@ pub(crate) fn access_from_parts(
 }
 
 /// The access of one user with their userName, or `None` if there is no such user.
-pub(crate) async fn access_of(conn: &mut crate::db::Conn, user_id: &str) -> Result<Option<(String, Access)>> {
+pub(crate) async fn access_of(conn: &mut SqlConn<'_>, user_id: &str) -> Result<Option<(String, Access)>> {
     // The rule is read in the same statement: this runs twice per user write, inside the
-    // write turn, where every round trip to the connection's thread holds up the next writer.
-    let backend = Backend::of(conn);
-    let row: Option<ModeAndAccess> = sqlx::query_as(
-        &backend.sql(
+    // write turn.
+    let backend = conn.backend();
+    let row: Option<ModeAndAccess> = conn
+        .fetch_optional(
             &"SELECT u.user_name, u.active, u.admin_suspended, u.admin_suspended_reason,
                 (SELECT GROUP_NAMES FROM group_members m
                    JOIN granting_groups gg ON gg.group_id = m.group_id JOIN groups g ON g.id = m.group_id
@@ -143,12 +142,9 @@ pub(crate) async fn access_of(conn: &mut crate::db::Conn, user_id: &str) -> Resu
                 (SELECT value FROM settings WHERE key = ?) AS mode
            FROM users u WHERE u.id = ?"
                 .replace("GROUP_NAMES", backend.group_names()),
-        ),
-    )
-    .bind(RULE_KEY)
-    .bind(user_id)
-    .fetch_optional(&mut *conn)
-    .await?;
+            &binds![RULE_KEY, user_id],
+        )
+        .await?;
     Ok(row.map(|r| {
         // As `rule_mode` reads it: anything but "groups" is "all".
         let mode = if r.mode.as_deref() == Some("groups") { "groups" } else { "all" };
@@ -156,11 +152,38 @@ pub(crate) async fn access_of(conn: &mut crate::db::Conn, user_id: &str) -> Resu
     }))
 }
 
-#[derive(sqlx::FromRow)]
 struct ModeAndAccess {
-    #[sqlx(flatten)]
     row: AccessRow,
     mode: Option<String>,
+}
+
+impl FromRead for ModeAndAccess {
+    fn from_any(row: &sqlx::any::AnyRow) -> sqlx::Result<Self> {
+        use sqlx::Row;
+        let active: crate::db::Flag = row.try_get("active")?;
+        Ok(ModeAndAccess {
+            row: AccessRow {
+                user_name: row.try_get("user_name")?,
+                active: active.into(),
+                admin_suspended: row.try_get("admin_suspended")?,
+                admin_suspended_reason: row.try_get("admin_suspended_reason")?,
+                granting: row.try_get("granting")?,
+            },
+            mode: row.try_get("mode")?,
+        })
+    }
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(ModeAndAccess {
+            row: AccessRow {
+                user_name: row.get("user_name")?,
+                active: row.get::<_, i64>("active")? != 0,
+                admin_suspended: row.get("admin_suspended")?,
+                admin_suspended_reason: row.get("admin_suspended_reason")?,
+                granting: row.get("granting")?,
+            },
+            mode: row.get("mode")?,
+        })
+    }
 }
 
 /// Access of a set of users before a change, to compare with after.
@@ -180,7 +203,7 @@ pub(crate) enum Cause<'a> {
 }
 
 impl Snapshot {
-    pub async fn take(conn: &mut crate::db::Conn, ids: impl IntoIterator<Item = String>) -> Result<Snapshot> {
+    pub async fn take(conn: &mut SqlConn<'_>, ids: impl IntoIterator<Item = String>) -> Result<Snapshot> {
         let mut map = HashMap::new();
         for id in ids {
             if let std::collections::hash_map::Entry::Vacant(slot) = map.entry(id) {
@@ -194,7 +217,7 @@ impl Snapshot {
     /// The access changes since the snapshot: (user id, userName, operation, detail).
     pub async fn changes(
         self,
-        conn: &mut crate::db::Conn,
+        conn: &mut SqlConn<'_>,
         cause: Cause<'_>,
         idp: &str,
     ) -> Result<Vec<(String, String, &'static str, String)>> {
@@ -254,22 +277,28 @@ fn lower_first(s: &str) -> String {
     }
 }
 
+/// The users who have access now.
+async fn granted_ids(conn: &mut SqlConn<'_>) -> Result<std::collections::BTreeSet<String>> {
+    let mode = rule_mode(conn).await?;
+    let sql = format!("SELECT u.id FROM users u WHERE {HAS_ACCESS_SQL}");
+    let ids: Vec<String> = conn.fetch_all(&sql, &binds![mode]).await?;
+    Ok(ids.into_iter().collect())
+}
+
 impl Provisioning {
     /// The current access rule.
     pub async fn access_rule(&self) -> Result<AccessRule> {
-        let mut conn = self.pool.acquire().await?;
+        let mut pooled = self.pool.acquire().await?;
+        let mut conn = SqlConn::Any(&mut pooled);
         let mode = rule_mode(&mut conn).await?;
-        let granting_groups =
-            sqlx::query_scalar(&self.backend.sql("SELECT group_id FROM granting_groups ORDER BY group_id"))
-                .fetch_all(&mut *conn)
-                .await?;
+        let granting_groups = conn.fetch_all("SELECT group_id FROM granting_groups ORDER BY group_id", &[]).await?;
         Ok(AccessRule { mode, granting_groups })
     }
 
     /// The access of one user (`None` if there is no such user).
     pub async fn user_access(&self, user_id: &str) -> Result<Option<Access>> {
-        let mut conn = self.pool.acquire().await?;
-        Ok(access_of(&mut conn, user_id).await?.map(|(_, a)| a))
+        let mut pooled = self.pool.acquire().await?;
+        Ok(access_of(&mut SqlConn::Any(&mut pooled), user_id).await?.map(|(_, a)| a))
     }
 
     /// Sets the access rule. Every user whose access changes gets an event, in one transaction.
@@ -282,41 +311,29 @@ impl Provisioning {
         }
         let mut tx = self.begin_write().await?;
         for g in &rule.granting_groups {
-            let exists: Option<i64> = sqlx::query_scalar(&self.backend.sql("SELECT 1 FROM groups WHERE id = ?"))
-                .bind(g)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let exists: Option<i64> = tx.conn().fetch_optional("SELECT 1 FROM groups WHERE id = ?", &binds![g]).await?;
             if exists.is_none() {
                 return Err(Error::NotFound(format!("no group has the id \"{g}\"")));
             }
         }
-        let before = self.granted_ids(&mut tx).await?;
-        sqlx::query(&self.backend.sql(
-            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        ))
-        .bind(RULE_KEY)
-        .bind(&rule.mode)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(&self.backend.sql("DELETE FROM granting_groups")).execute(&mut *tx).await?;
+        let before = granted_ids(&mut tx.conn()).await?;
+        self.put_setting(&mut tx, RULE_KEY, Some(&rule.mode)).await?;
+        tx.conn().execute("DELETE FROM granting_groups", &[]).await?;
         for g in &rule.granting_groups {
-            sqlx::query(&self.backend.sql("INSERT INTO granting_groups (group_id) VALUES (?) ON CONFLICT DO NOTHING"))
-                .bind(g)
-                .execute(&mut *tx)
+            tx.conn()
+                .execute("INSERT INTO granting_groups (group_id) VALUES (?) ON CONFLICT DO NOTHING", &binds![g])
                 .await?;
         }
-        let after = self.granted_ids(&mut tx).await?;
+        let after = granted_ids(&mut tx.conn()).await?;
         let changed: Vec<String> = before.symmetric_difference(&after).cloned().collect();
         let names: Vec<String> = if rule.granting_groups.is_empty() {
             vec![]
         } else {
-            sqlx::query_scalar(&self.backend.sql(&format!(
+            let sql = format!(
                 "SELECT display_name FROM groups WHERE id IN {} ORDER BY display_name_key",
                 self.backend.json_strings()
-            )))
-            .bind(serde_json::to_string(&rule.granting_groups).unwrap_or_default())
-            .fetch_all(&mut *tx)
-            .await?
+            );
+            tx.conn().fetch_all(&sql, &binds![serde_json::to_string(&rule.granting_groups).unwrap_or_default()]).await?
         };
         let summary = match rule.mode.as_str() {
             "all" => "Access rule: every active provisioned user has access".to_string(),
@@ -329,7 +346,7 @@ impl Provisioning {
         let mut events =
             vec![self.admin_event("Access Rule Changed", &format!("{summary}; {} user(s) affected", changed.len()))];
         for id in &changed {
-            let Some((name, access)) = access_of(&mut tx, id).await? else { continue };
+            let Some((name, access)) = access_of(&mut tx.conn(), id).await? else { continue };
             let (op, detail) = if after.contains(id) {
                 ("Access Granted", format!("Access granted: {}", lower_first(&access.reason)))
             } else {
@@ -344,59 +361,47 @@ impl Provisioning {
     /// How many users' access `set_access_rule(rule)` would change, without changing anything:
     /// the admin sees the number before confirming.
     pub async fn preview_access_rule(&self, rule: &AccessRule) -> Result<usize> {
-        let mut conn = self.pool.acquire().await?;
-        let before = self.granted_ids(&mut conn).await?;
+        let mut pooled = self.pool.acquire().await?;
+        let mut conn = SqlConn::Any(&mut pooled);
+        let before = granted_ids(&mut conn).await?;
         let groups = serde_json::to_string(&rule.granting_groups).unwrap_or_default();
-        let after: Vec<String> = sqlx::query_scalar(
-            &self.backend.sql(
+        let after: Vec<String> = conn
+            .fetch_all(
                 &"SELECT u.id FROM users u WHERE u.active = 1 AND u.admin_suspended IS NULL AND (? = 'all' OR EXISTS (
                 SELECT 1 FROM group_members m WHERE m.member_id = u.id
                 AND m.group_id IN JSON_STRINGS))"
                     .replace("JSON_STRINGS", self.backend.json_strings()),
-            ),
-        )
-        .bind(&rule.mode)
-        .bind(groups)
-        .fetch_all(&mut *conn)
-        .await?;
+                &binds![&rule.mode, groups],
+            )
+            .await?;
         let after: std::collections::BTreeSet<String> = after.into_iter().collect();
         Ok(before.symmetric_difference(&after).count())
-    }
-
-    async fn granted_ids(&self, conn: &mut crate::db::Conn) -> Result<std::collections::BTreeSet<String>> {
-        let mode = rule_mode(conn).await?;
-        let ids: Vec<String> =
-            sqlx::query_scalar(&self.backend.sql(&format!("SELECT u.id FROM users u WHERE {HAS_ACCESS_SQL}")))
-                .bind(&mode)
-                .fetch_all(&mut *conn)
-                .await?;
-        Ok(ids.into_iter().collect())
     }
 
     /// An admin's emergency suspension (or its lifting, with `suspend = false`). The IdP's data is
     /// untouched; the suspension is recorded in the audit trail and shown as such.
     pub async fn set_admin_suspension(&self, user_id: &str, suspend: bool, reason: &str) -> Result<Access> {
         let mut tx = self.begin_write().await?;
-        let snapshot = Snapshot::take(&mut tx, [user_id.to_string()]).await?;
-        let Some((name, _)) = access_of(&mut tx, user_id).await? else {
+        let snapshot = Snapshot::take(&mut tx.conn(), [user_id.to_string()]).await?;
+        let Some((name, _)) = access_of(&mut tx.conn(), user_id).await? else {
             return Err(Error::NotFound(format!("no user has the id \"{user_id}\"")));
         };
         let now = self.clock.stamp();
-        sqlx::query(&self.backend.sql("UPDATE users SET admin_suspended = ?, admin_suspended_reason = ? WHERE id = ?"))
-            .bind(suspend.then_some(&now))
-            .bind(suspend.then(|| reason.trim().to_string()))
-            .bind(user_id)
-            .execute(&mut *tx)
+        tx.conn()
+            .execute(
+                "UPDATE users SET admin_suspended = ?, admin_suspended_reason = ? WHERE id = ?",
+                &binds![suspend.then_some(&now), suspend.then(|| reason.trim().to_string()), user_id],
+            )
             .await?;
         let op = if suspend { "User Suspended by Admin" } else { "Admin Suspension Lifted" };
         let main = self
             .admin_event(op, &format!("{name}: {}", if reason.is_empty() { "no reason given" } else { reason }))
             .retarget("User", user_id.into(), name.clone());
         let mut events = vec![main];
-        for (id, uname, op, detail) in snapshot.changes(&mut tx, Cause::Admin, "TalkWriter Admin").await? {
+        for (id, uname, op, detail) in snapshot.changes(&mut tx.conn(), Cause::Admin, "TalkWriter Admin").await? {
             events.push(self.admin_event(op, &detail).retarget("User", id, uname));
         }
-        let access = access_of(&mut tx, user_id).await?.map(|(_, a)| a);
+        let access = access_of(&mut tx.conn(), user_id).await?.map(|(_, a)| a);
         self.commit_events(tx, events).await?;
         access.ok_or_else(|| Error::NotFound(format!("no user has the id \"{user_id}\"")))
     }

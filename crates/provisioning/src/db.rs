@@ -1,13 +1,16 @@
 //! The two stores behind one code path: SQLite, the embedded default, and PostgreSQL, which
-//! several server instances share. Every query goes through sqlx's `Any` driver, so the code
-//! that decides what to store is written once; where the two dialects differ, [`Backend`]
-//! writes each one's SQL. Columns hold only types both drivers map the same way (text,
+//! several server instances share. The code that decides what to store is written once, against
+//! `read::SqlConn`: sqlx's `Any` driver on PostgreSQL, rusqlite in place on SQLite's request
+//! path and write connection (sqlx's pool for the rest); where the two dialects differ,
+//! [`Backend`] writes each one's SQL. Columns hold only types both drivers map the same way (text,
 //! 64-bit integers, doubles), and flags are integers 0/1 on both, read through [`Flag`].
 
 use std::borrow::Cow;
 
 use sqlx::any::{AnyTypeInfo, AnyTypeInfoKind, AnyValueRef};
 use sqlx::{Any, Decode, Type, ValueRef};
+
+use crate::filter_sql::SqlBind;
 
 pub(crate) type Pool = sqlx::AnyPool;
 pub(crate) type Conn = sqlx::AnyConnection;
@@ -102,19 +105,17 @@ impl Backend {
     }
 }
 
-/// SQL built piece by piece with bound values, its placeholders in the backend's form.
-/// `sqlx::QueryBuilder<Any>` writes `?`, which PostgreSQL does not take.
+/// SQL built piece by piece with bound values, its placeholders in the backend's form
+/// (`?` for SQLite, `$1, $2, …` for PostgreSQL).
 pub(crate) struct SqlBuilder {
     backend: Backend,
     sql: String,
-    args: Args<'static>,
-    count: usize,
-    error: Option<sqlx::error::BoxDynError>,
+    binds: Vec<SqlBind>,
 }
 
 impl SqlBuilder {
     pub(crate) fn new(backend: Backend, sql: impl Into<String>) -> Self {
-        SqlBuilder { backend, sql: sql.into(), args: Args::default(), count: 0, error: None }
+        SqlBuilder { backend, sql: sql.into(), binds: Vec::new() }
     }
 
     pub(crate) fn push(&mut self, sql: &str) -> &mut Self {
@@ -123,30 +124,20 @@ impl SqlBuilder {
     }
 
     /// Appends a placeholder and binds `value` to it.
-    pub(crate) fn push_bind<T>(&mut self, value: T) -> &mut Self
-    where
-        T: 'static + sqlx::Encode<'static, Any> + Type<Any>,
-    {
-        use sqlx::Arguments;
-        self.count += 1;
+    pub(crate) fn push_bind(&mut self, value: impl Into<SqlBind>) -> &mut Self {
+        self.binds.push(value.into());
         match self.backend {
             Backend::Sqlite => self.sql.push('?'),
             Backend::Postgres => {
                 self.sql.push('$');
-                self.sql.push_str(&self.count.to_string());
+                self.sql.push_str(&self.binds.len().to_string());
             }
-        }
-        if let Err(e) = self.args.add(value) {
-            self.error.get_or_insert(e);
         }
         self
     }
 
     /// Appends `?, ?, …`, one bound placeholder per value: the inside of an `IN (…)`.
-    pub(crate) fn push_list<T>(&mut self, values: impl IntoIterator<Item = T>) -> &mut Self
-    where
-        T: 'static + sqlx::Encode<'static, Any> + Type<Any>,
-    {
+    pub(crate) fn push_list<T: Into<SqlBind>>(&mut self, values: impl IntoIterator<Item = T>) -> &mut Self {
         for (i, value) in values.into_iter().enumerate() {
             if i > 0 {
                 self.push(", ");
@@ -156,12 +147,9 @@ impl SqlBuilder {
         self
     }
 
-    /// The SQL and its arguments: `sqlx::query_as_with(&sql, args)`.
-    pub(crate) fn build(self) -> crate::Result<(String, Args<'static>)> {
-        match self.error {
-            Some(e) => Err(crate::Error::Io(std::io::Error::other(e.to_string()))),
-            None => Ok((self.sql, self.args)),
-        }
+    /// The SQL, its placeholders already in the backend's form, and its parameters.
+    pub(crate) fn build(self) -> (String, Vec<SqlBind>) {
+        (self.sql, self.binds)
     }
 }
 

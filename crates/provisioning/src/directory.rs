@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::access::{self, Access};
 use crate::events::SyncEvent;
+use crate::read::SqlConn;
 use crate::{Provisioning, Result};
 
 /// Search, filter, sort and page for the directory views.
@@ -199,7 +200,7 @@ impl Provisioning {
     /// Users with their access, searched, filtered, sorted and paged in SQL.
     pub async fn directory_users(&self, q: &DirectoryQuery) -> Result<DirectoryPage<DirectoryUser>> {
         let mut conn = self.pool.acquire().await?;
-        let mode = access::rule_mode(&mut conn).await?;
+        let mode = access::rule_mode(&mut SqlConn::Any(&mut conn)).await?;
         let mut where_sql = String::from("1 = 1");
         let mut binds: Vec<String> = vec![];
         if let Some(t) = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
@@ -275,7 +276,7 @@ impl Provisioning {
     /// One user by id or userName (ignoring case): fields, raw SCIM JSON, groups, access, history.
     pub async fn user_detail(&self, base_url: &str, id_or_user_name: &str) -> Result<Option<UserDetail>> {
         let mut conn = self.pool.acquire().await?;
-        let mode = access::rule_mode(&mut conn).await?;
+        let mode = access::rule_mode(&mut SqlConn::Any(&mut conn)).await?;
         let row: Option<UserRow> =
             sqlx::query_as(&self.backend.sql(&format!(
                 "SELECT {} FROM users u WHERE u.id = ? OR u.user_name_key = ?",
@@ -313,7 +314,7 @@ impl Provisioning {
     /// one of them picked.
     pub async fn group_detail(&self, id_or_name: &str, offset: i64, limit: i64) -> Result<Option<GroupDetail>> {
         let mut conn = self.pool.acquire().await?;
-        let mode = access::rule_mode(&mut conn).await?;
+        let mode = access::rule_mode(&mut SqlConn::Any(&mut conn)).await?;
         let by_id: Option<GroupRow> =
             sqlx::query_as(&self.backend.sql(&format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.id = ?")))
                 .bind(id_or_name)

@@ -65,11 +65,15 @@ impl Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Maps a constraint violation on insert or update to the SCIM error it means.
-pub(crate) fn map_unique(e: sqlx::Error, what: impl FnOnce() -> String) -> Error {
-    if let sqlx::Error::Database(db) = &e
-        && db.is_unique_violation()
-    {
-        return Error::Scim(ScimError::Uniqueness(what()));
-    }
-    Error::Database(e)
+pub(crate) fn map_unique(e: Error, what: impl FnOnce() -> String) -> Error {
+    let unique = match &e {
+        Error::Database(sqlx::Error::Database(db)) => db.is_unique_violation(),
+        // As sqlx reads SQLite's codes: a UNIQUE index or a primary key.
+        Error::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => matches!(
+            f.extended_code,
+            rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        ),
+        _ => false,
+    };
+    if unique { Error::Scim(ScimError::Uniqueness(what())) } else { e }
 }

@@ -7,9 +7,10 @@
 
 use std::time::Instant;
 
+use crate::filter_sql::{SqlBind, bind_all, binds};
+use crate::read::SqlConn;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::Any;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use scim_protocol::Quirks;
@@ -489,7 +490,7 @@ impl Provisioning {
     /// commit notifies every instance, and each one's listener broadcasts them (this one's
     /// too), so they are not sent here a second time.
     pub(crate) async fn commit_events(&self, mut tx: crate::WriteTx, mut events: Vec<SyncEvent>) -> Result<()> {
-        insert_events(&mut tx, &mut events).await?;
+        insert_events(&mut tx.conn(), &mut events).await?;
         tx.commit().await?;
         if self.backend == Backend::Sqlite {
             for e in events {
@@ -512,11 +513,11 @@ impl Provisioning {
         let mut b = SqlBuilder::new(self.backend, "SELECT * FROM events WHERE 1 = 1");
         self.push_filters(&mut b, q).await?;
         b.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
-        let (sql, args) = b.build()?;
+        let (sql, args) = b.build();
         // PostgreSQL plans a cached statement once for any values, and for these filters that
         // generic plan walks the whole log backwards by id (114 ms where the plan for the
         // values takes 3 ms): an unnamed statement is planned for the values it is given.
-        let mut events = sqlx::query_as_with::<_, SyncEvent, _>(&sql, args)
+        let mut events = bind_all(sqlx::query_as::<_, SyncEvent>(&sql), &args)
             .persistent(self.backend == crate::Backend::Sqlite)
             .fetch_all(&self.pool)
             .await?;
@@ -684,8 +685,8 @@ impl Provisioning {
         let q = EventQuery { before_id: None, after_id: None, limit: None, ..q.clone() };
         self.push_filters(&mut b, &q).await?;
         b.push(" GROUP BY b ORDER BY b");
-        let (sql, args) = b.build()?;
-        let rows: Vec<(String, i64, i64)> = sqlx::query_as_with(&sql, args)
+        let (sql, args) = b.build();
+        let rows: Vec<(String, i64, i64)> = bind_all(sqlx::query_as(&sql), &args)
             .persistent(self.backend == crate::Backend::Sqlite)
             .fetch_all(&self.pool)
             .await?;
@@ -703,8 +704,8 @@ impl Provisioning {
         let q = EventQuery { before_id: None, after_id: None, limit: None, ..q.clone() };
         self.push_filters(&mut b, &q).await?;
         b.push(" ORDER BY time LIMIT 1");
-        let (sql, args) = b.build()?;
-        Ok(sqlx::query_scalar_with(&sql, args).fetch_optional(&self.pool).await?)
+        let (sql, args) = b.build();
+        Ok(bind_all(sqlx::query_scalar(&sql), &args).fetch_optional(&self.pool).await?)
     }
 
     /// The events a query selects, oldest first, as CSV or JSON (an array), for export. At most
@@ -798,9 +799,9 @@ impl Provisioning {
         let mut tx = self.begin_write().await?;
         let deleted = if self.backend == Backend::Sqlite {
             b.push(" RETURNING search_id");
-            let (sql, args) = b.build()?;
+            let (sql, args) = b.build();
             // One row per deleted event; an event without a search text has none to drop.
-            let rows: Vec<Option<i64>> = sqlx::query_scalar_with(&sql, args).fetch_all(&mut *tx).await?;
+            let rows: Vec<Option<i64>> = tx.conn().fetch_all(&sql, &args).await?;
             let n = rows.len() as u64;
             let mut texts: Vec<i64> = rows.into_iter().flatten().collect();
             texts.sort_unstable();
@@ -810,13 +811,13 @@ impl Provisioning {
                 let mut b = SqlBuilder::new(Backend::Sqlite, "DELETE FROM event_texts WHERE id IN (");
                 b.push_list(chunk.iter().copied())
                     .push(") AND NOT EXISTS (SELECT 1 FROM events WHERE events.search_id = event_texts.id)");
-                let (sql, args) = b.build()?;
-                sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+                let (sql, args) = b.build();
+                tx.conn().execute(&sql, &args).await?;
             }
             n
         } else {
-            let (sql, args) = b.build()?;
-            sqlx::query_with(&sql, args).execute(&mut *tx).await?.rows_affected()
+            let (sql, args) = b.build();
+            tx.conn().execute(&sql, &args).await?
         };
         tx.commit().await?;
         Ok(deleted)
@@ -951,18 +952,12 @@ pub(crate) struct ValuesRow<'a> {
 }
 
 impl ValuesRow<'_> {
-    pub(crate) fn push_bind<T>(&mut self, value: T) -> &mut Self
-    where
-        T: 'static + sqlx::Encode<'static, Any> + sqlx::Type<Any>,
-    {
+    pub(crate) fn push_bind(&mut self, value: impl Into<SqlBind>) -> &mut Self {
         self.push_bind_in("", value, "")
     }
 
     /// A value computed from a bound one: `before ? after`.
-    pub(crate) fn push_bind_in<T>(&mut self, before: &str, value: T, after: &str) -> &mut Self
-    where
-        T: 'static + sqlx::Encode<'static, Any> + sqlx::Type<Any>,
-    {
+    pub(crate) fn push_bind_in(&mut self, before: &str, value: impl Into<SqlBind>, after: &str) -> &mut Self {
         if !self.first {
             self.b.push(", ");
         }
@@ -1002,14 +997,14 @@ pub(crate) fn push_texts_insert(b: &mut SqlBuilder, texts: impl IntoIterator<Ite
 }
 
 /// SQLite: adds the texts that are not in `event_texts` yet.
-async fn insert_texts(conn: &mut crate::db::Conn, texts: Vec<String>) -> Result<()> {
+async fn insert_texts(conn: &mut SqlConn<'_>, texts: Vec<String>) -> Result<()> {
     if texts.is_empty() {
         return Ok(());
     }
     let mut b = SqlBuilder::new(Backend::Sqlite, "");
     push_texts_insert(&mut b, texts);
-    let (sql, args) = b.build()?;
-    sqlx::query_with(&sql, args).execute(&mut *conn).await?;
+    let (sql, args) = b.build();
+    conn.execute(&sql, &args).await?;
     Ok(())
 }
 
@@ -1049,8 +1044,8 @@ fn replace_nul(e: &mut SyncEvent) {
 /// On PostgreSQL the transaction also announces the new ids on [`NOTIFY_CHANNEL`]: the
 /// notification is delivered on commit only, to every instance's listener, which is how the
 /// events reach the live stream there (the writing instance's included).
-pub(crate) async fn insert_events(conn: &mut crate::db::Conn, events: &mut [SyncEvent]) -> Result<()> {
-    let backend = Backend::of(conn);
+pub(crate) async fn insert_events(conn: &mut SqlConn<'_>, events: &mut [SyncEvent]) -> Result<()> {
+    let backend = conn.backend();
     events.iter_mut().for_each(replace_nul);
     for chunk in events.chunks_mut(EVENTS_PER_STATEMENT) {
         if backend == Backend::Sqlite {
@@ -1089,10 +1084,10 @@ pub(crate) async fn insert_events(conn: &mut crate::db::Conn, events: &mut [Sync
                 .push_search(backend, e.search.clone());
         });
         b.push(" RETURNING id");
-        let (sql, args) = b.build()?;
+        let (sql, args) = b.build();
         // RETURNING's row order is unspecified, but one statement inside the write turn takes
         // ascending ids in VALUES order: sorted, they line up with `chunk`.
-        let mut ids: Vec<i64> = sqlx::query_scalar_with(&sql, args).fetch_all(&mut *conn).await?;
+        let mut ids: Vec<i64> = conn.fetch_all(&sql, &args).await?;
         ids.sort_unstable();
         for (e, id) in chunk.iter_mut().zip(ids) {
             e.id = id;
@@ -1101,11 +1096,7 @@ pub(crate) async fn insert_events(conn: &mut crate::db::Conn, events: &mut [Sync
     if backend == Backend::Postgres {
         for payload in notify_payloads(events.iter().map(|e| e.id)) {
             // Selected as a boolean: `Any` reads no `void` column.
-            sqlx::query("SELECT pg_notify($1, $2) IS NULL")
-                .bind(NOTIFY_CHANNEL)
-                .bind(payload)
-                .execute(&mut *conn)
-                .await?;
+            conn.fetch_optional::<bool>("SELECT pg_notify(?, ?) IS NULL", &binds![NOTIFY_CHANNEL, payload]).await?;
         }
     }
     Ok(())
@@ -1251,10 +1242,20 @@ async fn write_batch(
     used: &[(String, String)],
 ) -> Result<()> {
     let mut tx = writer.begin().await?;
-    insert_events(&mut tx, events).await?;
-    let update = writer.backend().sql("UPDATE tokens SET last_used = ? WHERE id = ?");
-    for (id, at) in used {
-        sqlx::query(&update).bind(at).bind(id).execute(&mut *tx).await?;
+    let write = async {
+        insert_events(&mut tx.conn(), events).await?;
+        for (id, at) in used {
+            tx.conn().execute("UPDATE tokens SET last_used = ? WHERE id = ?", &binds![at, id]).await?;
+        }
+        Ok::<_, crate::Error>(())
+    };
+    // A batch is up to 4,096 events: tens of milliseconds of SQLite's work, in place on SQLite.
+    // The runtime is told first, so that its other tasks (the requests being logged) move to
+    // another thread meanwhile instead of waiting behind the batch.
+    if writer.backend() == Backend::Sqlite {
+        crate::group_commit::long_in_place(write).await?;
+    } else {
+        write.await?;
     }
     tx.commit().await
 }

@@ -74,6 +74,56 @@ pub enum SqlBind {
     Null,
 }
 
+impl From<String> for SqlBind {
+    fn from(v: String) -> Self {
+        SqlBind::Text(v)
+    }
+}
+
+impl From<&str> for SqlBind {
+    fn from(v: &str) -> Self {
+        SqlBind::Text(v.to_string())
+    }
+}
+
+impl From<&String> for SqlBind {
+    fn from(v: &String) -> Self {
+        SqlBind::Text(v.clone())
+    }
+}
+
+impl From<i64> for SqlBind {
+    fn from(v: i64) -> Self {
+        SqlBind::Int(v)
+    }
+}
+
+impl From<f64> for SqlBind {
+    fn from(v: f64) -> Self {
+        SqlBind::Real(v)
+    }
+}
+
+impl<T: Into<SqlBind>> From<Option<T>> for SqlBind {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(SqlBind::Null, Into::into)
+    }
+}
+
+impl From<&Option<String>> for SqlBind {
+    fn from(v: &Option<String>) -> Self {
+        v.as_ref().map_or(SqlBind::Null, Into::into)
+    }
+}
+
+/// The bound parameters of a statement, in order: `binds![id, name, 1_i64]`.
+macro_rules! binds {
+    ($($v:expr),* $(,)?) => {
+        [$($crate::filter_sql::SqlBind::from($v)),*]
+    };
+}
+pub(crate) use binds;
+
 /// Translates `filter` over resources of `kind` to a SQLite WHERE clause: [`to_sql_for`]
 /// with [`Backend::Sqlite`].
 pub fn to_sql(kind: ResourceKind, filter: &Filter) -> Result<SqlWhere, ScimError> {

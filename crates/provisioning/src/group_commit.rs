@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 
 use crate::db::{self, Backend};
+use crate::read::SqlConn;
 use crate::{Error, Result};
 
 /// The most writes one commit acknowledges: bounds how long a group holds the database's write
@@ -36,12 +37,128 @@ pub(crate) struct Writer {
     stats: Arc<(AtomicU64, AtomicU64)>,
     pool: db::Pool,
     backend: Backend,
+    /// SQLite: the write connection, driven in place (see [`SqliteWriteConn`]).
+    sqlite: Option<Arc<SqliteWriteConn>>,
+    /// Set by [`Writer::close`]: later writes fail, as they do on a closed pool.
+    closed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// SQLite's write connection, opened with rusqlite and driven in place on the writer's thread,
+/// as the request path's reads are (see `read`): through sqlx every statement is a round trip
+/// to the connection's own thread, 20 to 45 µs of thread wake-ups on this machine against
+/// SQLite's few microseconds, and a write makes six or more of them while every other writer
+/// waits for its turn. Only the group's `COMMIT` (the flush to disk) leaves the runtime's
+/// thread to the runtime's other tasks while it runs.
+pub(crate) struct SqliteWriteConn {
+    path: std::path::PathBuf,
+    mmap_bytes: u64,
+    /// The connection between groups; `None` while a group has it, or after one failed.
+    idle: std::sync::Mutex<Option<rusqlite::Connection>>,
+}
+
+impl SqliteWriteConn {
+    pub(crate) fn new(path: &std::path::Path, mmap_bytes: u64) -> Arc<Self> {
+        Arc::new(SqliteWriteConn { path: path.to_path_buf(), mmap_bytes, idle: std::sync::Mutex::new(None) })
+    }
+
+    fn take(&self) -> Result<rusqlite::Connection> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match idle {
+            Some(c) => Ok(c),
+            None => self.open(),
+        }
+    }
+
+    fn put_back(&self, conn: rusqlite::Connection) {
+        *self.idle.lock().unwrap_or_else(|e| e.into_inner()) = Some(conn);
+    }
+
+    fn open(&self) -> Result<rusqlite::Connection> {
+        // As the pool's connections (`connect_sqlite`): durable commits, cascading deletes,
+        // savepoint undo in memory. No busy timeout: `BEGIN IMMEDIATE` is retried without
+        // holding the thread (see `begin_immediate`), and inside the transaction nothing else
+        // waits for a lock. Room for every statement a write makes, multi-row inserts of each
+        // size included.
+        crate::read::open_in_place(
+            &self.path,
+            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA busy_timeout = 0;",
+            self.mmap_bytes,
+            256,
+        )
+    }
+}
+
+/// How long `BEGIN IMMEDIATE` waits for another process's write lock on SQLite, as the
+/// pool's `busy_timeout`.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `BEGIN IMMEDIATE` on the in-place connection. While another process (the desktop app and a
+/// headless server, or a CLI command, on one file) holds the write lock, it is retried every
+/// few milliseconds, asleep in between rather than in SQLite's busy handler: the runtime's
+/// thread stays free, and a writer whose request goes away stops waiting there and then.
+async fn begin_immediate(conn: &mut rusqlite::Connection) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + LOCK_WAIT;
+    let mut pause = std::time::Duration::from_millis(1);
+    loop {
+        match conn.execute_batch("BEGIN IMMEDIATE") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_millis(20));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
+fn multi_threaded() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+}
+
+/// Runs `f`, a call that may block on the disk, telling a multi-threaded runtime first, so that
+/// its other tasks move to another thread meanwhile.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    if multi_threaded() { tokio::task::block_in_place(f) } else { f() }
+}
+
+/// Runs `work`, a long stretch of in-place SQLite statements, as [`blocking`] runs a call.
+pub(crate) async fn long_in_place<T>(work: impl std::future::Future<Output = T>) -> T {
+    if multi_threaded() {
+        tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(work))
+    } else {
+        work.await
+    }
+}
+
+/// A group's connection: the pool's (PostgreSQL), or SQLite's in-place write connection.
+enum GroupConn {
+    Pool(sqlx::pool::PoolConnection<sqlx::Any>),
+    Sqlite(rusqlite::Connection),
+}
+
+impl GroupConn {
+    /// Runs a statement of the group's own (`SAVEPOINT`, `COMMIT`, ...).
+    async fn run(&mut self, sql: &str) -> Result<()> {
+        match self {
+            GroupConn::Pool(c) => sqlx::query(sql).execute(&mut **c).await.map(drop).map_err(Into::into),
+            GroupConn::Sqlite(c) => Ok(c.execute_batch(sql)?),
+        }
+    }
+
+    fn sql(&mut self) -> SqlConn<'_> {
+        match self {
+            GroupConn::Pool(c) => SqlConn::Any(c),
+            GroupConn::Sqlite(c) => SqlConn::Sqlite(c),
+        }
+    }
 }
 
 /// An open group transaction.
 struct Group {
     /// `None` only after the connection is handed back or closed.
-    conn: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+    conn: Option<GroupConn>,
     writers: usize,
     /// Writers whose changes stay (released savepoints).
     kept: usize,
@@ -53,9 +170,10 @@ impl Drop for Group {
     fn drop(&mut self) {
         // A group dropped while its transaction is open (the runtime shutting down) must not
         // return a connection to the pool mid-transaction: it is closed instead.
-        if let Some(conn) = self.conn.take() {
+        if let Some(GroupConn::Pool(conn)) = self.conn.take() {
             drop(conn.detach());
         }
+        // SQLite's connection closes as it drops, which rolls its transaction back.
     }
 }
 
@@ -78,14 +196,32 @@ enum Leave {
 }
 
 impl Writer {
-    pub(crate) fn new(pool: db::Pool, backend: Backend) -> Self {
+    /// `sqlite`: the SQLite store's in-place write connection; `None` on PostgreSQL.
+    pub(crate) fn new(pool: db::Pool, backend: Backend, sqlite: Option<Arc<SqliteWriteConn>>) -> Self {
         Writer {
             turn: Arc::new(Mutex::new(None)),
             waiting: Arc::new(AtomicUsize::new(0)),
             stats: Default::default(),
             pool,
             backend,
+            sqlite,
+            closed: Default::default(),
         }
+    }
+
+    /// Ends writing: commits a group still open, closes SQLite's write connection, and makes
+    /// every later write fail.
+    pub(crate) async fn close(&self) {
+        let mut guard = self.turn.clone().lock_owned().await;
+        if guard.is_some() {
+            let _ = self.commit_group(guard).await;
+            guard = self.turn.clone().lock_owned().await;
+        }
+        self.closed.store(true, Ordering::SeqCst);
+        if let Some(w) = &self.sqlite {
+            drop(w.idle.lock().unwrap_or_else(|e| e.into_inner()).take());
+        }
+        drop(guard);
     }
 
     pub(crate) fn backend(&self) -> Backend {
@@ -107,9 +243,15 @@ impl Writer {
         };
         // From here on, however this writer ends, its turn ends through `WriteTx`'s drop.
         let mut tx = WriteTx { guard: Some(guard), in_savepoint: false, writer: self.clone() };
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Error::Database(sqlx::Error::PoolClosed));
+        }
         let guard = tx.guard.as_mut().expect("held");
         if guard.is_none() {
-            let conn = self.pool.acquire().await?;
+            let conn = match &self.sqlite {
+                Some(w) => GroupConn::Sqlite(w.take()?),
+                None => GroupConn::Pool(self.pool.acquire().await?),
+            };
             let (done, _) = watch::channel(None);
             let guardian = self.clone();
             let outcome = done.subscribe();
@@ -119,23 +261,28 @@ impl Writer {
             // `WriteTx`'s drop then ends) owns the transaction, instead of a connection back in
             // the pool holding the write lock with nobody to end it.
             **guard = Some(Group { conn: Some(conn), writers: 0, kept: 0, done });
-            if let Err(e) = sqlx::query(self.backend.begin_statement()).execute(group_conn(guard)).await {
-                return Err(fail_group(tx.guard.take().expect("held"), e.into()).await);
-            }
-            if self.backend == Backend::Postgres {
-                // Selected as a boolean: `Any` reads no `void` column.
-                let locked = sqlx::query("SELECT pg_advisory_xact_lock($1) IS NULL")
-                    .bind(db::WRITE_LOCK_KEY)
-                    .execute(group_conn(guard))
-                    .await;
-                if let Err(e) = locked {
-                    return Err(fail_group(tx.guard.take().expect("held"), e.into()).await);
-                }
+            let begun = match group_conn(guard) {
+                GroupConn::Sqlite(c) => begin_immediate(c).await,
+                pooled => match pooled.run(self.backend.begin_statement()).await {
+                    // Selected as a boolean: `Any` reads no `void` column.
+                    Ok(()) => pooled
+                        .sql()
+                        .fetch_optional::<bool>(
+                            "SELECT pg_advisory_xact_lock(?) IS NULL",
+                            &crate::filter_sql::binds![db::WRITE_LOCK_KEY],
+                        )
+                        .await
+                        .map(drop),
+                    Err(e) => Err(e),
+                },
+            };
+            if let Err(e) = begun {
+                return Err(fail_group(self, tx.guard.take().expect("held"), e).await);
             }
         }
         let guard = tx.guard.as_mut().expect("held");
-        if let Err(e) = sqlx::query("SAVEPOINT write_turn").execute(group_conn(guard)).await {
-            return Err(fail_group(tx.guard.take().expect("held"), e.into()).await);
+        if let Err(e) = group_conn(guard).run("SAVEPOINT write_turn").await {
+            return Err(fail_group(self, tx.guard.take().expect("held"), e).await);
         }
         guard.as_mut().expect("open").writers += 1;
         tx.in_savepoint = true;
@@ -149,17 +296,15 @@ impl Writer {
             return Ok(());
         }
         let left = match leave {
-            Leave::Release => sqlx::query("RELEASE SAVEPOINT write_turn").execute(group_conn(&mut guard)).await,
-            Leave::RollBack => {
-                match sqlx::query("ROLLBACK TO SAVEPOINT write_turn").execute(group_conn(&mut guard)).await {
-                    Ok(_) => sqlx::query("RELEASE SAVEPOINT write_turn").execute(group_conn(&mut guard)).await,
-                    Err(e) => Err(e),
-                }
-            }
-            Leave::Nothing => Ok(Default::default()),
+            Leave::Release => group_conn(&mut guard).run("RELEASE SAVEPOINT write_turn").await,
+            Leave::RollBack => match group_conn(&mut guard).run("ROLLBACK TO SAVEPOINT write_turn").await {
+                Ok(()) => group_conn(&mut guard).run("RELEASE SAVEPOINT write_turn").await,
+                Err(e) => Err(e),
+            },
+            Leave::Nothing => Ok(()),
         };
         if let Err(e) = left {
-            return Err(fail_group(guard, e.into()).await);
+            return Err(fail_group(self, guard, e).await);
         }
         if leave == Leave::Release {
             guard.as_mut().expect("open").kept += 1;
@@ -194,19 +339,31 @@ impl Writer {
     }
 
     async fn commit_now(&self, mut guard: OwnedMutexGuard<Option<Group>>) -> Result<()> {
-        let committed = sqlx::query("COMMIT").execute(group_conn(&mut guard)).await;
+        let committed = match group_conn(&mut guard) {
+            // The flush to disk: the runtime's other tasks go on meanwhile.
+            GroupConn::Sqlite(c) => blocking(|| c.execute_batch("COMMIT")).map_err(Into::into),
+            pooled => pooled.run("COMMIT").await,
+        };
         match committed {
-            Ok(_) => {
+            Ok(()) => {
                 let mut group = guard.take().expect("open");
                 // Back to the pool: its transaction is closed.
-                drop(group.conn.take());
+                self.put_back(group.conn.take());
                 self.stats.0.fetch_add(1, Ordering::Relaxed);
                 self.stats.1.fetch_add(group.kept as u64, Ordering::Relaxed);
                 group.done.send_replace(Some(Ok(())));
                 Ok(())
             }
-            Err(e) => Err(fail_group(guard, e.into()).await),
+            Err(e) => Err(fail_group(self, guard, e).await),
         }
+    }
+
+    /// Returns a group's connection, its transaction closed, for the next group.
+    fn put_back(&self, conn: Option<GroupConn>) {
+        if let (Some(GroupConn::Sqlite(c)), Some(w)) = (conn, &self.sqlite) {
+            w.put_back(c);
+        }
+        // A pooled connection goes back to the pool as it drops.
     }
 
     /// Waits for the commit of the group this writer handed on. If the writers it goes to all
@@ -245,21 +402,22 @@ impl Writer {
 const RESCUE_AFTER: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The open group's connection.
-fn group_conn(guard: &mut OwnedMutexGuard<Option<Group>>) -> &mut db::Conn {
+fn group_conn(guard: &mut OwnedMutexGuard<Option<Group>>) -> &mut GroupConn {
     guard.as_mut().and_then(|g| g.conn.as_mut()).expect("an open group has its connection")
 }
 
 /// Rolls the whole group back after a failure of the transaction itself (not of one writer's
 /// changes), tells its waiting writers, and returns the error.
-async fn fail_group(mut guard: OwnedMutexGuard<Option<Group>>, error: Error) -> Error {
+async fn fail_group(writer: &Writer, mut guard: OwnedMutexGuard<Option<Group>>, error: Error) -> Error {
     let Some(mut group) = guard.take() else { return error };
     if let Some(mut conn) = group.conn.take() {
-        if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_ok() {
-            drop(conn);
-        } else {
+        if conn.run("ROLLBACK").await.is_ok() {
+            writer.put_back(Some(conn));
+        } else if let GroupConn::Pool(conn) = conn {
             // Whatever state it is in, it does not go back to the pool.
             drop(conn.detach());
         }
+        // SQLite's: closed as it drops; the next group opens another.
     }
     tracing::error!(error = %error, writers = group.writers, "a group of writes was rolled back");
     group.done.send_replace(Some(Err(error.to_string())));
@@ -267,7 +425,7 @@ async fn fail_group(mut guard: OwnedMutexGuard<Option<Group>>, error: Error) -> 
 }
 
 /// A write in progress: a savepoint in the group transaction, holding this process's write
-/// turn. It derefs to the connection. `commit` returns once the group's commit made it durable;
+/// turn. Its statements run on [`WriteTx::conn`]. `commit` returns once the group's commit made it durable;
 /// dropping it without `commit` rolls its changes back.
 pub(crate) struct WriteTx {
     guard: Option<OwnedMutexGuard<Option<Group>>>,
@@ -276,6 +434,11 @@ pub(crate) struct WriteTx {
 }
 
 impl WriteTx {
+    /// The group transaction's connection, for this write's statements.
+    pub(crate) fn conn(&mut self) -> SqlConn<'_> {
+        self.guard.as_mut().and_then(|g| g.as_mut()).and_then(|g| g.conn.as_mut()).expect("an open write").sql()
+    }
+
     pub(crate) async fn commit(mut self) -> Result<()> {
         let guard = self.guard.take().expect("held until commit or drop");
         self.writer.end_turn(guard, Leave::Release).await
@@ -293,19 +456,6 @@ impl Drop for WriteTx {
                 let _ = writer.end_turn(guard, leave).await;
             });
         }
-    }
-}
-
-impl std::ops::Deref for WriteTx {
-    type Target = db::Conn;
-    fn deref(&self) -> &Self::Target {
-        self.guard.as_ref().and_then(|g| g.as_ref()).and_then(|g| g.conn.as_deref()).expect("an open write")
-    }
-}
-
-impl std::ops::DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        self.guard.as_mut().and_then(|g| g.as_mut()).and_then(|g| g.conn.as_deref_mut()).expect("an open write")
     }
 }
 
@@ -328,10 +478,8 @@ mod tests {
     }
 
     async fn put(tx: &mut WriteTx, backend: Backend, key: &str) -> Result<()> {
-        sqlx::query(&backend.sql("INSERT INTO settings (key, value) VALUES (?, 'v')"))
-            .bind(key)
-            .execute(&mut **tx)
-            .await?;
+        assert_eq!(tx.conn().backend(), backend);
+        tx.conn().execute("INSERT INTO settings (key, value) VALUES (?, 'v')", &crate::filter_sql::binds![key]).await?;
         Ok(())
     }
 
@@ -405,7 +553,7 @@ mod tests {
         until_waiting(&w, 2).await;
         first.commit().await.unwrap();
         let err = failing.await.unwrap().expect_err("duplicate key");
-        assert!(matches!(err, Error::Database(_)), "{err}");
+        assert!(matches!(err, Error::Database(_) | Error::Sqlite(_)), "{err}");
         last.await.unwrap().unwrap();
         assert_eq!(keys(&p).await, ["gc-a", "gc-c"]);
     }
@@ -462,7 +610,7 @@ mod tests {
                 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
                  INSERT INTO settings (key, value) SELECT 'gc-big-{round}-' || i, 'v' FROM n"
             );
-            sqlx::query(&rows).execute(&mut *big).await.unwrap();
+            big.conn().execute(&rows, &[]).await.unwrap();
             let _gone = tokio::time::timeout(Duration::from_micros(micros), big.commit()).await;
             let key = format!("gc-next-{round}");
             let mut next = w.begin().await.unwrap();
@@ -520,6 +668,57 @@ mod tests {
         p.close().await;
     }
 
+    /// SQLite: a write that finds another process holding the database's write lock waits for
+    /// it (asleep, retrying) and goes through once it is released, without holding up the
+    /// runtime meanwhile.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_write_waits_for_another_process_lock_then_goes_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wait.db");
+        let p = Provisioning::open(&path, Config::default()).await.unwrap();
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let write = {
+            let (w, backend) = (p.writer.clone(), p.backend);
+            tokio::spawn(async move {
+                let mut tx = w.begin().await?;
+                put(&mut tx, backend, "gc-waited").await?;
+                tx.commit().await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // The runtime's one worker thread keeps serving other tasks while the write waits.
+        let other_task = tokio::time::timeout(Duration::from_secs(1), tokio::spawn(async { 42 })).await;
+        assert!(matches!(other_task, Ok(Ok(42))), "the runtime was held up: {other_task:?}");
+        assert!(!write.is_finished(), "the write did not wait for the lock");
+        other.execute_batch("COMMIT").unwrap();
+        let done = tokio::time::timeout(Duration::from_secs(5), write).await;
+        assert!(matches!(done, Ok(Ok(Ok(())))), "{done:?}");
+        assert_eq!(keys(&p).await, ["gc-waited"]);
+        p.close().await;
+    }
+
+    /// Once the store is closed, a write fails, on SQLite's own write connection as on a pool,
+    /// and what was written before is all in the database file (its WAL emptied).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_after_close_fail() {
+        let (dir, p, _w, first) = first_writer("gc-before").await;
+        first.commit().await.unwrap();
+        p.close().await;
+        let after = p.writer.begin().await;
+        assert!(after.is_err(), "a write went through after close");
+        if p.backend == Backend::Sqlite {
+            let wal = dir.path().join("scim.db-wal");
+            assert!(std::fs::metadata(&wal).map_or(0, |m| m.len()) == 0, "the WAL still holds data");
+            let copy = dir.path().join("copy.db");
+            std::fs::copy(dir.path().join("scim.db"), &copy).unwrap();
+            let c = rusqlite::Connection::open(&copy).unwrap();
+            let key: String =
+                c.query_row("SELECT key FROM settings WHERE key = 'gc-before'", [], |r| r.get(0)).unwrap();
+            assert_eq!(key, "gc-before");
+        }
+    }
+
     /// SQLite: a write's connection commits through the WAL with a full fsync (an acknowledged
     /// write survives a power cut) and keeps its savepoints' undo in memory, not in a
     /// temporary file per commit.
@@ -528,14 +727,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = Provisioning::open(&dir.path().join("pragmas.db"), Config::default()).await.unwrap();
         let mut tx = p.writer.begin().await.unwrap();
-        let mut read = async |name: &str| -> String {
-            let row = sqlx::query(&format!("PRAGMA {name}")).fetch_one(&mut *tx).await.unwrap();
-            use sqlx::Row;
-            row.try_get::<String, _>(0).or_else(|_| row.try_get::<i64, _>(0).map(|n| n.to_string())).unwrap()
+        let journal: Option<String> = tx.conn().fetch_optional("PRAGMA journal_mode", &[]).await.unwrap();
+        assert_eq!(journal.as_deref(), Some("wal"));
+        let mut number = async |name: &str| -> Option<i64> {
+            tx.conn().fetch_optional(&format!("PRAGMA {name}"), &[]).await.unwrap()
         };
-        assert_eq!(read("journal_mode").await, "wal");
-        assert_eq!(read("synchronous").await, "2", "FULL");
-        assert_eq!(read("temp_store").await, "2", "MEMORY");
+        assert_eq!(number("synchronous").await, Some(2), "FULL");
+        assert_eq!(number("temp_store").await, Some(2), "MEMORY");
+        assert_eq!(number("foreign_keys").await, Some(1), "cascading deletes");
         tx.commit().await.unwrap();
         p.close().await;
     }

@@ -181,7 +181,9 @@ impl Provisioning {
         let (live, _) = broadcast::channel(1024);
         let dropped = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let room = std::sync::Arc::new(tokio::sync::Notify::new());
-        let writer = group_commit::Writer::new(pool.clone(), backend);
+        // SQLite's writes run in place on a connection of their own, next to the readers'.
+        let in_place_writes = readers.as_ref().map(|r| group_commit::SqliteWriteConn::new(r.path(), r.mmap_bytes()));
+        let writer = group_commit::Writer::new(pool.clone(), backend, in_place_writes);
         let bus = (dropped.clone(), room.clone());
         tokio::spawn(events::run_batch_writer(writer.clone(), rx, live.clone(), bus, clock.clone()));
         if let Some(url) = url.filter(|_| backend == Backend::Postgres) {
@@ -236,6 +238,7 @@ impl Provisioning {
     /// Writes out pending log events and closes the database.
     pub async fn close(&self) {
         self.flush_log().await;
+        self.writer.close().await;
         if self.backend == Backend::Sqlite {
             // SQLite copies the WAL into the database file when its last connection closes, if
             // that connection can lock the file alone. The pool closes its connections at once,

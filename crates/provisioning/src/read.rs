@@ -5,9 +5,10 @@
 //! A lookup by primary key takes a few microseconds in SQLite and several times that in those
 //! two wake-ups (the load benchmark's profile: more of the server's time in thread switches than
 //! in SQLite). So on SQLite these reads run on connections of their own, opened with rusqlite
-//! and queried in place on the runtime's thread. On PostgreSQL, and inside write transactions,
-//! the same SQL runs through sqlx. Callers write each query once, with `?` placeholders and
-//! [`SqlBind`] parameters, against [`ReadConn`].
+//! and queried in place on the runtime's thread. On PostgreSQL the same SQL runs through sqlx.
+//! Callers write each query once, with `?` placeholders and [`SqlBind`] parameters, against
+//! [`SqlConn`]; the statements of writes do too, on the group commit's connection, which on
+//! SQLite is driven in place the same way (see `group_commit`).
 //!
 //! Every such read runs in place, list pages included. A read that scans (a `co` filter over a
 //! million users) holds its runtime thread while SQLite works; the runtime's other threads take
@@ -27,16 +28,17 @@ use crate::filter_sql::{SqlBind, bind_all};
 /// Idle read connections kept open per store.
 const MAX_IDLE: usize = 16;
 
-/// A connection to read through: a pooled or transaction's sqlx connection, or an in-place
-/// SQLite one.
-pub(crate) enum ReadConn<'a> {
+/// A connection to run SQL on: a pooled or transaction's sqlx connection, or an in-place
+/// SQLite one (a read connection, or the write connection of a group commit on SQLite; see
+/// `group_commit`).
+pub(crate) enum SqlConn<'a> {
     Any(&'a mut db::Conn),
     Sqlite(&'a mut rusqlite::Connection),
 }
 
-impl<'a> From<&'a mut db::Conn> for ReadConn<'a> {
+impl<'a> From<&'a mut db::Conn> for SqlConn<'a> {
     fn from(c: &'a mut db::Conn) -> Self {
-        ReadConn::Any(c)
+        SqlConn::Any(c)
     }
 }
 
@@ -46,12 +48,27 @@ pub(crate) trait FromRead: Sized {
     fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self>;
 }
 
-impl FromRead for i64 {
+/// Single-column rows.
+macro_rules! scalar_from_read {
+    ($($t:ty),*) => {$(
+        impl FromRead for $t {
+            fn from_any(row: &sqlx::any::AnyRow) -> sqlx::Result<Self> {
+                row.try_get(0)
+            }
+            fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+                row.get(0)
+            }
+        }
+    )*};
+}
+scalar_from_read!(i64, bool, String, Option<String>, Option<i64>);
+
+impl FromRead for (String, String) {
     fn from_any(row: &sqlx::any::AnyRow) -> sqlx::Result<Self> {
-        row.try_get(0)
+        Ok((row.try_get(0)?, row.try_get(1)?))
     }
     fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        row.get(0)
+        Ok((row.get(0)?, row.get(1)?))
     }
 }
 
@@ -76,16 +93,33 @@ impl rusqlite::ToSql for SqlBind {
     }
 }
 
-impl ReadConn<'_> {
-    /// Every row of `sql` (`?` placeholders, written for both backends).
-    pub(crate) async fn fetch_all<T: FromRead>(self, sql: &str, binds: &[SqlBind]) -> Result<Vec<T>> {
+/// In place, a statement never waits, so a task making many of them in a row (a membership
+/// change of thousands of members, a batch of the sync log) would keep its runtime thread from
+/// every other task queued on it. Each statement takes a unit of the task's cooperative budget,
+/// and once it is spent (every 128 units) the task lets the others run first.
+async fn yield_now_and_then() {
+    tokio::task::consume_budget().await;
+}
+
+impl SqlConn<'_> {
+    /// The database this connection talks to.
+    pub(crate) fn backend(&self) -> Backend {
         match self {
-            ReadConn::Any(c) => {
+            SqlConn::Any(c) => Backend::of(c),
+            SqlConn::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Every row of `sql` (`?` placeholders, written for both backends).
+    pub(crate) async fn fetch_all<T: FromRead>(&mut self, sql: &str, binds: &[SqlBind]) -> Result<Vec<T>> {
+        match self {
+            SqlConn::Any(c) => {
                 let sql = Backend::of(c).sql(sql);
-                let rows = bind_all(sqlx::query(&sql), binds).fetch_all(&mut *c).await?;
+                let rows = bind_all(sqlx::query(&sql), binds).fetch_all(&mut **c).await?;
                 Ok(rows.iter().map(T::from_any).collect::<sqlx::Result<_>>()?)
             }
-            ReadConn::Sqlite(c) => {
+            SqlConn::Sqlite(c) => {
+                yield_now_and_then().await;
                 let mut statement = c.prepare_cached(sql)?;
                 let rows = statement.query_map(rusqlite::params_from_iter(binds), T::from_sqlite)?;
                 Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -94,17 +128,33 @@ impl ReadConn<'_> {
     }
 
     /// The first row of `sql`, if any.
-    pub(crate) async fn fetch_optional<T: FromRead>(self, sql: &str, binds: &[SqlBind]) -> Result<Option<T>> {
+    pub(crate) async fn fetch_optional<T: FromRead>(&mut self, sql: &str, binds: &[SqlBind]) -> Result<Option<T>> {
         match self {
-            ReadConn::Any(c) => {
+            SqlConn::Any(c) => {
                 let sql = Backend::of(c).sql(sql);
-                let row = bind_all(sqlx::query(&sql), binds).fetch_optional(&mut *c).await?;
+                let row = bind_all(sqlx::query(&sql), binds).fetch_optional(&mut **c).await?;
                 Ok(row.as_ref().map(T::from_any).transpose()?)
             }
-            ReadConn::Sqlite(c) => {
+            SqlConn::Sqlite(c) => {
+                yield_now_and_then().await;
                 let mut statement = c.prepare_cached(sql)?;
                 let mut rows = statement.query(rusqlite::params_from_iter(binds))?;
                 Ok(rows.next()?.map(T::from_sqlite).transpose()?)
+            }
+        }
+    }
+
+    /// Runs `sql`, a statement that returns no rows; returns the number of rows it changed.
+    pub(crate) async fn execute(&mut self, sql: &str, binds: &[SqlBind]) -> Result<u64> {
+        match self {
+            SqlConn::Any(c) => {
+                let sql = Backend::of(c).sql(sql);
+                Ok(bind_all(sqlx::query(&sql), binds).execute(&mut **c).await?.rows_affected())
+            }
+            SqlConn::Sqlite(c) => {
+                yield_now_and_then().await;
+                let mut statement = c.prepare_cached(sql)?;
+                Ok(statement.execute(rusqlite::params_from_iter(binds))? as u64)
             }
         }
     }
@@ -122,6 +172,16 @@ impl SqliteReaders {
         Arc::new(SqliteReaders { path: path.to_path_buf(), mmap_bytes, idle: Mutex::new(Vec::new()) })
     }
 
+    /// The database file.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The memory map's size (`Config::sqlite_mmap_bytes`).
+    pub(crate) fn mmap_bytes(&self) -> u64 {
+        self.mmap_bytes
+    }
+
     /// An idle connection, or a new one.
     pub(crate) fn take(self: &Arc<Self>) -> Result<PooledReader> {
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
@@ -133,22 +193,29 @@ impl SqliteReaders {
     }
 
     fn open(&self) -> Result<rusqlite::Connection> {
-        use rusqlite::OpenFlags;
-        // The store's pool has created the file and set WAL mode, which is the database's.
-        let conn = rusqlite::Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        // Reads only: `query_only` refuses any write through these connections. The memory
-        // map is the store's setting (see `Config::sqlite_mmap_bytes`); a number, never
-        // request text.
-        conn.execute_batch(&format!(
-            "PRAGMA query_only = ON; PRAGMA busy_timeout = 10000; PRAGMA mmap_size = {};",
-            self.mmap_bytes
-        ))?;
-        conn.set_prepared_statement_cache_capacity(64);
-        Ok(conn)
+        // Reads only: `query_only` refuses any write through these connections.
+        open_in_place(&self.path, "PRAGMA query_only = ON; PRAGMA busy_timeout = 10000;", self.mmap_bytes, 64)
     }
+}
+
+/// Opens a connection to drive in place, with `pragmas`, the store's memory map (see
+/// `Config::sqlite_mmap_bytes`; a number, never request text) and room for `statements`
+/// prepared statements. The store's pool has created the file and set WAL mode, which is the
+/// database's.
+pub(crate) fn open_in_place(
+    path: &Path,
+    pragmas: &str,
+    mmap_bytes: u64,
+    statements: usize,
+) -> Result<rusqlite::Connection> {
+    use rusqlite::OpenFlags;
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.execute_batch(&format!("{pragmas} PRAGMA mmap_size = {mmap_bytes};"))?;
+    conn.set_prepared_statement_cache_capacity(statements);
+    Ok(conn)
 }
 
 /// A read connection, back to its store's idle list when dropped.
@@ -202,10 +269,10 @@ pub(crate) enum Reader {
 }
 
 impl Reader {
-    pub(crate) fn conn(&mut self) -> ReadConn<'_> {
+    pub(crate) fn conn(&mut self) -> SqlConn<'_> {
         match self {
-            Reader::Pool(r) => ReadConn::Any(r.conn.as_mut().expect("held until dropped")),
-            Reader::Sqlite(r) => ReadConn::Sqlite(r.conn.as_mut().expect("held until dropped")),
+            Reader::Pool(r) => SqlConn::Any(r.conn.as_mut().expect("held until dropped")),
+            Reader::Sqlite(r) => SqlConn::Sqlite(r.conn.as_mut().expect("held until dropped")),
         }
     }
 

@@ -12,9 +12,9 @@ use crate::access::{self, Cause, Snapshot};
 use crate::db::SqlBuilder;
 use crate::diff;
 use crate::events::{Outcome, RequestContext};
-use crate::filter_sql::{SqlBind, bind_all, to_sql_for};
+use crate::filter_sql::{SqlBind, binds, to_sql_for};
 use crate::query::ListQuery;
-use crate::read::{FromRead, ReadConn};
+use crate::read::{FromRead, SqlConn};
 use crate::{Error, Provisioning, Result};
 
 /// The result of a successful write.
@@ -212,7 +212,7 @@ fn member_json(base_url: &str, id: &str, kind: &str, display: Option<String>) ->
 }
 
 impl Provisioning {
-    async fn load_row(&self, conn: impl Into<ReadConn<'_>>, kind: ResourceKind, id: &str) -> Result<Row> {
+    async fn load_row(&self, conn: impl Into<SqlConn<'_>>, kind: ResourceKind, id: &str) -> Result<Row> {
         conn.into()
             .fetch_optional(
                 &format!("SELECT id, data, version, created, last_modified FROM {} WHERE id = ?", table(kind)),
@@ -225,7 +225,7 @@ impl Provisioning {
     /// The computed `groups` of a user, or the `members` of a group.
     async fn related(
         &self,
-        conn: impl Into<ReadConn<'_>>,
+        conn: impl Into<SqlConn<'_>>,
         kind: ResourceKind,
         base_url: &str,
         id: &str,
@@ -260,7 +260,7 @@ impl Provisioning {
     /// The computed `groups` of each of `rows` (users), as [`Self::related`] renders them.
     async fn groups_of_users(
         &self,
-        conn: ReadConn<'_>,
+        mut conn: SqlConn<'_>,
         base_url: &str,
         rows: &[Row],
     ) -> Result<std::collections::HashMap<String, Vec<Value>>> {
@@ -285,7 +285,7 @@ impl Provisioning {
 
     async fn render_row(
         &self,
-        conn: impl Into<ReadConn<'_>>,
+        conn: impl Into<SqlConn<'_>>,
         kind: ResourceKind,
         base_url: &str,
         row: &Row,
@@ -484,34 +484,32 @@ impl Provisioning {
         let data = doc.to_string();
         let inserted = match kind {
             ResourceKind::User => {
-                sqlx::query(&self.backend.sql("INSERT INTO users (id, user_name, user_name_key, external_id, display_name, active, data, version, created, last_modified)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)"),
-                )
-                .bind(&id)
-                .bind(&cols.name)
-                .bind(&cols.name_key)
-                .bind(&cols.external_id)
-                .bind(&cols.display_name)
-                .bind(i64::from(cols.active))
-                .bind(&data)
-                .bind(&now)
-                .bind(&now)
-                .execute(&mut *tx)
-                .await
+                tx.conn()
+                    .execute(
+                        "INSERT INTO users (id, user_name, user_name_key, external_id, display_name, active, data, version, created, last_modified)
+                         VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+                        &binds![
+                            &id,
+                            &cols.name,
+                            &cols.name_key,
+                            &cols.external_id,
+                            &cols.display_name,
+                            i64::from(cols.active),
+                            &data,
+                            &now,
+                            &now
+                        ],
+                    )
+                    .await
             }
             ResourceKind::Group => {
-                sqlx::query(&self.backend.sql("INSERT INTO groups (id, display_name, display_name_key, external_id, data, version, created, last_modified)
-                     VALUES (?, ?, ?, ?, ?, 1, ?, ?)"),
-                )
-                .bind(&id)
-                .bind(&cols.name)
-                .bind(&cols.name_key)
-                .bind(&cols.external_id)
-                .bind(&data)
-                .bind(&now)
-                .bind(&now)
-                .execute(&mut *tx)
-                .await
+                tx.conn()
+                    .execute(
+                        "INSERT INTO groups (id, display_name, display_name_key, external_id, data, version, created, last_modified)
+                         VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
+                        &binds![&id, &cols.name, &cols.name_key, &cols.external_id, &data, &now, &now],
+                    )
+                    .await
             }
         };
         inserted.map_err(|e| {
@@ -521,8 +519,8 @@ impl Provisioning {
         })?;
         let mut diff = diff::diff(&Value::Null, &doc);
         if let Some(members) = &incoming.members {
-            let added = self.add_members(&mut tx, &id, members, &now).await?;
-            diff.extend(self.members_diff(&mut tx, &added, &[]).await?);
+            let added = self.add_members(&mut tx.conn(), &id, members, &now).await?;
+            diff.extend(self.members_diff(&mut tx.conn(), &added, &[]).await?);
         }
         let meta = Meta { created: now.clone(), last_modified: now.clone(), version: 1 };
         let resource = match kind {
@@ -530,8 +528,8 @@ impl Provisioning {
             // row just written renders as is: two fewer queries inside the write turn.
             ResourceKind::User => render(kind, &ctx.base_url, &id, &doc, &meta, Some(Value::Array(vec![]))),
             ResourceKind::Group => {
-                let row = self.load_row(&mut *tx, kind, &id).await?;
-                self.render_row(&mut *tx, kind, &ctx.base_url, &row, true).await?
+                let row = self.load_row(tx.conn(), kind, &id).await?;
+                self.render_row(tx.conn(), kind, &ctx.base_url, &row, true).await?
             }
         };
         let (op, snapshot) = match kind {
@@ -581,7 +579,7 @@ impl Provisioning {
         let main = self.build_event(ctx, &outcome);
         let mut events = vec![];
         if let Some(snapshot) = snapshot {
-            for (uid, uname, op, detail) in snapshot.changes(&mut tx, cause, &main.idp).await? {
+            for (uid, uname, op, detail) in snapshot.changes(&mut tx.conn(), cause, &main.idp).await? {
                 let mut e = main.clone();
                 e.operation = op.to_string();
                 e.detail = Some(detail);
@@ -597,14 +595,12 @@ impl Provisioning {
 
     /// Whether membership of this group can decide anyone's access: the rule is "groups" and
     /// the group grants access. Only then are members' access snapshots worth taking.
-    async fn group_grants(&self, conn: &mut crate::db::Conn, group_id: &str) -> Result<bool> {
+    async fn group_grants(&self, conn: &mut SqlConn<'_>, group_id: &str) -> Result<bool> {
         if access::rule_mode(conn).await? != "groups" {
             return Ok(false);
         }
-        let g: Option<i64> = sqlx::query_scalar(&self.backend.sql("SELECT 1 FROM granting_groups WHERE group_id = ?"))
-            .bind(group_id)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let g: Option<i64> =
+            conn.fetch_optional("SELECT 1 FROM granting_groups WHERE group_id = ?", &binds![group_id]).await?;
         Ok(g.is_some())
     }
 
@@ -612,7 +608,7 @@ impl Provisioning {
     /// Returns the ids that were not members before.
     async fn add_members(
         &self,
-        conn: &mut crate::db::Conn,
+        conn: &mut SqlConn<'_>,
         group_id: &str,
         members: &[Member],
         now: &str,
@@ -620,12 +616,11 @@ impl Provisioning {
         let mut added = vec![];
         for m in members {
             let exists: Option<i64> = match m.kind {
-                MemberKind::User => sqlx::query_scalar("SELECT 1 FROM users WHERE id = $1"),
-                MemberKind::Group => sqlx::query_scalar("SELECT 1 FROM groups WHERE id = $1"),
-            }
-            .bind(&m.value)
-            .fetch_optional(&mut *conn)
-            .await?;
+                MemberKind::User => conn.fetch_optional("SELECT 1 FROM users WHERE id = ?", &binds![&m.value]).await?,
+                MemberKind::Group => {
+                    conn.fetch_optional("SELECT 1 FROM groups WHERE id = ?", &binds![&m.value]).await?
+                }
+            };
             if exists.is_none() {
                 return Err(ScimError::invalid_value(format!(
                     "member \"{}\" is not the id of an existing {}",
@@ -637,18 +632,13 @@ impl Provisioning {
             if m.kind == MemberKind::Group && m.value == group_id {
                 return Err(ScimError::invalid_value("a group cannot be a member of itself").into());
             }
-            let n = sqlx::query(&self.backend.sql(
-                "INSERT INTO group_members (group_id, member_id, member_type, display, added) VALUES (?, ?, ?, ?, ?)
-                 ON CONFLICT (group_id, member_id) DO NOTHING",
-            ))
-            .bind(group_id)
-            .bind(&m.value)
-            .bind(m.kind.as_str())
-            .bind(&m.display)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
+            let n = conn
+                .execute(
+                    "INSERT INTO group_members (group_id, member_id, member_type, display, added) VALUES (?, ?, ?, ?, ?)
+                     ON CONFLICT (group_id, member_id) DO NOTHING",
+                    &binds![group_id, &m.value, m.kind.as_str(), &m.display, now],
+                )
+                .await?;
             if n > 0 {
                 added.push(m.value.clone());
             }
@@ -657,15 +647,12 @@ impl Provisioning {
     }
 
     /// Removes members by id; returns the ids that were members.
-    async fn remove_members(&self, conn: &mut crate::db::Conn, group_id: &str, ids: &[String]) -> Result<Vec<String>> {
+    async fn remove_members(&self, conn: &mut SqlConn<'_>, group_id: &str, ids: &[String]) -> Result<Vec<String>> {
         let mut removed = vec![];
         for mid in ids {
-            let n = sqlx::query(&self.backend.sql("DELETE FROM group_members WHERE group_id = ? AND member_id = ?"))
-                .bind(group_id)
-                .bind(mid)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
+            let n = conn
+                .execute("DELETE FROM group_members WHERE group_id = ? AND member_id = ?", &binds![group_id, mid])
+                .await?;
             if n > 0 {
                 removed.push(mid.clone());
             }
@@ -677,7 +664,7 @@ impl Provisioning {
     /// user by userName, a group by displayName (a member that no longer exists by its id).
     async fn members_diff(
         &self,
-        conn: &mut crate::db::Conn,
+        conn: &mut SqlConn<'_>,
         added: &[String],
         removed: &[String],
     ) -> Result<Option<Value>> {
@@ -693,20 +680,16 @@ impl Provisioning {
             let mut b = SqlBuilder::new(self.backend, "SELECT id, user_name FROM users WHERE id IN (");
             b.push_list(ids()).push(") UNION ALL SELECT id, display_name FROM groups WHERE id IN (");
             b.push_list(ids()).push(")");
-            let (sql, args) = b.build()?;
-            names.extend(sqlx::query_as_with::<_, (String, String), _>(&sql, args).fetch_all(&mut *conn).await?);
+            let (sql, args) = b.build();
+            names.extend(conn.fetch_all::<(String, String)>(&sql, &args).await?);
         }
         let named = |ids: &[String]| ids.iter().map(|id| names.get(id).unwrap_or(id).clone()).collect::<Vec<_>>();
         Ok(diff::members(&named(added), &named(removed)))
     }
 
-    async fn member_set(&self, conn: &mut crate::db::Conn, group_id: &str) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            &self.backend.sql("SELECT member_id FROM group_members WHERE group_id = ? ORDER BY member_id"),
-        )
-        .bind(group_id)
-        .fetch_all(&mut *conn)
-        .await?)
+    async fn member_set(&self, conn: &mut SqlConn<'_>, group_id: &str) -> Result<Vec<String>> {
+        conn.fetch_all("SELECT member_id FROM group_members WHERE group_id = ? ORDER BY member_id", &binds![group_id])
+            .await
     }
 
     /// PUT: replaces the resource. Omitted attributes are cleared; `active` omitted means true.
@@ -727,10 +710,11 @@ impl Provisioning {
             doc["active"] = json!(true);
         }
         let mut tx = self.begin_write().await?;
-        let row = self.load_row(&mut *tx, kind, id).await?;
+        let row = self.load_row(tx.conn(), kind, id).await?;
         check_if_match(if_match, row.version)?;
         let before = row.doc()?;
-        let members_before = if kind == ResourceKind::Group { self.member_set(&mut tx, id).await? } else { vec![] };
+        let members_before =
+            if kind == ResourceKind::Group { self.member_set(&mut tx.conn(), id).await? } else { vec![] };
         let members_after: Vec<String> = {
             let mut v: Vec<String> = incoming.members.iter().flatten().map(|m| m.value.clone()).collect();
             v.sort();
@@ -739,10 +723,10 @@ impl Provisioning {
         };
         let members_changed = kind == ResourceKind::Group && members_after != members_before;
         let snapshot = match kind {
-            ResourceKind::User => Some(Snapshot::take(&mut tx, [id.to_string()]).await?),
-            ResourceKind::Group if members_changed && self.group_grants(&mut tx, id).await? => {
+            ResourceKind::User => Some(Snapshot::take(&mut tx.conn(), [id.to_string()]).await?),
+            ResourceKind::Group if members_changed && self.group_grants(&mut tx.conn(), id).await? => {
                 let ids: Vec<String> = members_before.iter().chain(&members_after).cloned().collect();
-                Some(Snapshot::take(&mut tx, ids).await?)
+                Some(Snapshot::take(&mut tx.conn(), ids).await?)
             }
             ResourceKind::Group => None,
         };
@@ -751,18 +735,18 @@ impl Provisioning {
         let mut diff = diff::diff(&before, &doc);
         if members_changed {
             let gone: Vec<String> = members_before.iter().filter(|m| !members_after.contains(m)).cloned().collect();
-            let removed = self.remove_members(&mut tx, id, &gone).await?;
+            let removed = self.remove_members(&mut tx.conn(), id, &gone).await?;
             let added = match &incoming.members {
-                Some(ms) => self.add_members(&mut tx, id, ms, &now).await?,
+                Some(ms) => self.add_members(&mut tx.conn(), id, ms, &now).await?,
                 None => vec![],
             };
-            diff.extend(self.members_diff(&mut tx, &added, &removed).await?);
+            diff.extend(self.members_diff(&mut tx.conn(), &added, &removed).await?);
         }
         if before != doc || members_changed {
-            self.store_doc(&mut tx, kind, id, &doc, &now).await?;
+            self.store_doc(&mut tx.conn(), kind, id, &doc, &now).await?;
         }
-        let row = self.load_row(&mut *tx, kind, id).await?;
-        let resource = self.render_row(&mut *tx, kind, &ctx.base_url, &row, true).await?;
+        let row = self.load_row(tx.conn(), kind, id).await?;
+        let resource = self.render_row(tx.conn(), kind, &ctx.base_url, &row, true).await?;
         let op = operation_for_update(kind, &before, &doc, members_changed);
         let change = Change {
             kind,
@@ -787,7 +771,7 @@ impl Provisioning {
 
     async fn store_doc(
         &self,
-        conn: &mut crate::db::Conn,
+        conn: &mut SqlConn<'_>,
         kind: ResourceKind,
         id: &str,
         doc: &Value,
@@ -796,31 +780,28 @@ impl Provisioning {
         let cols = columns(kind, doc);
         let r = match kind {
             ResourceKind::User => {
-                sqlx::query(&self.backend.sql("UPDATE users SET user_name = ?, user_name_key = ?, external_id = ?, display_name = ?, active = ?, data = ?,
-                     version = version + 1, last_modified = ? WHERE id = ?"),
+                conn.execute(
+                    "UPDATE users SET user_name = ?, user_name_key = ?, external_id = ?, display_name = ?, active = ?, data = ?,
+                     version = version + 1, last_modified = ? WHERE id = ?",
+                    &binds![
+                        &cols.name,
+                        &cols.name_key,
+                        &cols.external_id,
+                        &cols.display_name,
+                        i64::from(cols.active),
+                        doc.to_string(),
+                        now,
+                        id
+                    ],
                 )
-                .bind(&cols.name)
-                .bind(&cols.name_key)
-                .bind(&cols.external_id)
-                .bind(&cols.display_name)
-                .bind(i64::from(cols.active))
-                .bind(doc.to_string())
-                .bind(now)
-                .bind(id)
-                .execute(&mut *conn)
                 .await
             }
             ResourceKind::Group => {
-                sqlx::query(&self.backend.sql("UPDATE groups SET display_name = ?, display_name_key = ?, external_id = ?, data = ?,
-                     version = version + 1, last_modified = ? WHERE id = ?"),
+                conn.execute(
+                    "UPDATE groups SET display_name = ?, display_name_key = ?, external_id = ?, data = ?,
+                     version = version + 1, last_modified = ? WHERE id = ?",
+                    &binds![&cols.name, &cols.name_key, &cols.external_id, doc.to_string(), now, id],
                 )
-                .bind(&cols.name)
-                .bind(&cols.name_key)
-                .bind(&cols.external_id)
-                .bind(doc.to_string())
-                .bind(now)
-                .bind(id)
-                .execute(&mut *conn)
                 .await
             }
         };
@@ -834,7 +815,7 @@ impl Provisioning {
 
     /// The member ids a member op selects, so removals are by id (and their access can be
     /// compared before and after).
-    async fn select_members(&self, conn: &mut crate::db::Conn, group_id: &str, op: &MemberOp) -> Result<Vec<String>> {
+    async fn select_members(&self, conn: &mut SqlConn<'_>, group_id: &str, op: &MemberOp) -> Result<Vec<String>> {
         Ok(match op {
             MemberOp::Add(ms) => ms.iter().map(|m| m.value.clone()).collect(),
             MemberOp::Remove(ids) => ids.clone(),
@@ -843,13 +824,10 @@ impl Provisioning {
                 let w = crate::member_filter::member_filter_sql_for(self.backend, filter)?;
                 let mut binds = vec![SqlBind::Text(group_id.to_string())];
                 binds.extend(w.binds);
-                let sql = self
-                    .backend
-                    .sql(&format!("SELECT member_id FROM group_members WHERE group_id = ? AND ({})", w.clause))
-                    .into_owned();
+                let sql = format!("SELECT member_id FROM group_members WHERE group_id = ? AND ({})", w.clause);
                 // None is no error: a member already removed (an IdP's retry, or a user deleted
                 // since) is what the remove asks for, and the rest of the request still applies.
-                bind_all(sqlx::query_scalar(&sql), &binds).fetch_all(&mut *conn).await?
+                conn.fetch_all(&sql, &binds).await?
             }
         })
     }
@@ -865,7 +843,7 @@ impl Provisioning {
         if_match: Option<&str>,
     ) -> Result<Written> {
         let mut tx = self.begin_write().await?;
-        let row = self.load_row(&mut *tx, kind, id).await?;
+        let row = self.load_row(tx.conn(), kind, id).await?;
         check_if_match(if_match, row.version)?;
         let before = row.doc()?;
         let mut doc = before.clone();
@@ -876,13 +854,13 @@ impl Provisioning {
         let now = self.clock.stamp();
         let mut selected = Vec::with_capacity(outcome.member_ops.len());
         for op in &outcome.member_ops {
-            selected.push(self.select_members(&mut tx, id, op).await?);
+            selected.push(self.select_members(&mut tx.conn(), id, op).await?);
         }
         let snapshot = match kind {
-            ResourceKind::User => Some(Snapshot::take(&mut tx, [id.to_string()]).await?),
-            ResourceKind::Group if !selected.is_empty() && self.group_grants(&mut tx, id).await? => {
+            ResourceKind::User => Some(Snapshot::take(&mut tx.conn(), [id.to_string()]).await?),
+            ResourceKind::Group if !selected.is_empty() && self.group_grants(&mut tx.conn(), id).await? => {
                 let ids: Vec<String> = selected.iter().flatten().cloned().collect();
-                Some(Snapshot::take(&mut tx, ids).await?)
+                Some(Snapshot::take(&mut tx.conn(), ids).await?)
             }
             ResourceKind::Group => None,
         };
@@ -890,7 +868,7 @@ impl Provisioning {
         for op in &outcome.member_ops {
             match op {
                 MemberOp::Add(ms) => {
-                    for a in self.add_members(&mut tx, id, ms, &now).await? {
+                    for a in self.add_members(&mut tx.conn(), id, ms, &now).await? {
                         removed.retain(|r| r != &a);
                         added.push(a);
                     }
@@ -898,8 +876,8 @@ impl Provisioning {
                 _ => {
                     // Selected again here, in the order of the operations: a remove by filter
                     // (or of every member) after an add in the same request sees that add.
-                    let ids = self.select_members(&mut tx, id, op).await?;
-                    let gone = self.remove_members(&mut tx, id, &ids).await?;
+                    let ids = self.select_members(&mut tx.conn(), id, op).await?;
+                    let gone = self.remove_members(&mut tx.conn(), id, &ids).await?;
                     if gone.is_empty() && !matches!(op, MemberOp::RemoveAll) {
                         quirks.push(MEMBER_NOT_IN_GROUP);
                     }
@@ -916,13 +894,13 @@ impl Provisioning {
         let members_changed = !added.is_empty() || !removed.is_empty();
         let doc_changed = doc != before;
         if doc_changed || members_changed {
-            self.store_doc(&mut tx, kind, id, &doc, &now).await?;
+            self.store_doc(&mut tx.conn(), kind, id, &doc, &now).await?;
         }
-        let row = self.load_row(&mut *tx, kind, id).await?;
+        let row = self.load_row(tx.conn(), kind, id).await?;
         let cols = columns(kind, &doc);
         let location = format!("{}/{}/{id}", ctx.base_url, kind.endpoint());
         let (resource, status) = match kind {
-            ResourceKind::User => (Some(self.render_row(&mut *tx, kind, &ctx.base_url, &row, true).await?), 200),
+            ResourceKind::User => (Some(self.render_row(tx.conn(), kind, &ctx.base_url, &row, true).await?), 200),
             ResourceKind::Group => (None, 204),
         };
         let op = match kind {
@@ -933,7 +911,7 @@ impl Provisioning {
         let detail = (kind == ResourceKind::Group && members_changed)
             .then(|| format!("{} member(s) added, {} removed", added.len(), removed.len()));
         let mut diff = diff::diff(&before, &doc);
-        diff.extend(self.members_diff(&mut tx, &added, &removed).await?);
+        diff.extend(self.members_diff(&mut tx.conn(), &added, &removed).await?);
         let change = Change {
             kind,
             id,
@@ -959,36 +937,29 @@ impl Provisioning {
         if_match: Option<&str>,
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let row = self.load_row(&mut *tx, kind, id).await?;
+        let row = self.load_row(tx.conn(), kind, id).await?;
         check_if_match(if_match, row.version)?;
         let doc = row.doc()?;
         let name = columns(kind, &doc).name;
         let snapshot = match kind {
-            ResourceKind::User => Some(Snapshot::take(&mut tx, [id.to_string()]).await?),
-            ResourceKind::Group if self.group_grants(&mut tx, id).await? => {
-                let members = self.member_set(&mut tx, id).await?;
-                Some(Snapshot::take(&mut tx, members).await?)
+            ResourceKind::User => Some(Snapshot::take(&mut tx.conn(), [id.to_string()]).await?),
+            ResourceKind::Group if self.group_grants(&mut tx.conn(), id).await? => {
+                let members = self.member_set(&mut tx.conn(), id).await?;
+                Some(Snapshot::take(&mut tx.conn(), members).await?)
             }
             ResourceKind::Group => None,
         };
         let now = self.clock.stamp();
         // The groups that lose a member change too.
-        sqlx::query(&self.backend.sql(
-            "UPDATE groups SET version = version + 1, last_modified = ?
-             WHERE id IN (SELECT group_id FROM group_members WHERE member_id = ?)",
-        ))
-        .bind(&now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(&self.backend.sql("DELETE FROM group_members WHERE member_id = ?"))
-            .bind(id)
-            .execute(&mut *tx)
+        tx.conn()
+            .execute(
+                "UPDATE groups SET version = version + 1, last_modified = ?
+                 WHERE id IN (SELECT group_id FROM group_members WHERE member_id = ?)",
+                &binds![&now, id],
+            )
             .await?;
-        sqlx::query(&self.backend.sql(&format!("DELETE FROM {} WHERE id = ?", table(kind))))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        tx.conn().execute("DELETE FROM group_members WHERE member_id = ?", &binds![id]).await?;
+        tx.conn().execute(&format!("DELETE FROM {} WHERE id = ?", table(kind)), &binds![id]).await?;
         let (op, cause) = match kind {
             ResourceKind::User => ("Delete User", Cause::UserWrite),
             ResourceKind::Group => ("Delete Group", Cause::GroupDeleted(&name)),

@@ -12,6 +12,7 @@ use scim_protocol::{Quirks, ResourceKind};
 
 use crate::db::{Backend, SqlBuilder};
 use crate::events::{push_texts_insert, push_values, search_column};
+use crate::read::SqlConn;
 use crate::{Provisioning, Result, stamp};
 
 /// Rows per INSERT statement: at most 11 binds each, 5,500 in all, under SQLite's 32,766 and
@@ -216,9 +217,10 @@ async fn chunked(
         while start < tx_end {
             let end = (start + ROWS_PER_STATEMENT as u64).min(tx_end);
             let mut b = SqlBuilder::new(backend, "");
-            let done = match build(&mut b, start..end).and_then(|()| b.build()) {
-                Ok((sql, args)) => {
-                    sqlx::query_with(&sql, args).execute(&mut *conn).await.map(|_| ()).map_err(crate::Error::from)
+            let done = match build(&mut b, start..end) {
+                Ok(()) => {
+                    let (sql, args) = b.build();
+                    SqlConn::Any(&mut *conn).execute(&sql, &args).await.map(drop)
                 }
                 Err(e) => Err(e),
             };

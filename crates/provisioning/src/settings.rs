@@ -1,5 +1,7 @@
 //! Settings kept in the database: the provisioning switch and the public endpoint URL.
 
+use crate::filter_sql::binds;
+use crate::read::SqlConn;
 use crate::{Error, Provisioning, Result, WriteTx};
 
 pub(crate) const PROVISIONING: &str = "provisioning_enabled";
@@ -7,29 +9,22 @@ pub(crate) const PUBLIC_URL: &str = "public_url";
 
 impl Provisioning {
     async fn setting(&self, key: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar(&self.backend.sql("SELECT value FROM settings WHERE key = ?"))
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?)
+        setting_in(&mut SqlConn::Any(&mut *self.pool.acquire().await?), key).await
     }
 
     /// Sets (or, with `None`, removes) a setting in the write `tx`.
     pub(crate) async fn put_setting(&self, tx: &mut WriteTx, key: &str, value: Option<&str>) -> Result<()> {
         match value {
             Some(v) => {
-                sqlx::query(&self.backend.sql(
-                    "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                ))
-                .bind(key)
-                .bind(v)
-                .execute(&mut **tx)
-                .await?;
+                tx.conn()
+                    .execute(
+                        "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        &binds![key, v],
+                    )
+                    .await?;
             }
             None => {
-                sqlx::query(&self.backend.sql("DELETE FROM settings WHERE key = ?"))
-                    .bind(key)
-                    .execute(&mut **tx)
-                    .await?;
+                tx.conn().execute("DELETE FROM settings WHERE key = ?", &binds![key]).await?;
             }
         }
         Ok(())
@@ -45,10 +40,7 @@ impl Provisioning {
         audit: (&str, &str),
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let was: Option<String> = sqlx::query_scalar(&self.backend.sql("SELECT value FROM settings WHERE key = ?"))
-            .bind(key)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let was = setting_in(&mut tx.conn(), key).await?;
         if was.as_deref() != value {
             self.put_setting(&mut tx, key, value).await?;
         }
@@ -117,6 +109,11 @@ impl Provisioning {
         self.change_setting(PUBLIC_URL, value, |was| was != value, ("Settings Changed", &detail)).await?;
         Ok(())
     }
+}
+
+/// A setting's value, on the pool or inside a write.
+async fn setting_in(conn: &mut SqlConn<'_>, key: &str) -> Result<Option<String>> {
+    conn.fetch_optional("SELECT value FROM settings WHERE key = ?", &binds![key]).await
 }
 
 impl Provisioning {

@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 
 use crate::clock::stamp;
 use crate::events::{LogMsg, SyncEvent};
-use crate::filter_sql::SqlBind;
+use crate::filter_sql::{SqlBind, binds};
 use crate::read::FromRead;
 use crate::settings::{PROVISIONING, PUBLIC_URL};
 use crate::{Error, Provisioning, Result, WriteTx};
@@ -192,19 +192,12 @@ impl Provisioning {
             expires: expires.map(stamp),
             revoked: None,
         };
-        sqlx::query(
-            &self
-                .backend
-                .sql("INSERT INTO tokens (id, label, prefix, hash, created, expires) VALUES (?, ?, ?, ?, ?, ?)"),
-        )
-        .bind(&row.id)
-        .bind(&row.label)
-        .bind(&row.prefix)
-        .bind(&row.hash)
-        .bind(&row.created)
-        .bind(&row.expires)
-        .execute(&mut **tx)
-        .await?;
+        tx.conn()
+            .execute(
+                "INSERT INTO tokens (id, label, prefix, hash, created, expires) VALUES (?, ?, ?, ?, ?, ?)",
+                &binds![&row.id, &row.label, &row.prefix, &row.hash, &row.created, &row.expires],
+            )
+            .await?;
         let created = self.admin_event("Token created", &format!("{} ({})", row.label, row.prefix));
         let info = row.info(&stamp(now));
         Ok((NewToken { token, info }, created))
@@ -239,10 +232,11 @@ impl Provisioning {
 
     /// Revokes `row`'s token in the write `tx` (an earlier revocation stands); returns the audit event.
     async fn revoke_in(&self, tx: &mut WriteTx, row: &TokenRow) -> Result<SyncEvent> {
-        sqlx::query(&self.backend.sql("UPDATE tokens SET revoked = COALESCE(revoked, ?) WHERE id = ?"))
-            .bind(self.clock.stamp())
-            .bind(&row.id)
-            .execute(&mut **tx)
+        tx.conn()
+            .execute(
+                "UPDATE tokens SET revoked = COALESCE(revoked, ?) WHERE id = ?",
+                &binds![self.clock.stamp(), &row.id],
+            )
             .await?;
         Ok(self.admin_event("Token revoked", &format!("{} ({})", row.label, row.prefix)))
     }
@@ -253,7 +247,7 @@ impl Provisioning {
     pub async fn remove_run_token(&self, id: &str) -> Result<()> {
         let row = self.token_row(id).await?;
         let mut tx = self.begin_write().await?;
-        sqlx::query(&self.backend.sql("DELETE FROM tokens WHERE id = ?")).bind(id).execute(&mut *tx).await?;
+        tx.conn().execute("DELETE FROM tokens WHERE id = ?", &binds![id]).await?;
         let removed = self.admin_event("Token removed", &format!("{} ({}), its run over", row.label, row.prefix));
         self.commit_events(tx, vec![removed]).await
     }
@@ -278,14 +272,12 @@ impl Provisioning {
             audit.push(self.revoke_in(&mut tx, &old).await?);
         } else {
             let until = stamp(self.clock.now() + Duration::seconds(grace_secs));
-            sqlx::query(&self.backend.sql(
-                "UPDATE tokens SET expires = CASE WHEN expires IS NULL OR expires > ? THEN ? ELSE expires END WHERE id = ?",
-            ))
-            .bind(&until)
-            .bind(&until)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+            tx.conn()
+                .execute(
+                    "UPDATE tokens SET expires = CASE WHEN expires IS NULL OR expires > ? THEN ? ELSE expires END WHERE id = ?",
+                    &binds![&until, &until, id],
+                )
+                .await?;
         }
         audit.push(
             self.admin_event(
