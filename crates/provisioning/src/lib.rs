@@ -184,8 +184,14 @@ impl Provisioning {
         // SQLite's writes run in place on a connection of their own, next to the readers'.
         let in_place_writes = readers.as_ref().map(|r| group_commit::SqliteWriteConn::new(r.path(), r.mmap_bytes()));
         let writer = group_commit::Writer::new(pool.clone(), backend, in_place_writes);
-        let bus = (dropped.clone(), room.clone());
-        tokio::spawn(events::run_batch_writer(writer.clone(), rx, live.clone(), bus, clock.clone()));
+        let texts_pending = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // Not the queue's sender: the writer ends when the last of the service's clones goes.
+        let signals = events::WriterSignals {
+            dropped: dropped.clone(),
+            room: room.clone(),
+            texts_pending: texts_pending.clone(),
+        };
+        tokio::spawn(events::run_batch_writer(writer.clone(), rx, live.clone(), signals, clock.clone()));
         if let Some(url) = url.filter(|_| backend == Backend::Postgres) {
             // Every instance's events, this one's included, reach its live stream through the
             // database, so followers on any instance see them all.
@@ -197,7 +203,7 @@ impl Provisioning {
             writer,
             readers,
             clock,
-            events: events::EventBus { batch, live, dropped, room },
+            events: events::EventBus { batch, live, dropped, room, texts_pending },
             config,
             token_use: Default::default(),
         })

@@ -11,7 +11,7 @@ use scim_protocol::resource::normalize;
 use scim_protocol::{Quirks, ResourceKind};
 
 use crate::db::{Backend, SqlBuilder};
-use crate::events::{push_texts_insert, push_values, search_column};
+use crate::events::{index_pending_texts, push_texts_insert, push_values, search_column};
 use crate::read::SqlConn;
 use crate::{Provisioning, Result, stamp};
 
@@ -150,6 +150,13 @@ impl Provisioning {
                 |_| {},
             )
             .await?;
+            // Indexed for free-text search at once, in one transaction with their marks.
+            sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+            if let Err(e) = index_pending_texts(&mut SqlConn::Any(&mut conn)).await {
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                return Err(e);
+            }
+            sqlx::query("COMMIT").execute(&mut *conn).await?;
         }
         chunked(&mut conn, spec.events, |b, range| {
             b.push(&format!(
