@@ -611,19 +611,21 @@ impl Provisioning {
     /// from the texts to their events.
     async fn push_text_match(&self, b: &mut SqlBuilder, needle: &str) -> Result<()> {
         let like = like_pattern(needle);
+        // Even a trigram counted in no text when planning is looked up: the text holding it may
+        // have been indexed since (the plan and this query read at different moments).
+        let query = self.text_plan(needle).await?;
+        b.push(" AND search_id IN (")
+            .push("SELECT id FROM event_texts WHERE id IN (SELECT rowid FROM event_texts_search WHERE event_texts_search MATCH ")
+            .push_bind(query)
+            .push(") AND search LIKE ")
+            .push_bind(like.clone())
+            .push(" ESCAPE '\\' UNION ALL ");
         // Texts not indexed yet (written in the last moments, see `index_pending_texts`) are
-        // checked with the LIKE alone.
-        b.push(" AND search_id IN (SELECT id FROM event_texts WHERE (pending IS NOT NULL");
-        match self.text_plan(needle).await? {
-            TextPlan::Match(query) => {
-                b.push(" OR id IN (SELECT rowid FROM event_texts_search WHERE event_texts_search MATCH ")
-                    .push_bind(query)
-                    .push(")");
-            }
-            // A trigram of the text occurs in no indexed text: only a pending one can match.
-            TextPlan::Nothing => {}
-        }
-        b.push(") AND search LIKE ").push_bind(like).push(" ESCAPE '\\')");
+        // checked with the LIKE alone, through their partial index. A second query rather
+        // than an OR: with the OR, SQLite read every text (a second and more at a million).
+        b.push("SELECT id FROM event_texts WHERE pending IS NOT NULL AND search LIKE ")
+            .push_bind(like)
+            .push(" ESCAPE '\\')");
         Ok(())
     }
 
@@ -638,7 +640,7 @@ impl Provisioning {
     /// `user123456@seed.example.com` thousands of times), counting further costs more than it
     /// saves, and the three [`likely_rarest`] stand in: 2.5 ms where intersecting all of them
     /// took 26.
-    async fn text_plan(&self, needle: &str) -> Result<TextPlan> {
+    async fn text_plan(&self, needle: &str) -> Result<String> {
         const RARE: i64 = 5000;
         let chars: Vec<char> = needle.chars().collect();
         let mut trigrams: Vec<String> = chars.windows(3).map(|w| w.iter().collect()).collect();
@@ -660,12 +662,11 @@ impl Provisioning {
         let mut counts = query.fetch_all(&self.pool).await?;
         counts.sort_by_key(|(_, n)| *n);
         let rare: Vec<String> = counts.iter().filter(|(_, n)| *n < RARE).take(2).map(|(t, _)| t.clone()).collect();
-        Ok(match counts.first() {
-            Some((_, 0)) => TextPlan::Nothing,
-            _ if rare.is_empty() => {
-                TextPlan::Match(likely_rarest(&trigrams, 3).iter().map(|t| phrase(t)).collect::<Vec<_>>().join(" AND "))
-            }
-            _ => TextPlan::Match(rare.join(" AND ")),
+        // A trigram in no text is the rarest: the lookup of it costs nothing.
+        Ok(if rare.is_empty() {
+            likely_rarest(&trigrams, 3).iter().map(|t| phrase(t)).collect::<Vec<_>>().join(" AND ")
+        } else {
+            rare.join(" AND ")
         })
     }
 
@@ -1297,14 +1298,6 @@ async fn write_batch(
     tx.commit().await
 }
 
-/// How [`Provisioning::text_plan`] finds the events that contain a text.
-enum TextPlan {
-    /// A trigram of the text is in no event.
-    Nothing,
-    /// Candidates from these trigrams (an FTS5 query), checked with LIKE.
-    Match(String),
-}
-
 /// The `n` trigrams likely to be in the fewest texts, when counting has shown only that each is
 /// in many: digits before letters, uncommon letters before common ones, punctuation last, and
 /// each distinct character counted once (`000` is hardly rarer than `0`). Any choice gives the
@@ -1741,6 +1734,43 @@ mod tests {
         assert!(texts.len() == 1 && texts[0].contains("keep@"), "{texts:?}");
         assert!(fts_is_whole().await, "the index has no entry left for a text that is gone");
         assert!(search("qzxw@").await.is_empty() && search("vvyy@").await.is_empty());
+        p.close().await;
+    }
+
+    /// SQLite: a process of an earlier version on the same file, which inserts texts without
+    /// marking them pending, still has them indexed at once, and pruning them leaves the index
+    /// whole.
+    #[tokio::test]
+    async fn texts_from_an_earlier_version_are_indexed_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Provisioning::open(&dir.path().join("older-writer.db"), crate::Config::default()).await.unwrap();
+        // As that version's `insert_events` wrote a text and its event.
+        sqlx::query("INSERT INTO event_texts (search) VALUES ('older@example.com id-older')")
+            .execute(&p.pool)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO events (time, method, path, operation, status, latency_ms, idp, target_id, search_id)
+             VALUES ('2026-01-01T00:00:00Z', 'GET', '/scim/v2/Users/id-older', 'Lookup', 200, 1.0, 'Okta', 'id-older',
+                     (SELECT id FROM event_texts WHERE search = 'older@example.com id-older'))",
+        )
+        .execute(&p.pool)
+        .await
+        .unwrap();
+        let matched: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM event_texts_search WHERE event_texts_search MATCH '\"lde\" AND \"r@e\"'",
+        )
+        .fetch_one(&p.pool)
+        .await
+        .unwrap();
+        assert_eq!(matched, 1, "indexed as it was written");
+        let found = p.query_events(&EventQuery { text: Some("older@".into()), ..Default::default() }).await.unwrap();
+        assert_eq!(found.events.len(), 1);
+        assert_eq!(p.prune_events(Some(30), None).await.unwrap(), 1);
+        let whole = sqlx::query("INSERT INTO event_texts_search (event_texts_search) VALUES ('integrity-check')")
+            .execute(&p.pool)
+            .await;
+        assert!(whole.is_ok(), "{whole:?}");
         p.close().await;
     }
 

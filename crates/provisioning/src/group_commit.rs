@@ -160,6 +160,10 @@ struct Group {
     /// `None` only after the connection is handed back or closed.
     conn: Option<GroupConn>,
     writers: usize,
+    /// Whether its transaction is open: set once `BEGIN` (and, on PostgreSQL, the advisory
+    /// lock) has gone through. A group whose first writer went away before that has no
+    /// transaction to hand on or commit.
+    begun: bool,
     /// Writers whose changes stay (released savepoints).
     kept: usize,
     /// The commit's outcome, for the writers waiting on it.
@@ -212,11 +216,14 @@ impl Writer {
     /// Ends writing: commits a group still open, closes SQLite's write connection, and makes
     /// every later write fail.
     pub(crate) async fn close(&self) {
-        let mut guard = self.turn.clone().lock_owned().await;
-        if guard.is_some() {
-            let _ = self.commit_group(guard).await;
-            guard = self.turn.clone().lock_owned().await;
-        }
+        let guard = loop {
+            let guard = self.turn.clone().lock_owned().await;
+            if guard.is_none() {
+                break guard;
+            }
+            // A writer queued behind it may open another group meanwhile: until none is open.
+            let _ = self.finish_group(guard).await;
+        };
         self.closed.store(true, Ordering::SeqCst);
         if let Some(w) = &self.sqlite {
             drop(w.idle.lock().unwrap_or_else(|e| e.into_inner()).take());
@@ -256,11 +263,12 @@ impl Writer {
             let guardian = self.clone();
             let outcome = done.subscribe();
             tokio::spawn(async move { guardian.guard_group(outcome).await });
-            // Stored before `BEGIN` runs: if this writer goes away while it waits for the
-            // database's lock, the statement still runs on the connection, and the group (which
-            // `WriteTx`'s drop then ends) owns the transaction, instead of a connection back in
-            // the pool holding the write lock with nobody to end it.
-            **guard = Some(Group { conn: Some(conn), writers: 0, kept: 0, done });
+            // Stored before `BEGIN` runs, not yet `begun`: if this writer goes away while it
+            // waits for the database's lock, `WriteTx`'s drop ends the group. On PostgreSQL the
+            // statement may still run on the connection, which is then closed, instead of going
+            // back to the pool holding the lock with nobody to end it; on SQLite the retries
+            // stop and the connection, in autocommit, is kept.
+            **guard = Some(Group { conn: Some(conn), writers: 0, begun: false, kept: 0, done });
             let begun = match group_conn(guard) {
                 GroupConn::Sqlite(c) => begin_immediate(c).await,
                 pooled => match pooled.run(self.backend.begin_statement()).await {
@@ -279,6 +287,7 @@ impl Writer {
             if let Err(e) = begun {
                 return Err(fail_group(self, tx.guard.take().expect("held"), e).await);
             }
+            group_mut(tx.guard.as_mut().expect("held")).begun = true;
         }
         let guard = tx.guard.as_mut().expect("held");
         if let Err(e) = group_conn(guard).run("SAVEPOINT write_turn").await {
@@ -293,6 +302,13 @@ impl Writer {
     /// or commits it. A writer whose changes stay returns once they are committed.
     async fn end_turn(&self, mut guard: OwnedMutexGuard<Option<Group>>, leave: Leave) -> Result<()> {
         if guard.is_none() {
+            return Ok(());
+        }
+        if !guard.as_ref().is_some_and(|g| g.begun) {
+            // The group's first writer went away while `BEGIN` waited for another process's
+            // lock (or failed before it): nothing to hand on. Handed on, the next writer would
+            // work outside any transaction, each statement committing on its own.
+            self.abandon_group(guard);
             return Ok(());
         }
         let left = match leave {
@@ -322,6 +338,28 @@ impl Writer {
             return self.await_commit(outcome).await;
         }
         self.commit_group(guard).await
+    }
+
+    /// Ends the group in the turn: commits it, or drops it if it never began.
+    async fn finish_group(&self, guard: OwnedMutexGuard<Option<Group>>) -> Result<()> {
+        if guard.as_ref().is_some_and(|g| g.begun) {
+            self.commit_group(guard).await
+        } else {
+            self.abandon_group(guard);
+            Ok(())
+        }
+    }
+
+    /// Drops a group whose transaction never began (see [`Group::begun`]). Its SQLite
+    /// connection, in autocommit, is kept for the next group; a pooled one may still be
+    /// running the abandoned `BEGIN`, so it is closed.
+    fn abandon_group(&self, mut guard: OwnedMutexGuard<Option<Group>>) {
+        let Some(mut group) = guard.take() else { return };
+        match group.conn.take() {
+            Some(GroupConn::Pool(conn)) => drop(conn.detach()),
+            sqlite => self.put_back(sqlite),
+        }
+        group.done.send_replace(Some(Err("the write went away before its transaction began".into())));
     }
 
     /// Commits the group and tells its waiting writers.
@@ -391,7 +429,7 @@ impl Writer {
             }
             let guard = self.turn.clone().lock_owned().await;
             if guard.as_ref().is_some_and(|g| g.done.subscribe().same_channel(&outcome)) {
-                let _ = self.commit_group(guard).await;
+                let _ = self.finish_group(guard).await;
                 return;
             }
         }
@@ -400,6 +438,10 @@ impl Writer {
 
 /// How often a group's guardian checks that the group is still being carried to its commit.
 const RESCUE_AFTER: std::time::Duration = std::time::Duration::from_millis(50);
+
+fn group_mut(guard: &mut OwnedMutexGuard<Option<Group>>) -> &mut Group {
+    guard.as_mut().expect("an open group")
+}
 
 /// The open group's connection.
 fn group_conn(guard: &mut OwnedMutexGuard<Option<Group>>) -> &mut GroupConn {
@@ -665,6 +707,38 @@ mod tests {
         let done = tokio::time::timeout(Duration::from_secs(5), next).await;
         assert!(matches!(done, Ok(Ok(()))), "the next write was held up: {done:?}");
         assert_eq!(keys(&p).await, ["gc-after"]);
+        p.close().await;
+    }
+
+    /// SQLite: when the group's first writer goes away while it waits for another process's
+    /// lock, the writer queued behind it does not inherit a group with no transaction (each of
+    /// its statements would then commit on its own, or fail at once on the lock): it begins a
+    /// group of its own, waits for the lock, and its writes commit together.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_writer_gone_while_waiting_for_the_lock_hands_on_no_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("handoff.db");
+        let p = Provisioning::open(&path, Config::default()).await.unwrap();
+        let w = p.writer.clone();
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let first = {
+            let w = w.clone();
+            tokio::spawn(async move { tokio::time::timeout(Duration::from_millis(300), w.begin()).await.is_err() })
+        };
+        // Queued before the group's guardian first looks (after `RESCUE_AFTER`), so that the
+        // turn passes from the writer that went away to this one.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let next = spawn_write(&w, p.backend, &["gc-next-1", "gc-next-2"]);
+        until_waiting(&w, 1).await;
+        assert!(first.await.unwrap(), "the first writer waited for the lock and went away");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (commits, writes) = w.stats();
+        other.execute_batch("COMMIT").unwrap();
+        let done = tokio::time::timeout(Duration::from_secs(5), next).await;
+        assert!(matches!(done, Ok(Ok(Ok(())))), "the queued write failed: {done:?}");
+        assert_eq!(keys(&p).await, ["gc-next-1", "gc-next-2"]);
+        assert_eq!((w.stats().0 - commits, w.stats().1 - writes), (1, 1), "one write, in one group's commit");
         p.close().await;
     }
 

@@ -89,9 +89,10 @@ pub struct Config {
     /// always logged; turning this off exists to measure what logging costs.
     pub log_reads: bool,
     /// SQLite: how much of the database file each connection reads through a memory map
-    /// instead of `pread` (see `connect_sqlite`). The server maps up to 1 GiB, which is fastest
-    /// under load; the desktop app maps none, since every mapped page it reads counts in its
-    /// resident memory for as long as the app runs.
+    /// instead of `pread` (see `connect_sqlite`). The server maps as much as SQLite allows (just
+    /// under 2 GiB; a page past the map is read with `pread` into each connection's small
+    /// cache), which is fastest under load; the desktop app maps none, since every mapped page
+    /// it reads counts in its resident memory for as long as the app runs.
     pub sqlite_mmap_bytes: u64,
     /// Requests waiting for the sync log's writer, at most. Past it (the database stalled
     /// while IdPs keep reading) a request's event is dropped and counted, and the log says
@@ -102,7 +103,7 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { max_connections: 8, log_reads: true, sqlite_mmap_bytes: 1 << 30, log_queue: 32_768 }
+        Config { max_connections: 8, log_reads: true, sqlite_mmap_bytes: 0x7fff_0000, log_queue: 32_768 }
     }
 }
 

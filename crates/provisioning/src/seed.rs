@@ -152,11 +152,14 @@ impl Provisioning {
             .await?;
             // Indexed for free-text search at once, in one transaction with their marks.
             sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-            if let Err(e) = index_pending_texts(&mut SqlConn::Any(&mut conn)).await {
+            let indexed = match index_pending_texts(&mut SqlConn::Any(&mut conn)).await {
+                Ok(()) => sqlx::query("COMMIT").execute(&mut *conn).await.map(drop).map_err(Into::into),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = indexed {
                 let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
                 return Err(e);
             }
-            sqlx::query("COMMIT").execute(&mut *conn).await?;
         }
         chunked(&mut conn, spec.events, |b, range| {
             b.push(&format!(
