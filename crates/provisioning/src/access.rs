@@ -159,18 +159,8 @@ struct ModeAndAccess {
 
 impl FromRead for ModeAndAccess {
     fn from_any(row: &sqlx::any::AnyRow) -> sqlx::Result<Self> {
-        use sqlx::Row;
-        let active: crate::db::Flag = row.try_get("active")?;
-        Ok(ModeAndAccess {
-            row: AccessRow {
-                user_name: row.try_get("user_name")?,
-                active: active.into(),
-                admin_suspended: row.try_get("admin_suspended")?,
-                admin_suspended_reason: row.try_get("admin_suspended_reason")?,
-                granting: row.try_get("granting")?,
-            },
-            mode: row.try_get("mode")?,
-        })
+        use sqlx::{FromRow, Row};
+        Ok(ModeAndAccess { row: AccessRow::from_row(row)?, mode: row.try_get("mode")? })
     }
     fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         Ok(ModeAndAccess {

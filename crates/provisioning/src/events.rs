@@ -158,6 +158,12 @@ pub(crate) enum LogMsg {
 pub(crate) struct EventBus {
     pub(crate) batch: mpsc::Sender<LogMsg>,
     pub(crate) live: broadcast::Sender<SyncEvent>,
+    pub(crate) signals: WriterSignals,
+}
+
+/// What the batch writer shares with the service besides its queue. Cheap to clone.
+#[derive(Clone, Default)]
+pub(crate) struct WriterSignals {
     /// Requests whose events found the queue full (see `Config::log_queue`), since the
     /// writer last recorded the loss.
     pub(crate) dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
@@ -165,13 +171,6 @@ pub(crate) struct EventBus {
     pub(crate) room: std::sync::Arc<tokio::sync::Notify>,
     /// SQLite: set when a write has committed texts the writer has not been asked to index
     /// yet; the writer clears it as it takes the request.
-    pub(crate) texts_pending: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-/// What the batch writer shares with the service besides its queue (see [`EventBus`]).
-pub(crate) struct WriterSignals {
-    pub(crate) dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    pub(crate) room: std::sync::Arc<tokio::sync::Notify>,
     pub(crate) texts_pending: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -450,7 +449,7 @@ impl Provisioning {
         };
         if let Err(mpsc::error::TrySendError::Full(_)) = self.events.batch.try_send(LogMsg::Request(Box::new(pending)))
         {
-            self.events.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.events.signals.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
 
@@ -467,7 +466,7 @@ impl Provisioning {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
         loop {
             // Created before the check: a wake-up between the two is not missed.
-            let drained = self.events.room.notified();
+            let drained = self.events.signals.room.notified();
             if room(&self.events.batch) || tokio::time::timeout_at(deadline, drained).await.is_err() {
                 return;
             }
@@ -507,7 +506,7 @@ impl Provisioning {
         if self.backend == Backend::Sqlite {
             // One request at a time: the writer clears the flag when it takes it, and a full
             // queue means the writer is about to write a batch, which indexes them too.
-            if !self.events.texts_pending.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            if !self.events.signals.texts_pending.swap(true, std::sync::atomic::Ordering::SeqCst) {
                 let _ = self.events.batch.try_send(LogMsg::IndexTexts);
             }
             for e in events {

@@ -141,10 +141,7 @@ enum GroupConn {
 impl GroupConn {
     /// Runs a statement of the group's own (`SAVEPOINT`, `COMMIT`, ...).
     async fn run(&mut self, sql: &str) -> Result<()> {
-        match self {
-            GroupConn::Pool(c) => sqlx::query(sql).execute(&mut **c).await.map(drop).map_err(Into::into),
-            GroupConn::Sqlite(c) => Ok(c.execute_batch(sql)?),
-        }
+        self.sql().execute(sql, &[]).await.map(drop)
     }
 
     fn sql(&mut self) -> SqlConn<'_> {
@@ -293,7 +290,7 @@ impl Writer {
         if let Err(e) = group_conn(guard).run("SAVEPOINT write_turn").await {
             return Err(fail_group(self, tx.guard.take().expect("held"), e).await);
         }
-        guard.as_mut().expect("open").writers += 1;
+        group_mut(guard).writers += 1;
         tx.in_savepoint = true;
         Ok(tx)
     }
@@ -323,7 +320,7 @@ impl Writer {
             return Err(fail_group(self, guard, e).await);
         }
         if leave == Leave::Release {
-            guard.as_mut().expect("open").kept += 1;
+            group_mut(&mut guard).kept += 1;
         }
         let group = guard.as_ref().expect("open");
         let others_waiting = self.waiting.load(Ordering::SeqCst) > 0;
@@ -439,13 +436,14 @@ impl Writer {
 /// How often a group's guardian checks that the group is still being carried to its commit.
 const RESCUE_AFTER: std::time::Duration = std::time::Duration::from_millis(50);
 
+/// The open group.
 fn group_mut(guard: &mut OwnedMutexGuard<Option<Group>>) -> &mut Group {
     guard.as_mut().expect("an open group")
 }
 
 /// The open group's connection.
 fn group_conn(guard: &mut OwnedMutexGuard<Option<Group>>) -> &mut GroupConn {
-    guard.as_mut().and_then(|g| g.conn.as_mut()).expect("an open group has its connection")
+    group_mut(guard).conn.as_mut().expect("an open group has its connection")
 }
 
 /// Rolls the whole group back after a failure of the transaction itself (not of one writer's
@@ -478,7 +476,7 @@ pub(crate) struct WriteTx {
 impl WriteTx {
     /// The group transaction's connection, for this write's statements.
     pub(crate) fn conn(&mut self) -> SqlConn<'_> {
-        self.guard.as_mut().and_then(|g| g.as_mut()).and_then(|g| g.conn.as_mut()).expect("an open write").sql()
+        group_conn(self.guard.as_mut().expect("held until commit or drop")).sql()
     }
 
     pub(crate) async fn commit(mut self) -> Result<()> {
@@ -553,6 +551,16 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         false
+    }
+
+    /// A SQLite store, and another process's connection holding the database's write lock.
+    async fn store_locked_by_another_process(name: &str) -> (tempfile::TempDir, Provisioning, rusqlite::Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        let p = Provisioning::open(&path, Config::default()).await.unwrap();
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        (dir, p, other)
     }
 
     /// Waits until `n` writers queue for the turn.
@@ -689,11 +697,7 @@ mod tests {
     /// goes through at once.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_writer_gone_while_waiting_for_the_lock_leaves_it_free() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("lock.db");
-        let p = Provisioning::open(&path, Config::default()).await.unwrap();
-        let other = rusqlite::Connection::open(&path).unwrap();
-        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let (_dir, p, other) = store_locked_by_another_process("lock.db").await;
         let gone = tokio::time::timeout(Duration::from_millis(200), p.writer.begin()).await;
         assert!(gone.is_err(), "the write waited for the other process");
         other.execute_batch("COMMIT").unwrap();
@@ -716,12 +720,8 @@ mod tests {
     /// group of its own, waits for the lock, and its writes commit together.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_writer_gone_while_waiting_for_the_lock_hands_on_no_group() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("handoff.db");
-        let p = Provisioning::open(&path, Config::default()).await.unwrap();
+        let (_dir, p, other) = store_locked_by_another_process("handoff.db").await;
         let w = p.writer.clone();
-        let other = rusqlite::Connection::open(&path).unwrap();
-        other.execute_batch("BEGIN IMMEDIATE").unwrap();
         let first = {
             let w = w.clone();
             tokio::spawn(async move { tokio::time::timeout(Duration::from_millis(300), w.begin()).await.is_err() })
@@ -747,11 +747,7 @@ mod tests {
     /// runtime meanwhile.
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn a_write_waits_for_another_process_lock_then_goes_through() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("wait.db");
-        let p = Provisioning::open(&path, Config::default()).await.unwrap();
-        let other = rusqlite::Connection::open(&path).unwrap();
-        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let (_dir, p, other) = store_locked_by_another_process("wait.db").await;
         let write = {
             let (w, backend) = (p.writer.clone(), p.backend);
             tokio::spawn(async move {

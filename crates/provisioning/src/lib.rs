@@ -180,19 +180,12 @@ impl Provisioning {
         }
         let (batch, rx) = mpsc::channel(config.log_queue.max(1));
         let (live, _) = broadcast::channel(1024);
-        let dropped = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let room = std::sync::Arc::new(tokio::sync::Notify::new());
         // SQLite's writes run in place on a connection of their own, next to the readers'.
         let in_place_writes = readers.as_ref().map(|r| group_commit::SqliteWriteConn::new(r.path(), r.mmap_bytes()));
         let writer = group_commit::Writer::new(pool.clone(), backend, in_place_writes);
-        let texts_pending = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let signals = events::WriterSignals::default();
         // Not the queue's sender: the writer ends when the last of the service's clones goes.
-        let signals = events::WriterSignals {
-            dropped: dropped.clone(),
-            room: room.clone(),
-            texts_pending: texts_pending.clone(),
-        };
-        tokio::spawn(events::run_batch_writer(writer.clone(), rx, live.clone(), signals, clock.clone()));
+        tokio::spawn(events::run_batch_writer(writer.clone(), rx, live.clone(), signals.clone(), clock.clone()));
         if let Some(url) = url.filter(|_| backend == Backend::Postgres) {
             // Every instance's events, this one's included, reach its live stream through the
             // database, so followers on any instance see them all.
@@ -204,7 +197,7 @@ impl Provisioning {
             writer,
             readers,
             clock,
-            events: events::EventBus { batch, live, dropped, room, texts_pending },
+            events: events::EventBus { batch, live, signals },
             config,
             token_use: Default::default(),
         })

@@ -97,7 +97,7 @@ impl rusqlite::ToSql for SqlBind {
 /// change of thousands of members, a batch of the sync log) would keep its runtime thread from
 /// every other task queued on it. Each statement takes a unit of the task's cooperative budget,
 /// and once it is spent (every 128 units) the task lets the others run first.
-async fn yield_now_and_then() {
+async fn take_budget() {
     tokio::task::consume_budget().await;
 }
 
@@ -119,7 +119,7 @@ impl SqlConn<'_> {
                 Ok(rows.iter().map(T::from_any).collect::<sqlx::Result<_>>()?)
             }
             SqlConn::Sqlite(c) => {
-                yield_now_and_then().await;
+                take_budget().await;
                 let mut statement = c.prepare_cached(sql)?;
                 let rows = statement.query_map(rusqlite::params_from_iter(binds), T::from_sqlite)?;
                 Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -136,7 +136,7 @@ impl SqlConn<'_> {
                 Ok(row.as_ref().map(T::from_any).transpose()?)
             }
             SqlConn::Sqlite(c) => {
-                yield_now_and_then().await;
+                take_budget().await;
                 let mut statement = c.prepare_cached(sql)?;
                 let mut rows = statement.query(rusqlite::params_from_iter(binds))?;
                 Ok(rows.next()?.map(T::from_sqlite).transpose()?)
@@ -152,7 +152,7 @@ impl SqlConn<'_> {
                 Ok(bind_all(sqlx::query(&sql), binds).execute(&mut **c).await?.rows_affected())
             }
             SqlConn::Sqlite(c) => {
-                yield_now_and_then().await;
+                take_budget().await;
                 let mut statement = c.prepare_cached(sql)?;
                 Ok(statement.execute(rusqlite::params_from_iter(binds))? as u64)
             }
