@@ -272,4 +272,31 @@ mod tests {
         assert!(p.seed(&spec, |_, _| {}).await.is_err(), "the same ranges again fail on the keys");
         p.close().await;
     }
+
+    /// After `ANALYZE` (the seed's last step), a cached statement runs as prepared whatever
+    /// value is bound: SQLite built with STAT4 would plan such a statement again for each new
+    /// value (decision 0028), here once per GET of a user, for its groups.
+    #[tokio::test]
+    async fn a_cached_statement_is_not_prepared_again_for_each_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scim.db");
+        let p = crate::Provisioning::open(&path, crate::Config::default()).await.unwrap();
+        let spec = SeedSpec { users: 2_000, groups: 3, group_members: 300, events: 2_000 };
+        p.seed(&spec, |_, _| {}).await.unwrap();
+        let conn = crate::read::open_in_place(&path, "PRAGMA query_only = ON;", 0, 16).unwrap();
+        let analysed: i64 = conn.query_row("SELECT COUNT(*) FROM sqlite_stat1", [], |r| r.get(0)).unwrap();
+        assert!(analysed > 0, "the seed analysed the database");
+        let sql = "SELECT g.id FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.member_id = ?
+                   ORDER BY g.display_name_key, g.id";
+        let groups_of = |i: u64| -> usize {
+            let mut stmt = conn.prepare_cached(sql).unwrap();
+            let found = stmt.query_map([seed_user_id(i)], |r| r.get::<_, String>(0)).unwrap().count();
+            assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0, "prepared again for user {i}");
+            found
+        };
+        // Members of the first group, then users in no group.
+        assert_eq!((groups_of(1), groups_of(2), groups_of(1_500), groups_of(1_900)), (1, 1, 0, 0));
+        drop(conn);
+        p.close().await;
+    }
 }
