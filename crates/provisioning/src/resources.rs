@@ -211,6 +211,27 @@ fn member_json(base_url: &str, id: &str, kind: &str, display: Option<String>) ->
     m
 }
 
+/// Gives users a new version (so a new ETag) and `lastModified` when their `groups` change
+/// though nothing of their own did: a conditional GET must not answer 304 with their old groups.
+async fn touch_users(conn: &mut SqlConn<'_>, ids: &[String], now: &str) -> Result<()> {
+    for id in ids {
+        conn.execute("UPDATE users SET version = version + 1, last_modified = ? WHERE id = ?", &binds![now, id])
+            .await?;
+    }
+    Ok(())
+}
+
+/// [`touch_users`] for every user in a group.
+async fn touch_members_of(conn: &mut SqlConn<'_>, group_id: &str, now: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE users SET version = version + 1, last_modified = ?
+         WHERE id IN (SELECT member_id FROM group_members WHERE group_id = ?)",
+        &binds![now, group_id],
+    )
+    .await?;
+    Ok(())
+}
+
 impl Provisioning {
     async fn load_row(&self, conn: impl Into<SqlConn<'_>>, kind: ResourceKind, id: &str) -> Result<Row> {
         conn.into()
@@ -640,6 +661,9 @@ impl Provisioning {
                 )
                 .await?;
             if n > 0 {
+                if m.kind == MemberKind::User {
+                    touch_users(conn, std::slice::from_ref(&m.value), now).await?;
+                }
                 added.push(m.value.clone());
             }
         }
@@ -647,7 +671,13 @@ impl Provisioning {
     }
 
     /// Removes members by id; returns the ids that were members.
-    async fn remove_members(&self, conn: &mut SqlConn<'_>, group_id: &str, ids: &[String]) -> Result<Vec<String>> {
+    async fn remove_members(
+        &self,
+        conn: &mut SqlConn<'_>,
+        group_id: &str,
+        ids: &[String],
+        now: &str,
+    ) -> Result<Vec<String>> {
         let mut removed = vec![];
         for mid in ids {
             let n = conn
@@ -657,6 +687,8 @@ impl Provisioning {
                 removed.push(mid.clone());
             }
         }
+        // A member that is a group matches no user.
+        touch_users(conn, &removed, now).await?;
         Ok(removed)
     }
 
@@ -735,7 +767,7 @@ impl Provisioning {
         let mut diff = diff::diff(&before, &doc);
         if members_changed {
             let gone: Vec<String> = members_before.iter().filter(|m| !members_after.contains(m)).cloned().collect();
-            let removed = self.remove_members(&mut tx.conn(), id, &gone).await?;
+            let removed = self.remove_members(&mut tx.conn(), id, &gone, &now).await?;
             let added = match &incoming.members {
                 Some(ms) => self.add_members(&mut tx.conn(), id, ms, &now).await?,
                 None => vec![],
@@ -797,6 +829,12 @@ impl Provisioning {
                 .await
             }
             ResourceKind::Group => {
+                // Renamed, the group shows under its new name in each member's `groups`.
+                let old: Option<String> =
+                    conn.fetch_optional("SELECT display_name FROM groups WHERE id = ?", &binds![id]).await?;
+                if old.as_deref() != Some(cols.name.as_str()) {
+                    touch_members_of(conn, id, now).await?;
+                }
                 conn.execute(
                     "UPDATE groups SET display_name = ?, display_name_key = ?, external_id = ?, data = ?,
                      version = version + 1, last_modified = ? WHERE id = ?",
@@ -877,7 +915,7 @@ impl Provisioning {
                     // Selected again here, in the order of the operations: a remove by filter
                     // (or of every member) after an add in the same request sees that add.
                     let ids = self.select_members(&mut tx.conn(), id, op).await?;
-                    let gone = self.remove_members(&mut tx.conn(), id, &ids).await?;
+                    let gone = self.remove_members(&mut tx.conn(), id, &ids, &now).await?;
                     if gone.is_empty() && !matches!(op, MemberOp::RemoveAll) {
                         quirks.push(MEMBER_NOT_IN_GROUP);
                     }
@@ -959,6 +997,10 @@ impl Provisioning {
             )
             .await?;
         tx.conn().execute("DELETE FROM group_members WHERE member_id = ?", &binds![id]).await?;
+        if kind == ResourceKind::Group {
+            // Its members lose it from their `groups`.
+            touch_members_of(&mut tx.conn(), id, &now).await?;
+        }
         tx.conn().execute(&format!("DELETE FROM {} WHERE id = ?", table(kind)), &binds![id]).await?;
         let (op, cause) = match kind {
             ResourceKind::User => ("Delete User", Cause::UserWrite),
@@ -1093,5 +1135,104 @@ mod tests {
                 assert_eq!((ids(&past).len(), &past["totalResults"]), (0, &json!(23)));
             }
         }
+    }
+
+    /// A user's `groups` is part of it: when a group it is in gains or loses it, is renamed or
+    /// is deleted, the user's version (its ETag) and `lastModified` change, so a conditional GET
+    /// with the old ETag gets the new groups instead of 304. A group change that leaves its
+    /// members' `groups` as they were (another attribute) leaves them alone. On either store.
+    #[tokio::test]
+    async fn a_users_version_changes_with_its_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = open_store(dir.path(), Config::default(), Clock::system()).await.unwrap();
+        let ctx = RequestContext::new("POST", "/Users");
+        let user = |name: &str| json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name});
+        let uid = p.create(ResourceKind::User, &ctx, &user("ann@example.com")).await.unwrap().resource.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let other = p.create(ResourceKind::User, &ctx, &user("bob@example.com")).await.unwrap().resource.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let gid = p
+            .create(
+                ResourceKind::Group,
+                &ctx,
+                &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Sales",
+                        "members": [{"value": other}]}),
+            )
+            .await
+            .unwrap()
+            .resource
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let all = resource::Projection::default();
+        let state = || {
+            let (p, uid, all) = (p.clone(), uid.clone(), all.clone());
+            async move {
+                let (r, etag) = p.get(ResourceKind::User, "", &uid, &all).await.unwrap();
+                // No `groups` at all when the user is in none.
+                let groups: Vec<String> = r["groups"]
+                    .as_array()
+                    .map(|gs| gs.iter().map(|g| g["display"].as_str().unwrap().to_string()).collect())
+                    .unwrap_or_default();
+                (etag, r["meta"]["version"].as_str().unwrap().to_string(), groups)
+            }
+        };
+        let patch = |ops: Value| {
+            let (p, gid) = (p.clone(), gid.clone());
+            async move {
+                let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
+                p.patch(ResourceKind::Group, &RequestContext::new("PATCH", "/Groups"), &gid, &body, None)
+                    .await
+                    .unwrap();
+            }
+        };
+        let mut seen = vec![state().await];
+        assert!(seen[0].2.is_empty());
+        assert_eq!(seen[0].0, seen[0].1, "the ETag is meta.version");
+
+        patch(json!([{"op": "add", "path": "members", "value": [{"value": uid}]}])).await;
+        seen.push(state().await);
+        assert_eq!(seen[1].2, ["Sales"]);
+
+        // Another attribute of the group: the user's resource is as it was.
+        patch(json!([{"op": "replace", "path": "externalId", "value": "sales-1"}])).await;
+        assert_eq!(state().await, seen[1]);
+
+        patch(json!([{"op": "replace", "path": "displayName", "value": "Sales EMEA"}])).await;
+        seen.push(state().await);
+        assert_eq!(seen[2].2, ["Sales EMEA"]);
+
+        patch(json!([{"op": "remove", "path": format!("members[value eq \"{uid}\"]")}])).await;
+        seen.push(state().await);
+        assert!(seen[3].2.is_empty());
+
+        patch(json!([{"op": "add", "path": "members", "value": [{"value": uid}]}])).await;
+        seen.push(state().await);
+        // Stamps are in milliseconds: the delete is a later one than the user's creation.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        p.delete(ResourceKind::Group, &RequestContext::new("DELETE", "/Groups"), &gid, None).await.unwrap();
+        seen.push(state().await);
+        assert!(seen[5].2.is_empty());
+
+        let etags: std::collections::HashSet<&String> = seen.iter().map(|s| &s.0).collect();
+        assert_eq!(etags.len(), seen.len(), "a new ETag at each change of the user's groups: {seen:?}");
+        let modified = |id: &str| {
+            let (p, id, all) = (p.clone(), id.to_string(), all.clone());
+            async move {
+                let (r, _) = p.get(ResourceKind::User, "", &id, &all).await.unwrap();
+                (
+                    r["meta"]["lastModified"].as_str().unwrap().to_string(),
+                    r["meta"]["created"].as_str().unwrap().to_string(),
+                )
+            }
+        };
+        let (last, created) = modified(&uid).await;
+        assert!(last > created, "lastModified moves with the groups: {last} after {created}");
+        p.close().await;
     }
 }

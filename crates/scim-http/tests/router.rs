@@ -483,6 +483,22 @@ async fn etags() {
     assert_eq!(r.status, StatusCode::PRECONDITION_FAILED, "stale If-Match");
     let r = e.raw("GET", &uri, None, &[("if-none-match", "W/\"2\"")]).await;
     assert_eq!(r.status, StatusCode::NOT_MODIFIED);
+    // Added to a group, the user shows it in `groups`: the ETag it had no longer matches.
+    let g = e
+        .call(
+            "POST",
+            "/scim/v2/Groups",
+            Some(json!({"schemas":[GROUP],"displayName":"Sales","members":[{"value": id}]})),
+        )
+        .await;
+    assert_eq!(g.status, StatusCode::CREATED);
+    let r = e.raw("GET", &uri, None, &[("if-none-match", "W/\"2\"")]).await;
+    assert_eq!(r.status, StatusCode::OK, "a new version once its groups changed");
+    assert_eq!(r.body["groups"][0]["display"], "Sales");
+    assert_eq!(r.headers[header::ETAG], "W/\"3\"");
+    let body = Body::from(json!({"schemas":[USER],"userName":"d@x","title":"V"}).to_string());
+    let r = e.raw("PUT", &uri, Some(body), &[("if-match", "W/\"2\""), ("content-type", "application/json")]).await;
+    assert_eq!(r.status, StatusCode::PRECONDITION_FAILED, "If-Match from before the group change");
     let r = e.raw("DELETE", &uri, None, &[("if-match", "garbage")]).await;
     assert_eq!(r.body["scimType"], "invalidVers");
 }
