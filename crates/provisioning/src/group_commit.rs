@@ -791,7 +791,7 @@ mod tests {
 
     /// SQLite: a write's connection commits through the WAL with a full fsync (an acknowledged
     /// write survives a power cut) and keeps its savepoints' undo in memory, not in a
-    /// temporary file per commit.
+    /// temporary file per commit; the pool's connections do not (decision 0020).
     #[tokio::test]
     async fn sqlite_writes_are_durable_and_undo_stays_in_memory() {
         let dir = tempfile::tempdir().unwrap();
@@ -806,6 +806,10 @@ mod tests {
         assert_eq!(number("temp_store").await, Some(2), "MEMORY");
         assert_eq!(number("foreign_keys").await, Some(1), "cascading deletes");
         tx.commit().await.unwrap();
+        // The pool's connections serve the sync log's queries, whose sorts (the activity
+        // chart's, over a million events) would stay in memory: they keep SQLite's default.
+        let pooled: i64 = sqlx::query_scalar("PRAGMA temp_store").fetch_one(&p.pool).await.unwrap();
+        assert_eq!(pooled, 0, "the pool's temporary data in files");
         p.close().await;
     }
 }

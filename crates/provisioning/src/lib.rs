@@ -295,14 +295,16 @@ pub(crate) async fn connect_sqlite(path: &Path, max_connections: u32, mmap_bytes
                     // re-reads its pages. Reads only; writes and fsync are unchanged. The
                     // size is a number written here, never request text.
                     //
-                    // Each write in a group commit works in its own SAVEPOINT, whose undo
-                    // pages went to a temporary file past 64 KiB: created, written and deleted
-                    // on every commit. In memory instead (temp_store), the same undo costs no
-                    // system calls; it lives only while the savepoint does, and nothing it
-                    // holds needs to survive a crash (the WAL does that).
+                    // Temporary data stays in files here: the group commit's own connection
+                    // keeps its savepoints' undo in memory (`group_commit`), but these serve
+                    // the sync log's queries, and the activity chart's GROUP BY over a million
+                    // events sorts about 80 MB. In memory, each connection that ran it kept
+                    // that much (the app held 494 MB after the app benchmark's sync-log runs,
+                    // 125 MB since); in a file, SQLite sorts within its cache and spills the
+                    // rest (decision 0020).
                     format!(
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-                         PRAGMA mmap_size = {mmap_bytes}; PRAGMA busy_timeout = 10000; PRAGMA temp_store = MEMORY;"
+                         PRAGMA mmap_size = {mmap_bytes}; PRAGMA busy_timeout = 10000;"
                     )
                     .as_str(),
                 )
