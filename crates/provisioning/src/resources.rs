@@ -775,7 +775,7 @@ impl Provisioning {
             diff.extend(self.members_diff(&mut tx.conn(), &added, &removed).await?);
         }
         if before != doc || members_changed {
-            self.store_doc(&mut tx.conn(), kind, id, &doc, &now).await?;
+            self.store_doc(&mut tx.conn(), kind, id, &before, &doc, &now).await?;
         }
         let row = self.load_row(tx.conn(), kind, id).await?;
         let resource = self.render_row(tx.conn(), kind, &ctx.base_url, &row, true).await?;
@@ -801,17 +801,31 @@ impl Provisioning {
         })
     }
 
+    /// Stores a resource's new document over `before`, the one stored.
     async fn store_doc(
         &self,
         conn: &mut SqlConn<'_>,
         kind: ResourceKind,
         id: &str,
+        before: &Value,
         doc: &Value,
         now: &str,
     ) -> Result<()> {
         let cols = columns(kind, doc);
+        let old = columns(kind, before);
+        let renamed = old.name != cols.name || old.display_name != cols.display_name;
         let r = match kind {
             ResourceKind::User => {
+                if renamed {
+                    // The user shows under its new name in the `members` of each group that
+                    // names it by the user's own name (no `display` of its own): those change too.
+                    conn.execute(
+                        "UPDATE groups SET version = version + 1, last_modified = ?
+                         WHERE id IN (SELECT group_id FROM group_members WHERE member_id = ? AND display IS NULL)",
+                        &binds![now, id],
+                    )
+                    .await?;
+                }
                 conn.execute(
                     "UPDATE users SET user_name = ?, user_name_key = ?, external_id = ?, display_name = ?, active = ?, data = ?,
                      version = version + 1, last_modified = ? WHERE id = ?",
@@ -829,10 +843,8 @@ impl Provisioning {
                 .await
             }
             ResourceKind::Group => {
-                // Renamed, the group shows under its new name in each member's `groups`.
-                let old: Option<String> =
-                    conn.fetch_optional("SELECT display_name FROM groups WHERE id = ?", &binds![id]).await?;
-                if old.as_deref() != Some(cols.name.as_str()) {
+                if renamed {
+                    // The group shows under its new name in each member's `groups`.
                     touch_members_of(conn, id, now).await?;
                 }
                 conn.execute(
@@ -932,7 +944,7 @@ impl Provisioning {
         let members_changed = !added.is_empty() || !removed.is_empty();
         let doc_changed = doc != before;
         if doc_changed || members_changed {
-            self.store_doc(&mut tx.conn(), kind, id, &doc, &now).await?;
+            self.store_doc(&mut tx.conn(), kind, id, &before, &doc, &now).await?;
         }
         let row = self.load_row(tx.conn(), kind, id).await?;
         let cols = columns(kind, &doc);
@@ -1233,6 +1245,56 @@ mod tests {
         };
         let (last, created) = modified(&uid).await;
         assert!(last > created, "lastModified moves with the groups: {last} after {created}");
+        p.close().await;
+    }
+
+    /// The other way round: a group's `members` name each user by its own name unless the IdP
+    /// gave one, so renaming a user is a new version of those groups, and of no others.
+    #[tokio::test]
+    async fn a_groups_version_changes_when_a_member_it_names_is_renamed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = open_store(dir.path(), Config::default(), Clock::system()).await.unwrap();
+        let ctx = RequestContext::new("POST", "/Users");
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "cy@example.com"});
+        let created = p.create(ResourceKind::User, &ctx, &body).await.unwrap().resource.unwrap();
+        let uid = created["id"].as_str().unwrap().to_string();
+        let group = |name: &str, member: Value| {
+            let p = p.clone();
+            let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name, "members": [member]});
+            async move {
+                let g = p.create(ResourceKind::Group, &RequestContext::new("POST", "/Groups"), &body).await.unwrap();
+                g.resource.unwrap()["id"].as_str().unwrap().to_string()
+            }
+        };
+        let named_by_user = group("Ops", json!({"value": uid})).await;
+        let named_by_idp = group("Eng", json!({"value": uid, "display": "Cy (Okta)"})).await;
+        let all = resource::Projection::default();
+        let state = |gid: &String| {
+            let (p, gid, all) = (p.clone(), gid.clone(), all.clone());
+            async move {
+                let (g, etag) = p.get(ResourceKind::Group, "", &gid, &all).await.unwrap();
+                (etag, g["members"][0]["display"].as_str().unwrap().to_string())
+            }
+        };
+        let user_patch = |path: &str, value: &str| {
+            let (p, uid) = (p.clone(), uid.clone());
+            let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                              "Operations": [{"op": "replace", "path": path, "value": value}]});
+            async move {
+                p.patch(ResourceKind::User, &RequestContext::new("PATCH", "/Users"), &uid, &body, None).await.unwrap();
+            }
+        };
+        let (ops0, eng0) = (state(&named_by_user).await, state(&named_by_idp).await);
+        assert_eq!((ops0.1.as_str(), eng0.1.as_str()), ("cy@example.com", "Cy (Okta)"));
+
+        user_patch("title", "Engineer").await;
+        assert_eq!((state(&named_by_user).await, state(&named_by_idp).await), (ops0.clone(), eng0.clone()));
+
+        user_patch("displayName", "Cy Young").await;
+        let ops1 = state(&named_by_user).await;
+        assert_eq!(ops1.1, "Cy Young");
+        assert_ne!(ops1.0, ops0.0, "a new version of the group that shows the new name");
+        assert_eq!(state(&named_by_idp).await, eng0, "the group that names the user itself is as it was");
         p.close().await;
     }
 }
