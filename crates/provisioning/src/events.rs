@@ -1275,13 +1275,14 @@ async fn write_batch(
     events: &mut [SyncEvent],
     used: &[(String, String)],
 ) -> Result<()> {
+    let sqlite = writer.backend() == Backend::Sqlite;
     let mut tx = writer.begin().await?;
     let write = async {
         insert_events(&mut tx.conn(), events).await?;
         for (id, at) in used {
             tx.conn().execute("UPDATE tokens SET last_used = ? WHERE id = ?", &binds![at, id]).await?;
         }
-        if writer.backend() == Backend::Sqlite {
+        if sqlite {
             index_pending_texts(&mut tx.conn()).await?;
         }
         Ok::<_, crate::Error>(())
@@ -1289,7 +1290,7 @@ async fn write_batch(
     // A batch is up to 4,096 events: tens of milliseconds of SQLite's work, in place on SQLite.
     // The runtime is told first, so that its other tasks (the requests being logged) move to
     // another thread meanwhile instead of waiting behind the batch.
-    if writer.backend() == Backend::Sqlite {
+    if sqlite {
         crate::group_commit::long_in_place(write).await?;
     } else {
         write.await?;

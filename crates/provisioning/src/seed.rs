@@ -151,15 +151,9 @@ impl Provisioning {
             )
             .await?;
             // Indexed for free-text search at once, in one transaction with their marks.
-            sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-            let indexed = match index_pending_texts(&mut SqlConn::Any(&mut conn)).await {
-                Ok(()) => sqlx::query("COMMIT").execute(&mut *conn).await.map(drop).map_err(Into::into),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = indexed {
-                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                return Err(e);
-            }
+            begin(&mut conn).await?;
+            let indexed = index_pending_texts(&mut SqlConn::Any(&mut conn)).await;
+            end(&mut conn, indexed).await?;
         }
         chunked(&mut conn, spec.events, |b, range| {
             b.push(&format!(
@@ -211,39 +205,56 @@ async fn chunked(
     let mut start = 0;
     while start < total {
         let tx_end = (start + ROWS_PER_TX as u64).min(total);
-        sqlx::query(backend.begin_statement()).execute(&mut *conn).await?;
-        if backend == Backend::Postgres {
-            // Takes its turn with every instance's writers, as `BEGIN IMMEDIATE` does on SQLite.
-            // Selected as a boolean: `Any` reads no `void` column.
-            if let Err(e) = sqlx::query("SELECT pg_advisory_xact_lock($1) IS NULL")
-                .bind(crate::db::WRITE_LOCK_KEY)
-                .execute(&mut *conn)
-                .await
-            {
-                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                return Err(e.into());
+        begin(conn).await?;
+        let inserted = async {
+            while start < tx_end {
+                let stop = (start + ROWS_PER_STATEMENT as u64).min(tx_end);
+                let mut b = SqlBuilder::new(backend, "");
+                build(&mut b, start..stop)?;
+                let (sql, args) = b.build();
+                SqlConn::Any(&mut *conn).execute(&sql, &args).await?;
+                start = stop;
             }
+            Ok(())
         }
-        while start < tx_end {
-            let end = (start + ROWS_PER_STATEMENT as u64).min(tx_end);
-            let mut b = SqlBuilder::new(backend, "");
-            let done = match build(&mut b, start..end) {
-                Ok(()) => {
-                    let (sql, args) = b.build();
-                    SqlConn::Any(&mut *conn).execute(&sql, &args).await.map(drop)
-                }
-                Err(e) => Err(e),
-            };
-            if let Err(e) = done {
-                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                return Err(e);
-            }
-            start = end;
-        }
-        sqlx::query("COMMIT").execute(&mut *conn).await?;
+        .await;
+        end(conn, inserted).await?;
         progress(start);
     }
     Ok(())
+}
+
+/// Opens one of the seed's transactions: `BEGIN IMMEDIATE` on SQLite; on PostgreSQL `BEGIN`
+/// and the write lock, so it takes its turn with every instance's writers.
+async fn begin(conn: &mut crate::db::Conn) -> Result<()> {
+    sqlx::query(Backend::of(conn).begin_statement()).execute(&mut *conn).await?;
+    if Backend::of(conn) == Backend::Postgres {
+        // Selected as a boolean: `Any` reads no `void` column.
+        let locked = sqlx::query("SELECT pg_advisory_xact_lock($1) IS NULL")
+            .bind(crate::db::WRITE_LOCK_KEY)
+            .execute(&mut *conn)
+            .await;
+        if let Err(e) = locked {
+            // Rolled back, and the lock's error returned.
+            return end(conn, Err(e.into())).await;
+        }
+    }
+    Ok(())
+}
+
+/// Ends a transaction [`begin`] opened: commits it if `work` went through, else rolls it back
+/// and returns `work`'s error.
+async fn end(conn: &mut crate::db::Conn, work: Result<()>) -> Result<()> {
+    match work {
+        Ok(()) => {
+            sqlx::query("COMMIT").execute(&mut *conn).await?;
+            Ok(())
+        }
+        Err(e) => {
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            Err(e)
+        }
+    }
 }
 
 #[cfg(test)]
