@@ -371,30 +371,35 @@ impl SyncEvent {
         self.with_search(None, None)
     }
 
-    /// Fills `search` from the target and the identifiers in the bodies: userName, emails,
-    /// externalId, id and displayName.
+    /// Fills `search` from the target and the identifiers in the bodies (see [`search_text`]).
     fn with_search(mut self, request: Option<&Value>, response: Option<&Value>) -> Self {
-        let mut parts: Vec<String> = vec![];
-        parts.extend(self.target_name.clone());
-        parts.extend(self.target_id.clone());
-        for body in [request, response].into_iter().flatten() {
-            for key in ["userName", "externalId", "id", "displayName"] {
-                if let Some(v) = body.get(key).and_then(Value::as_str) {
-                    parts.push(v.to_string());
-                }
-            }
-            for e in body.get("emails").and_then(Value::as_array).into_iter().flatten() {
-                if let Some(v) = e.get("value").and_then(Value::as_str) {
-                    parts.push(v.to_string());
-                }
-            }
-        }
-        parts.sort();
-        parts.dedup();
-        let text = parts.join(" ").to_lowercase();
-        self.search = (!text.is_empty()).then_some(text);
+        let target = [self.target_name.as_deref(), self.target_id.as_deref()];
+        self.search = search_text(target.into_iter().flatten(), [request, response].into_iter().flatten());
         self
     }
+}
+
+/// The text free-text search and a target's history find an event by: the target's name and
+/// id, and the identifiers in the bodies (userName, emails, externalId, id and displayName),
+/// each once, sorted and lower-cased. A user's events share one text while the user keeps its
+/// identifiers (its create, reads, updates), which the sync log stores once.
+pub(crate) fn search_text<'a>(
+    target: impl IntoIterator<Item = &'a str>,
+    bodies: impl IntoIterator<Item = &'a Value>,
+) -> Option<String> {
+    let mut parts: Vec<&str> = target.into_iter().collect();
+    for body in bodies {
+        for key in ["userName", "externalId", "id", "displayName"] {
+            parts.extend(body.get(key).and_then(Value::as_str));
+        }
+        for e in body.get("emails").and_then(Value::as_array).into_iter().flatten() {
+            parts.extend(e.get("value").and_then(Value::as_str));
+        }
+    }
+    parts.sort_unstable();
+    parts.dedup();
+    let text = parts.join(" ").to_lowercase();
+    (!text.is_empty()).then_some(text)
 }
 
 /// Names a request in the admin's words when the service did not (reads and refusals).

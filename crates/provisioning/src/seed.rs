@@ -11,7 +11,7 @@ use scim_protocol::resource::normalize;
 use scim_protocol::{Quirks, ResourceKind};
 
 use crate::db::{Backend, SqlBuilder};
-use crate::events::{index_pending_texts, push_texts_insert, push_values, search_column};
+use crate::events::{index_pending_texts, push_texts_insert, push_values, search_column, search_text};
 use crate::read::SqlConn;
 use crate::{Provisioning, Result, stamp};
 
@@ -55,8 +55,9 @@ pub fn seed_created(i: u64) -> String {
     stamp(base + Duration::milliseconds(i as i64))
 }
 
-fn user_doc(i: u64) -> Result<String> {
-    let body = json!({
+/// The i-th seeded user as an IdP would have created it.
+fn user_body(i: u64) -> serde_json::Value {
+    json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User",
                     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
         "userName": seed_user_name(i),
@@ -66,8 +67,21 @@ fn user_doc(i: u64) -> Result<String> {
         "emails": [{"value": seed_user_name(i), "type": "work", "primary": true}],
         "active": true,
         "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": format!("Dept{}", i % 50)}
-    });
-    Ok(normalize(ResourceKind::User, &body, &mut Quirks::default())?.doc.to_string())
+    })
+}
+
+fn user_doc(i: u64) -> Result<String> {
+    Ok(normalize(ResourceKind::User, &user_body(i), &mut Quirks::default())?.doc.to_string())
+}
+
+/// The search text of the i-th seeded user's events, as the sync log writes it for a request
+/// about the user (its create, a read, a PATCH): a read of a seeded user finds its text there,
+/// as a read of a user an IdP created does.
+pub fn seed_search_text(i: u64) -> String {
+    let mut body = user_body(i);
+    body["id"] = seed_user_id(i).into();
+    let (name, id) = (seed_user_name(i), seed_user_id(i));
+    search_text([name.as_str(), id.as_str()], [&body]).unwrap_or_default()
 }
 
 impl Provisioning {
@@ -135,8 +149,7 @@ impl Provisioning {
             .await?;
         }
         let users = spec.users.max(1);
-        // As `SyncEvent::with_search` would fill it: the identifiers, lower-cased.
-        let search = |u: u64| format!("{} {}", seed_user_id(u), seed_user_name(u));
+        let search = seed_search_text;
         let backend = self.backend;
         if backend == Backend::Sqlite {
             // SQLite keeps each text once, and each event its text's id (see `insert_events`).

@@ -503,6 +503,56 @@ async fn etags() {
     assert_eq!(r.body["scimType"], "invalidVers");
 }
 
+/// A user's requests share one search text in the sync log, stored once (SQLite): a read or a
+/// PATCH of a user names what its create named, and a read of a seeded user names what its
+/// seeded events do, so the load benchmark's reads at a million users write what reads of an
+/// IdP's users write.
+#[tokio::test]
+async fn a_users_events_share_one_stored_text() {
+    if provisioning::testing::postgres_url().is_some() {
+        return; // PostgreSQL keeps each event's text in the event's row.
+    }
+    let e = env().await;
+    let spec = provisioning::seed::SeedSpec { users: 5, groups: 0, group_members: 0, events: 10 };
+    e.p.seed(&spec, |_, _| {}).await.unwrap();
+    let created = e.create_user("share@x").await["id"].as_str().unwrap().to_string();
+    let seeded = provisioning::seed::seed_user_id(3);
+    for id in [&created, &seeded] {
+        assert_eq!(e.call("GET", &format!("/scim/v2/Users/{id}"), None).await.status, StatusCode::OK);
+    }
+    let patch = json!({"schemas":[PATCH_OP],"Operations":[{"op":"replace","path":"title","value":"Lead"}]});
+    assert_eq!(e.call("PATCH", &format!("/scim/v2/Users/{created}"), Some(patch)).await.status, StatusCode::OK);
+    e.p.flush_log().await;
+    let db = rusqlite::Connection::open(e._dir.path().join("scim.db")).unwrap();
+    // The created user: its create, the access it was granted, the PATCH and the read.
+    for (id, events) in [(&created, 4), (&seeded, 3)] {
+        let (n, texts, missing): (i64, i64, i64) = db
+            .query_row(
+                "SELECT count(*), count(DISTINCT search_id), count(*) - count(search_id) FROM events WHERE target_id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        let ops: Vec<String> = db
+            .prepare("SELECT operation FROM events WHERE target_id = ?1 ORDER BY id")
+            .unwrap()
+            .query_map([id], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!((n, texts, missing), (events, 1, 0), "{id}: events, distinct texts, events without one: {ops:?}");
+    }
+    let text: String = db
+        .query_row(
+            "SELECT search FROM event_texts WHERE id = (SELECT search_id FROM events WHERE target_id = ?1 LIMIT 1)",
+            [&seeded],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(text, provisioning::seed::seed_search_text(3));
+    assert!(text.contains("user3@seed.example.com") && text.contains("ext-3"), "{text}");
+}
+
 /// Deactivate keeps the user visible; DELETE answers 204 then 404; the log names each step.
 #[tokio::test]
 async fn deactivate_then_delete() {
