@@ -1298,6 +1298,10 @@ mod tests {
             r#"tags co "LU""#,
             "flag eq true",
             r#"urn:example:ext:1.0:User:costCode eq "x-1""#,
+            // OneLogin's SCIM 1.1 URNs stand for the 2.0 schemas.
+            r#"urn:scim:schemas:core:1.0:userName eq "BJENSEN@example.com""#,
+            r#"URN:SCIM:SCHEMAS:CORE:1.0:name.givenName sw "bar""#,
+            r#"urn:scim:schemas:extension:enterprise:1.0:department eq "engineering""#,
             &format!(r#"schemas eq "{e}""#),
             r#"userType eq "Employee" and (emails co "example.com" or emails.value co "example.org")"#,
             r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#,
@@ -1403,6 +1407,8 @@ mod tests {
             (ResourceKind::User, r#"title co "*b?[""#, vec![uid(4)]),
             (ResourceKind::User, r#"emails[type eq "work" and value co "@example.com"]"#, vec![uid(1), uid(8)]),
             (ResourceKind::User, &format!(r#"{ENTERPRISE}:manager eq "{}""#, uid(1)), vec![uid(3)]),
+            (ResourceKind::User, r#"urn:scim:schemas:core:1.0:userName eq "bjensen@example.com""#, vec![uid(1)]),
+            (ResourceKind::User, r#"urn:scim:schemas:extension:enterprise:1.0:department pr"#, vec![uid(1), uid(3)]),
             (ResourceKind::User, r#"meta.created eq "2026-01-02T11:00:00+01:00""#, vec![uid(2)]),
             (ResourceKind::User, "groups pr", vec![uid(1), uid(2), uid(3), uid(8)]),
             (ResourceKind::Group, r#"displayName eq "équipe""#, vec![gid(4)]),
@@ -1420,6 +1426,7 @@ mod tests {
         let fx = fixture().await;
         for (kind, input, index) in [
             (ResourceKind::User, r#"userName eq "ann@example.com""#, "user_name_key"),
+            (ResourceKind::User, r#"urn:scim:schemas:core:1.0:userName eq "ann@example.com""#, "user_name_key"),
             (ResourceKind::User, r#"externalId eq "701984""#, "users_external_id"),
             (ResourceKind::User, r#"userName eq "a" and externalId eq "b""#, "INDEX"),
             (ResourceKind::Group, r#"displayName eq "Tour Guides""#, "groups_display_name_key"),

@@ -100,15 +100,18 @@ impl Target {
     }
 }
 
-/// Resolves a top-level path (`userName`, `name.givenName`, `urn:...:User:manager.value`).
+/// Resolves a top-level path (`userName`, `name.givenName`, `urn:...:User:manager.value`). A
+/// SCIM 1.1 URN (`urn:scim:schemas:core:1.0:userName`, as OneLogin's templates write) names the
+/// 2.0 schema it stands for, as it does in a body or a PATCH path.
 pub fn target(kind: ResourceKind, path: &AttrPath) -> Target {
-    let found = kind.find_attr(path.urn.as_deref(), &path.name);
-    let container = match (&path.urn, found) {
+    let urn = path.urn.as_deref().map(|u| kind.scim1_schema(u).map_or(u, |s| s.id));
+    let found = kind.find_attr(urn, &path.name);
+    let container = match (urn, found) {
         (None, _) => None,
         (Some(_), Some((schema, _))) if schema.id == kind.core().id => None,
         (Some(_), Some((schema, _))) => Some(schema.id.to_string()),
         (Some(urn), None) if urn.eq_ignore_ascii_case(kind.core().id) => None,
-        (Some(urn), None) => Some(kind.extension(urn).map_or_else(|| urn.clone(), |s| s.id.to_string())),
+        (Some(urn), None) => Some(kind.extension(urn).map_or_else(|| urn.to_string(), |s| s.id.to_string())),
     };
     let attr = found.map(|(_, a)| a);
     let sub_def = path.sub.as_deref().and_then(|s| attr?.sub(s));
@@ -523,6 +526,24 @@ mod tests {
     fn check(kind: ResourceKind, resource: &Value, filter: &str, expected: bool) {
         let f = parse_filter(filter).unwrap_or_else(|e| panic!("{filter:?} must parse: {e}"));
         assert_eq!(matches(kind, resource, &f), expected, "{filter}");
+    }
+
+    /// A SCIM 1.1 URN in a filter (OneLogin's templates) names the 2.0 schema it stands for,
+    /// in any case; an unknown URN still matches nothing.
+    #[test]
+    fn scim1_urns() {
+        let (u, g) = (bjensen(), group());
+        for (filter, expected) in [
+            (r#"urn:scim:schemas:core:1.0:userName eq "BJENSEN@example.com""#, true),
+            (r#"Urn:Scim:Schemas:Core:1.0:name.familyName co "malley""#, true),
+            (r#"urn:scim:schemas:extension:enterprise:1.0:department eq "Tour Operations""#, true),
+            (r#"urn:scim:schemas:extension:enterprise:1.0:manager.displayName sw "John""#, true),
+            (r#"urn:scim:schemas:core:1.0:userName eq "other@example.com""#, false),
+            (r#"urn:scim:schemas:core:0.9:userName eq "bjensen@example.com""#, false),
+        ] {
+            check(ResourceKind::User, &u, filter, expected);
+        }
+        check(ResourceKind::Group, &g, r#"urn:scim:schemas:core:1.0:displayName eq "tour guides""#, true);
     }
 
     /// Every RFC 7644 §3.4.2.2 example filter evaluates as the RFC describes, against bjensen.
