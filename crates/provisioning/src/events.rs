@@ -108,6 +108,13 @@ pub struct Outcome {
     pub detail: Option<String>,
     pub quirks: Quirks,
     pub diff: Option<Value>,
+    /// The one resource a lookup found. Its identifiers go into the event's search text (its
+    /// body is not stored), so the lookup shows in that resource's history and shares the
+    /// text its other events have.
+    pub found: Option<Value>,
+    /// The identifiers a lookup asked for ([`filter_identifiers`]), in the search text too: a
+    /// lookup that found nothing is found by the name it asked for.
+    pub asked: Vec<String>,
 }
 
 /// Filters for reading the sync log.
@@ -246,6 +253,40 @@ pub fn filter_names_password(filter: &str) -> bool {
     }
 }
 
+/// The identifiers a filter asks for with `eq`: a userName, externalId, id, displayName or email
+/// (`emails eq`, `emails.value eq`, `emails[value eq …]`), as IdPs look a user or group up
+/// before they create it.
+pub fn filter_identifiers(filter: &scim_protocol::ast::Filter) -> Vec<String> {
+    use scim_protocol::ast::{AttrPath, CompValue, CompareOp, Filter};
+    fn identifier(path: &AttrPath, in_emails: bool) -> bool {
+        let is = |s: &str, n: &str| s.eq_ignore_ascii_case(n);
+        match (in_emails, path.sub.as_deref()) {
+            (true, None) => is(&path.name, "value"),
+            (false, None) => {
+                ["userName", "externalId", "id", "displayName", "emails"].iter().any(|n| is(&path.name, n))
+            }
+            (false, Some(sub)) => is(&path.name, "emails") && is(sub, "value"),
+            (true, Some(_)) => false,
+        }
+    }
+    fn walk(f: &Filter, in_emails: bool, out: &mut Vec<String>) {
+        match f {
+            Filter::Compare { path, op: CompareOp::Eq, value: CompValue::String(v) } if identifier(path, in_emails) => {
+                out.push(v.clone());
+            }
+            Filter::Compare { .. } | Filter::Present(_) | Filter::Not(_) => {}
+            Filter::And(l, r) | Filter::Or(l, r) => {
+                walk(l, in_emails, out);
+                walk(r, in_emails, out);
+            }
+            Filter::ValuePath { path, filter } => walk(filter, path.name.eq_ignore_ascii_case("emails"), out),
+        }
+    }
+    let mut out = vec![];
+    walk(filter, false, &mut out);
+    out
+}
+
 fn body_text(v: &Value) -> String {
     let mut s = serde_json::to_string(&redact(v)).unwrap_or_default();
     if s.len() > MAX_LOGGED_BODY {
@@ -299,7 +340,7 @@ fn event_from(ctx: &RequestContext, outcome: &Outcome, time: String, latency_ms:
         search: None,
         hint: None,
     }
-    .with_search(ctx.body.as_ref(), outcome.response.as_ref())
+    .with_search([ctx.body.as_ref(), outcome.response.as_ref(), outcome.found.as_ref()], &outcome.asked)
 }
 
 /// What an admin should check on the IdP's side when a request failed.
@@ -368,20 +409,22 @@ impl SyncEvent {
         self.resource_type = Some(kind.into());
         self.target_id = Some(id);
         self.target_name = Some(name);
-        self.with_search(None, None)
+        self.with_search([None; 3], &[])
     }
 
-    /// Fills `search` from the target and the identifiers in the bodies (see [`search_text`]).
-    fn with_search(mut self, request: Option<&Value>, response: Option<&Value>) -> Self {
+    /// Fills `search` from the target, the words asked for and the identifiers in the bodies
+    /// (see [`search_text`]).
+    fn with_search(mut self, bodies: [Option<&Value>; 3], asked: &[String]) -> Self {
         let target = [self.target_name.as_deref(), self.target_id.as_deref()];
-        self.search = search_text(target.into_iter().flatten(), [request, response].into_iter().flatten());
+        let words = target.into_iter().flatten().chain(asked.iter().map(String::as_str));
+        self.search = search_text(words, bodies.into_iter().flatten());
         self
     }
 }
 
 /// The text free-text search and a target's history find an event by: the target's name and
 /// id, and the identifiers in the bodies (userName, emails, externalId, id and displayName),
-/// each once, sorted and lower-cased. A user's events share one text while the user keeps its
+/// lower-cased, each once, sorted. A user's events share one text while the user keeps its
 /// identifiers (its create, reads, updates), which the sync log stores once.
 pub(crate) fn search_text<'a>(
     target: impl IntoIterator<Item = &'a str>,
@@ -396,9 +439,10 @@ pub(crate) fn search_text<'a>(
             parts.extend(e.get("value").and_then(Value::as_str));
         }
     }
+    let mut parts: Vec<String> = parts.into_iter().map(str::to_lowercase).collect();
     parts.sort_unstable();
     parts.dedup();
-    let text = parts.join(" ").to_lowercase();
+    let text = parts.join(" ");
     (!text.is_empty()).then_some(text)
 }
 
@@ -438,6 +482,12 @@ fn is_test_connection(query: &str) -> bool {
 impl Provisioning {
     pub(crate) fn build_event(&self, ctx: &RequestContext, outcome: &Outcome) -> SyncEvent {
         event_from(ctx, outcome, self.clock.stamp(), ctx.started.elapsed().as_secs_f64() * 1000.0)
+    }
+
+    /// Sets an event's time and latency to now.
+    pub(crate) fn stamp_event(&self, e: &mut SyncEvent, ctx: &RequestContext) {
+        e.time = self.clock.stamp();
+        e.latency_ms = ctx.started.elapsed().as_secs_f64() * 1000.0;
     }
 
     /// Logs a request that changed nothing (a read, or a refusal). Batched; returns at once: the
@@ -1894,6 +1944,22 @@ mod tests {
     fn likely_rare_trigrams_come_first() {
         let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(likely_rarest(&t(&["com", "000", "240", ".ex", "xam"]), 3), t(&["240", "xam", "000"]));
+    }
+
+    #[test]
+    fn identifiers_a_lookup_asks_for() {
+        let asked = |f: &str| filter_identifiers(&scim_protocol::parse_filter(f).unwrap());
+        assert_eq!(asked(r#"userName eq "Ann@x.com""#), ["Ann@x.com"]);
+        assert_eq!(asked(r#"externalId eq "E-1" or id eq "u-1""#), ["E-1", "u-1"]);
+        assert_eq!(asked(r#"displayName eq "Sales""#), ["Sales"]);
+        assert_eq!(asked(r#"emails[type eq "work" and value eq "a@x.com"]"#), ["a@x.com"]);
+        assert_eq!(asked(r#"emails.value eq "b@x.com" and EMAILS eq "c@x.com""#), ["b@x.com", "c@x.com"]);
+        assert_eq!(asked(r#"urn:scim:schemas:core:1.0:userName eq "d@x.com""#), ["d@x.com"]);
+        for none in
+            [r#"userName sw "a""#, r#"title eq "Lead""#, "active eq true", r#"not (userName eq "e@x")"#, "id pr"]
+        {
+            assert!(asked(none).is_empty(), "{none}");
+        }
     }
 
     /// Passwords are redacted at any depth, including inside PATCH operations and extension keys.

@@ -11,7 +11,7 @@ use scim_protocol::{Quirks, ResourceKind, ScimError};
 use crate::access::{self, Cause, Snapshot};
 use crate::db::SqlBuilder;
 use crate::diff;
-use crate::events::{Outcome, RequestContext};
+use crate::events::{Outcome, RequestContext, SyncEvent};
 use crate::filter_sql::{SqlBind, binds, to_sql_for};
 use crate::query::ListQuery;
 use crate::read::{FromRead, SqlConn};
@@ -494,98 +494,105 @@ impl Provisioning {
     pub async fn create(&self, kind: ResourceKind, ctx: &RequestContext, body: &Value) -> Result<Written> {
         let mut quirks = Quirks::default();
         let incoming = normalize(kind, body, &mut quirks)?;
-        let mut doc = incoming.doc;
-        if kind == ResourceKind::User && doc.get("active").is_none() {
-            doc["active"] = json!(true);
+        if kind == ResourceKind::User {
+            return self.create_user(ctx, incoming.doc, quirks).await;
         }
+        let doc = incoming.doc;
         let id = uuid::Uuid::new_v4().to_string();
         let now = self.clock.stamp();
         let cols = columns(kind, &doc);
         let mut tx = self.begin_write().await?;
         let data = doc.to_string();
-        let inserted = match kind {
-            ResourceKind::User => {
-                tx.conn()
-                    .execute(
-                        "INSERT INTO users (id, user_name, user_name_key, external_id, display_name, active, data, version, created, last_modified)
-                         VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
-                        &binds![
-                            &id,
-                            &cols.name,
-                            &cols.name_key,
-                            &cols.external_id,
-                            &cols.display_name,
-                            i64::from(cols.active),
-                            &data,
-                            &now,
-                            &now
-                        ],
-                    )
-                    .await
-            }
-            ResourceKind::Group => {
-                tx.conn()
-                    .execute(
-                        "INSERT INTO groups (id, display_name, display_name_key, external_id, data, version, created, last_modified)
-                         VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
-                        &binds![&id, &cols.name, &cols.name_key, &cols.external_id, &data, &now, &now],
-                    )
-                    .await
-            }
-        };
-        inserted.map_err(|e| {
-            crate::error::map_unique(e, || {
-                format!("a User with userName \"{}\" already exists (userName ignores case)", cols.name)
-            })
-        })?;
+        tx.conn()
+            .execute(
+                "INSERT INTO groups (id, display_name, display_name_key, external_id, data, version, created, last_modified)
+                 VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
+                &binds![&id, &cols.name, &cols.name_key, &cols.external_id, &data, &now, &now],
+            )
+            .await?;
         let mut diff = diff::diff(&Value::Null, &doc);
         if let Some(members) = &incoming.members {
             let added = self.add_members(&mut tx.conn(), &id, members, &now).await?;
             diff.extend(self.members_diff(&mut tx.conn(), &added, &[]).await?);
         }
         let meta = Meta { created: now.clone(), last_modified: now.clone(), version: 1 };
-        let resource = match kind {
-            // A new user is in no group yet (a member must exist before it is added), so the
-            // row just written renders as is: two fewer queries inside the write turn.
-            ResourceKind::User => render(kind, &ctx.base_url, &id, &doc, &meta, Some(Value::Array(vec![]))),
-            ResourceKind::Group => {
-                let row = self.load_row(tx.conn(), kind, &id).await?;
-                self.render_row(tx.conn(), kind, &ctx.base_url, &row, true).await?
-            }
-        };
-        let (op, snapshot) = match kind {
-            // A new group grants nothing until an admin marks it as granting.
-            ResourceKind::User => {
-                ("Create User", Some(Snapshot(std::collections::HashMap::from([(id.clone(), None)]))))
-            }
-            ResourceKind::Group => ("Push Group", None),
-        };
+        let row = self.load_row(tx.conn(), kind, &id).await?;
+        let resource = self.render_row(tx.conn(), kind, &ctx.base_url, &row, true).await?;
         let location = format!("{}/{}/{id}", ctx.base_url, kind.endpoint());
         let change = Change {
             kind,
             id: &id,
             name: &cols.name,
-            operation: op,
+            operation: "Push Group",
             status: 201,
             response: Some(&resource),
             quirks,
             detail: None,
             diff,
         };
-        self.commit_change(tx, ctx, change, snapshot, Cause::UserWrite).await?;
+        // A new group grants nothing until an admin marks it as granting.
+        self.commit_change(tx, ctx, change, None, Cause::UserWrite).await?;
         Ok(Written { resource: Some(resource), etag: meta.etag(), location, status: 201 })
     }
 
-    /// Writes a change's event, and an event for each user whose access it changed, then
-    /// commits and broadcasts them.
-    async fn commit_change(
-        &self,
-        mut tx: crate::WriteTx,
-        ctx: &RequestContext,
-        change: Change<'_>,
-        snapshot: Option<Snapshot>,
-        cause: Cause<'_>,
-    ) -> Result<()> {
+    /// Creates a user. A new user is in no group yet (a member must exist before it is added),
+    /// so it renders, and its event is built (bodies redacted and serialised), before the write
+    /// takes its turn: the turn is serial, and that is JSON work. Inside it are the insert, the
+    /// access it grants, and the events.
+    async fn create_user(&self, ctx: &RequestContext, mut doc: Value, quirks: Quirks) -> Result<Written> {
+        let kind = ResourceKind::User;
+        if doc.get("active").is_none() {
+            doc["active"] = json!(true);
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = self.clock.stamp();
+        let cols = columns(kind, &doc);
+        let data = doc.to_string();
+        let meta = Meta { created: now.clone(), last_modified: now.clone(), version: 1 };
+        let resource = render(kind, &ctx.base_url, &id, &doc, &meta, Some(Value::Array(vec![])));
+        let change = Change {
+            kind,
+            id: &id,
+            name: &cols.name,
+            operation: "Create User",
+            status: 201,
+            response: Some(&resource),
+            quirks,
+            detail: None,
+            diff: diff::diff(&Value::Null, &doc),
+        };
+        let event = self.change_event(ctx, change);
+        let mut tx = self.begin_write().await?;
+        tx.conn()
+            .execute(
+                "INSERT INTO users (id, user_name, user_name_key, external_id, display_name, active, data, version, created, last_modified)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+                &binds![
+                    &id,
+                    &cols.name,
+                    &cols.name_key,
+                    &cols.external_id,
+                    &cols.display_name,
+                    i64::from(cols.active),
+                    &data,
+                    &now,
+                    &now
+                ],
+            )
+            .await
+            .map_err(|e| {
+                crate::error::map_unique(e, || {
+                    format!("a User with userName \"{}\" already exists (userName ignores case)", cols.name)
+                })
+            })?;
+        let snapshot = Snapshot(std::collections::HashMap::from([(id.clone(), None)]));
+        self.commit_event(tx, ctx, event, Some(snapshot), Cause::UserWrite).await?;
+        let location = format!("{}/{}/{id}", ctx.base_url, kind.endpoint());
+        Ok(Written { resource: Some(resource), etag: meta.etag(), location, status: 201 })
+    }
+
+    /// A change's event.
+    fn change_event(&self, ctx: &RequestContext, change: Change<'_>) -> SyncEvent {
         let outcome = Outcome {
             operation: Some(change.operation.to_string()),
             resource_type: Some(change.kind.name().to_string()),
@@ -596,8 +603,37 @@ impl Provisioning {
             detail: change.detail,
             quirks: change.quirks,
             diff: (!change.diff.is_empty()).then_some(Value::Array(change.diff)),
+            ..Default::default()
         };
-        let main = self.build_event(ctx, &outcome);
+        self.build_event(ctx, &outcome)
+    }
+
+    /// Writes a change's event, and an event for each user whose access it changed, then
+    /// commits and broadcasts them.
+    async fn commit_change(
+        &self,
+        tx: crate::WriteTx,
+        ctx: &RequestContext,
+        change: Change<'_>,
+        snapshot: Option<Snapshot>,
+        cause: Cause<'_>,
+    ) -> Result<()> {
+        let main = self.change_event(ctx, change);
+        self.commit_event(tx, ctx, main, snapshot, cause).await
+    }
+
+    /// [`Self::commit_change`] with the change's event built: it is stamped here, in the
+    /// write's turn, so that its time and latency count the wait for the turn as every
+    /// event's do.
+    async fn commit_event(
+        &self,
+        mut tx: crate::WriteTx,
+        ctx: &RequestContext,
+        mut main: SyncEvent,
+        snapshot: Option<Snapshot>,
+        cause: Cause<'_>,
+    ) -> Result<()> {
+        self.stamp_event(&mut main, ctx);
         let mut events = vec![];
         if let Some(snapshot) = snapshot {
             for (uid, uname, op, detail) in snapshot.changes(&mut tx.conn(), cause, &main.idp).await? {
@@ -607,7 +643,11 @@ impl Provisioning {
                 e.request_body = None;
                 e.response_body = None;
                 e.diff = None;
-                events.push(e.retarget("User", uid, uname));
+                // About the change's own user (its create, say): the same text as the change's.
+                if main.target_id.as_deref() != Some(uid.as_str()) {
+                    e = e.retarget("User", uid, uname);
+                }
+                events.push(e);
             }
         }
         events.insert(0, main);

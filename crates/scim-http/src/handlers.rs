@@ -54,20 +54,22 @@ fn log_read(
     target: Option<&Value>,
     response: Value,
 ) {
-    s.p.log_request(
-        &req.ctx,
-        Outcome {
-            resource_type: kind.map(|k| k.name().to_string()),
-            target_id: target.and_then(|t| t["id"].as_str()).map(str::to_string),
-            target_name: target
-                .and_then(|t| t.get("userName").or(t.get("displayName")))
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            status,
-            response: Some(response),
-            ..Default::default()
-        },
-    );
+    s.p.log_request(&req.ctx, read_outcome(kind, status, target, response));
+}
+
+/// A read's outcome for its event: the resource it is about, if any, and what it answered.
+fn read_outcome(kind: Option<ResourceKind>, status: u16, target: Option<&Value>, response: Value) -> Outcome {
+    Outcome {
+        resource_type: kind.map(|k| k.name().to_string()),
+        target_id: target.and_then(|t| t["id"].as_str()).map(str::to_string),
+        target_name: target
+            .and_then(|t| t.get("userName").or(t.get("displayName")))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        status,
+        response: Some(response),
+        ..Default::default()
+    }
 }
 
 /// The request's `attributes` / `excludedAttributes` (RFC 7644 §3.9), read the same way for a
@@ -110,7 +112,13 @@ async fn list(s: AppState, req: ScimRequest, kind: ResourceKind, q: Result<ListQ
     };
     match s.p.list(kind, &req.ctx.base_url, &q).await {
         Ok(body) => {
-            log_read(&s, &req, Some(kind), 200, None, list_summary(&body));
+            // A lookup that found one resource is an event about it (in its history, under
+            // its search text); one that found none is found by what it asked for.
+            let found = body["Resources"].as_array().filter(|rs| rs.len() == 1).map(|rs| &rs[0]);
+            let mut outcome = read_outcome(Some(kind), 200, found, list_summary(&body));
+            outcome.found = found.cloned();
+            outcome.asked = q.filter.as_ref().map(provisioning::events::filter_identifiers).unwrap_or_default();
+            s.p.log_request(&req.ctx, outcome);
             scim_json(StatusCode::OK, &body)
         }
         Err(e) => fail(&s, &req, e),

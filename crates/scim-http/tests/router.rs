@@ -553,6 +553,67 @@ async fn a_users_events_share_one_stored_text() {
     assert!(text.contains("user3@seed.example.com") && text.contains("ext-3"), "{text}");
 }
 
+/// An IdP's lookup is in the history of the user it found, under the text the user's other
+/// events have; a lookup that found nothing is found by the name it asked for; a page of many
+/// users is about none of them.
+#[tokio::test]
+async fn lookups_are_in_the_history_of_what_they_found() {
+    let e = env().await;
+    let alice = e
+        .call(
+            "POST",
+            "/scim/v2/Users",
+            Some(json!({"schemas":[USER],"userName":"alice@x.com","externalId":"A-1",
+                        "emails":[{"value":"alice@mail.x.com","primary":true}]})),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    e.create_user("bob@x.com").await;
+    let lookups = [
+        r#"/scim/v2/Users?filter=userName%20eq%20%22Alice@X.com%22"#,
+        r#"/scim/v2/Users?filter=externalId%20eq%20%22A-1%22"#,
+        r#"/scim/v2/Users?filter=emails%5Bvalue%20eq%20%22alice@mail.x.com%22%5D"#,
+        r#"/scim/v2/Users?filter=userName%20eq%20%22carol@x.com%22"#,
+        "/scim/v2/Users?count=10",
+    ];
+    for uri in lookups {
+        assert_eq!(e.call("GET", uri, None).await.status, StatusCode::OK, "{uri}");
+    }
+    e.p.flush_log().await;
+    let p = &e.p;
+    let found = |q: provisioning::EventQuery| async move {
+        let page = p.query_events(&q).await.unwrap();
+        page.events.iter().filter(|ev| ev.operation == "Lookup").map(|ev| ev.path.clone()).collect::<Vec<_>>()
+    };
+    let history = found(provisioning::EventQuery { target_id: Some(alice.clone()), ..Default::default() }).await;
+    assert_eq!(history.len(), 3, "alice's three lookups are in her history: {history:?}");
+    assert!(history.iter().all(|p| !p.contains("carol") && !p.contains("count=10")), "{history:?}");
+    let carol = found(provisioning::EventQuery { text: Some("carol@x".into()), ..Default::default() }).await;
+    assert_eq!(carol.len(), 1, "the lookup that found nobody is found by the name it asked for: {carol:?}");
+    let all = e.p.query_events(&Default::default()).await.unwrap().events;
+    let page = all.iter().find(|ev| ev.path.ends_with("count=10")).unwrap();
+    assert_eq!(page.target_id, None, "a page of users is about none of them");
+    let one = all.iter().find(|ev| ev.path.contains("externalId")).unwrap();
+    assert_eq!((one.target_id.as_deref(), one.target_name.as_deref()), (Some(alice.as_str()), Some("alice@x.com")));
+    if provisioning::testing::postgres_url().is_none() {
+        let db = rusqlite::Connection::open(e._dir.path().join("scim.db")).unwrap();
+        let texts: i64 = db
+            .query_row("SELECT count(DISTINCT search_id) FROM events WHERE target_id = ?1", [&alice], |r| r.get(0))
+            .unwrap();
+        let all: Vec<String> = db
+            .prepare("SELECT operation || ': ' || coalesce(t.search, '') FROM events e LEFT JOIN event_texts t ON t.id = e.search_id WHERE target_id = ?1")
+            .unwrap()
+            .query_map([&alice], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(texts, 1, "her lookups share the text of her create: {all:#?}");
+    }
+}
+
 /// Deactivate keeps the user visible; DELETE answers 204 then 404; the log names each step.
 #[tokio::test]
 async fn deactivate_then_delete() {
