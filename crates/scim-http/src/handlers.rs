@@ -111,15 +111,18 @@ async fn list(s: AppState, req: ScimRequest, kind: ResourceKind, q: Result<ListQ
         Err(e) => return fail(&s, &req, e),
     };
     match s.p.list(kind, &req.ctx.base_url, &q).await {
-        Ok(body) => {
+        Ok(mut body) => {
+            let res = scim_json(StatusCode::OK, &body);
             // A lookup that found one resource is an event about it (in its history, under
-            // its search text); one that found none is found by what it asked for.
-            let found = body["Resources"].as_array().filter(|rs| rs.len() == 1).map(|rs| &rs[0]);
-            let mut outcome = read_outcome(Some(kind), 200, found, list_summary(&body));
-            outcome.found = found.cloned();
+            // its search text); one that found none is found by what it asked for. The
+            // response is written: the resource moves into the event.
+            let summary = list_summary(&body);
+            let found = body["Resources"].as_array_mut().filter(|rs| rs.len() == 1).and_then(Vec::pop);
+            let mut outcome = read_outcome(Some(kind), 200, found.as_ref(), summary);
+            outcome.found = found;
             outcome.asked = q.filter.as_ref().map(provisioning::events::filter_identifiers).unwrap_or_default();
             s.p.log_request(&req.ctx, outcome);
-            scim_json(StatusCode::OK, &body)
+            res
         }
         Err(e) => fail(&s, &req, e),
     }
