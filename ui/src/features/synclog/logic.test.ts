@@ -144,6 +144,18 @@ describe("matches (live tail)", () => {
     expect(matches(event({}), { ...f, targetId: "u2" }, NOW)).toBe(false);
     expect(matches(event({}), { ...f, audit: true }, NOW)).toBe(false);
   });
+  it("finds a lookup that found nobody by the name it asked for", () => {
+    const miss = event({
+      method: "GET",
+      path: '/scim/v2/Users?filter=userName eq "carol@example.com"',
+      operation: "Lookup",
+      targetId: null,
+      targetName: null,
+      status: 200,
+    });
+    expect(matches(miss, { ...f, text: "Carol@" }, NOW)).toBe(true);
+    expect(matches(miss, { ...f, text: "dave@" }, NOW)).toBe(false);
+  });
 });
 
 describe("filters", () => {

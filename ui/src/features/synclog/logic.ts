@@ -176,7 +176,8 @@ export function matches(e: SyncEvent, f: LogFilter, now: number): boolean {
   if (q.result === "failure" && e.status < 400) return false;
   if (q.text) {
     const t = q.text.toLowerCase();
-    const hay = [e.targetName, e.targetId, e.detail, e.requestBody].map((s) =>
+    // The path holds what a lookup that found nothing asked for (`userName eq "…"`).
+    const hay = [e.targetName, e.targetId, e.detail, e.requestBody, e.path].map((s) =>
       (s ?? "").toLowerCase(),
     );
     if (!hay.some((s) => s.includes(t))) return false;
