@@ -105,6 +105,10 @@ pub struct Outcome {
     pub target_name: Option<String>,
     pub status: u16,
     pub response: Option<Value>,
+    /// The response as sent, serialised already and holding no secret ([`holds_secret`]): the
+    /// log keeps it as it is, instead of redacting and serialising `response` again (a read's
+    /// resource, whose identifiers are in `found`).
+    pub response_text: Option<String>,
     pub detail: Option<String>,
     pub quirks: Quirks,
     pub diff: Option<Value>,
@@ -205,30 +209,39 @@ pub fn recognise_idp(user_agent: Option<&str>, quirks: &Quirks) -> &'static str 
 
 /// Replaces secrets in a body: `password` anywhere, at any depth.
 pub fn redact(v: &Value) -> Value {
-    let is_secret = |name: &str| {
-        let name = name.trim().to_ascii_lowercase();
-        name == "password" || name.ends_with(":password") || name.ends_with(".password")
-    };
     match v {
-        Value::Object(o) => {
-            // A PATCH operation on the password holds it in "value": `{"op":"replace","path":"password","value":"..."}`.
-            let secret_value =
-                o.iter().any(|(k, p)| k.eq_ignore_ascii_case("path") && p.as_str().is_some_and(is_secret));
-            Value::Object(
-                o.iter()
-                    .map(|(k, v)| {
-                        // A SearchRequest's `password eq "..."` holds one too.
-                        let secret_filter =
-                            k.eq_ignore_ascii_case("filter") && v.as_str().is_some_and(filter_names_password);
-                        let secret = is_secret(k) || (secret_value && k.eq_ignore_ascii_case("value")) || secret_filter;
-                        (k.clone(), if secret { Value::String("[redacted]".into()) } else { redact(v) })
-                    })
-                    .collect(),
-            )
-        }
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| {
+                    (k.clone(), if is_secret(o, k, v) { Value::String("[redacted]".into()) } else { redact(v) })
+                })
+                .collect(),
+        ),
         Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
         other => other.clone(),
     }
+}
+
+/// Whether [`redact`] would change anything in `v`.
+pub fn holds_secret(v: &Value) -> bool {
+    match v {
+        Value::Object(o) => o.iter().any(|(k, v)| is_secret(o, k, v) || holds_secret(v)),
+        Value::Array(items) => items.iter().any(holds_secret),
+        _ => false,
+    }
+}
+
+/// Whether member `k` (value `v`) of object `o` is a secret [`redact`] replaces.
+fn is_secret(o: &serde_json::Map<String, Value>, k: &str, v: &Value) -> bool {
+    let secret_name = |name: &str| {
+        let name = name.trim().to_ascii_lowercase();
+        name == "password" || name.ends_with(":password") || name.ends_with(".password")
+    };
+    // A PATCH operation on the password holds it in "value": `{"op":"replace","path":"password","value":"..."}`.
+    let secret_value = || o.iter().any(|(k, p)| k.eq_ignore_ascii_case("path") && p.as_str().is_some_and(secret_name));
+    // A SearchRequest's `password eq "..."` holds one too.
+    let secret_filter = || k.eq_ignore_ascii_case("filter") && v.as_str().is_some_and(filter_names_password);
+    secret_name(k) || (k.eq_ignore_ascii_case("value") && secret_value()) || secret_filter()
 }
 
 /// Whether a filter names `password` as an attribute anywhere (`password eq "x"`,
@@ -288,7 +301,11 @@ pub fn filter_identifiers(filter: &scim_protocol::ast::Filter) -> Vec<String> {
 }
 
 fn body_text(v: &Value) -> String {
-    let mut s = serde_json::to_string(&redact(v)).unwrap_or_default();
+    clip(serde_json::to_string(&redact(v)).unwrap_or_default())
+}
+
+/// A body as the log keeps it: at most [`MAX_LOGGED_BODY`] bytes.
+fn clip(mut s: String) -> String {
     if s.len() > MAX_LOGGED_BODY {
         s.truncate(s.floor_char_boundary(MAX_LOGGED_BODY));
         s.push_str("…[truncated]");
@@ -333,7 +350,10 @@ fn event_from(ctx: &RequestContext, outcome: &Outcome, time: String, latency_ms:
         token_id: ctx.token_id.clone(),
         quirks: serde_json::to_string(quirks.labels()).unwrap_or_else(|_| "[]".into()),
         request_body: ctx.body.as_ref().map(body_text),
-        response_body: outcome.response.as_ref().map(body_text),
+        response_body: match &outcome.response_text {
+            Some(text) => Some(clip(text.clone())),
+            None => outcome.response.as_ref().map(body_text),
+        },
         detail: outcome.detail.clone(),
         simulated: ctx.simulated,
         diff: outcome.diff.as_ref().map(Value::to_string),
@@ -1982,5 +2002,25 @@ mod tests {
             assert!(!text.contains(&format!("\"{secret}\"")), "{secret} is redacted: {text}");
         }
         assert!(text.contains("\"keep\":\"k\"") && text.contains("\"userName\":\"a\""), "the rest is kept: {text}");
+    }
+
+    /// `holds_secret` says exactly when `redact` changes a body: a read's response that holds
+    /// none is logged as sent, without redacting it again.
+    #[test]
+    fn holds_secret_is_what_redact_changes() {
+        let bodies = [
+            json!({"userName": "a", "emails": [{"value": "a@x.com"}], "name": {"givenName": "A"}}),
+            json!({"userName": "a", "password": "p"}),
+            json!({"nested": [{"deep": {"Password": "p"}}]}),
+            json!({"urn:x:User": {"x.password": "p"}}),
+            json!({"Operations": [{"op": "replace", "path": "password", "value": "p"}]}),
+            json!({"Operations": [{"op": "replace", "path": "title", "value": "p"}]}),
+            json!({"filter": "password eq \"p\""}),
+            json!({"filter": "userName eq \"p\""}),
+            json!([1, "password", {"k": null}]),
+        ];
+        for b in bodies {
+            assert_eq!(holds_secret(&b), redact(&b) != b, "{b}");
+        }
     }
 }

@@ -17,7 +17,12 @@ use crate::request::{ResourceId, ScimRequest, refuse};
 
 /// A SCIM JSON response.
 pub(crate) fn scim_json(status: StatusCode, body: &Value) -> Response {
-    let mut res = (status, body.to_string()).into_response();
+    scim_text(status, body.to_string())
+}
+
+/// A SCIM JSON response, serialised already.
+fn scim_text(status: StatusCode, body: String) -> Response {
+    let mut res = (status, body).into_response();
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
     res
 }
@@ -54,11 +59,11 @@ fn log_read(
     target: Option<&Value>,
     response: Value,
 ) {
-    s.p.log_request(&req.ctx, read_outcome(kind, status, target, response));
+    s.p.log_request(&req.ctx, read_outcome(kind, status, target, Some(response)));
 }
 
 /// A read's outcome for its event: the resource it is about, if any, and what it answered.
-fn read_outcome(kind: Option<ResourceKind>, status: u16, target: Option<&Value>, response: Value) -> Outcome {
+fn read_outcome(kind: Option<ResourceKind>, status: u16, target: Option<&Value>, response: Option<Value>) -> Outcome {
     Outcome {
         resource_type: kind.map(|k| k.name().to_string()),
         target_id: target.and_then(|t| t["id"].as_str()).map(str::to_string),
@@ -67,7 +72,7 @@ fn read_outcome(kind: Option<ResourceKind>, status: u16, target: Option<&Value>,
             .and_then(Value::as_str)
             .map(str::to_string),
         status,
-        response: Some(response),
+        response,
         ..Default::default()
     }
 }
@@ -118,7 +123,7 @@ async fn list(s: AppState, req: ScimRequest, kind: ResourceKind, q: Result<ListQ
             // response is written: the resource moves into the event.
             let summary = list_summary(&body);
             let found = body["Resources"].as_array_mut().filter(|rs| rs.len() == 1).and_then(Vec::pop);
-            let mut outcome = read_outcome(Some(kind), 200, found.as_ref(), summary);
+            let mut outcome = read_outcome(Some(kind), 200, found.as_ref(), Some(summary));
             outcome.found = found;
             outcome.asked = q.filter.as_ref().map(provisioning::events::filter_identifiers).unwrap_or_default();
             s.p.log_request(&req.ctx, outcome);
@@ -140,8 +145,18 @@ async fn get_one(s: AppState, req: ScimRequest, kind: ResourceKind, id: String) 
                 log_read(&s, &req, Some(kind), 304, Some(&body), json!({"id": id}));
                 return with_etag(StatusCode::NOT_MODIFIED.into_response(), &etag);
             }
-            log_read(&s, &req, Some(kind), 200, Some(&body), body.clone());
-            with_etag(scim_json(StatusCode::OK, &body), &etag)
+            // Serialised once, for the response and for its event; the resource moves into the
+            // event (its identifiers), and only one holding a secret is serialised again, redacted.
+            let text = body.to_string();
+            let mut outcome = read_outcome(Some(kind), 200, Some(&body), None);
+            if provisioning::events::holds_secret(&body) {
+                outcome.response = Some(body.clone());
+            } else {
+                outcome.response_text = Some(text.clone());
+            }
+            outcome.found = Some(body);
+            s.p.log_request(&req.ctx, outcome);
+            with_etag(scim_text(StatusCode::OK, text), &etag)
         }
         Err(e) => fail(&s, &req, e),
     }

@@ -614,6 +614,22 @@ async fn lookups_are_in_the_history_of_what_they_found() {
     }
 }
 
+/// A GET's event keeps the response exactly as it was sent (serialised once for both).
+#[tokio::test]
+async fn a_reads_event_keeps_the_response_as_sent() {
+    let e = env().await;
+    let id = e.create_user("sent@x").await["id"].as_str().unwrap().to_string();
+    for uri in [format!("/scim/v2/Users/{id}"), format!("/scim/v2/Users/{id}?attributes=userName")] {
+        let r = e.call("GET", &uri, None).await;
+        assert_eq!(r.status, StatusCode::OK);
+        e.p.flush_log().await;
+        let log = e.p.query_events(&provisioning::EventQuery { limit: Some(1), ..Default::default() }).await.unwrap();
+        let logged: Value = serde_json::from_str(log.events[0].response_body.as_deref().unwrap()).unwrap();
+        assert_eq!((log.events[0].path.as_str(), &logged), (uri.as_str(), &r.body));
+        assert_eq!(log.events[0].target_id.as_deref(), Some(id.as_str()));
+    }
+}
+
 /// Deactivate keeps the user visible; DELETE answers 204 then 404; the log names each step.
 #[tokio::test]
 async fn deactivate_then_delete() {
