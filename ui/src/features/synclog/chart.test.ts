@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bucketKey, fillBars, niceMax } from "./chart";
+import { axisCount, bucketKey, fillBars, niceMax } from "./chart";
 
 describe("activity chart", () => {
   it("fills every minute of the range, with the engine's counts where it has them", () => {
@@ -45,5 +45,10 @@ describe("activity chart", () => {
   });
   it("rounds the axis up", () => {
     expect([0, 1, 3, 7, 12, 180].map(niceMax)).toEqual([1, 1, 5, 10, 20, 200]);
+  });
+  it("writes the axis maximum short enough for the margin", () => {
+    const labels = [5, 950, 1000, 20000, 100000, 1500000].map((n) => axisCount(n, "en"));
+    expect(labels).toEqual(["5", "950", "1K", "20K", "100K", "1.5M"]);
+    expect(Math.max(...labels.map((l) => l.length))).toBeLessThanOrEqual(4);
   });
 });

@@ -39,3 +39,11 @@ export function niceMax(n: number): number {
   for (const m of [1, 2, 5, 10]) if (m * p >= n) return m * p;
   return 10 * p;
 }
+
+/**
+ * An axis count short enough for the chart's margin: 950, 1K, 20K, 100K, 1.5M. The full count is
+ * in the label's tooltip.
+ */
+export function axisCount(n: number, locale?: string): string {
+  return new Intl.NumberFormat(locale, { notation: "compact", maximumFractionDigits: 1 }).format(n);
+}
