@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use scim_protocol::patch::{MemberOp, apply_patch};
+use scim_protocol::patch::{MemberOp, PatchOutcome, apply_patch};
 use scim_protocol::resource::{self, Member, MemberKind, Meta, normalize, render};
 use scim_protocol::schema::LIST_RESPONSE_SCHEMA;
 use scim_protocol::{Quirks, ResourceKind, ScimError};
@@ -960,11 +960,7 @@ impl Provisioning {
             let groups = self.related(reader.conn(), kind, &ctx.base_url, id).await?;
             (row, groups)
         };
-        let before = row.doc()?;
-        let mut doc = before.clone();
-        let outcome = apply_patch(kind, &mut doc, id, body)?;
-        let mut quirks = outcome.quirks.clone();
-        let doc = normalize(kind, &doc, &mut quirks)?.doc;
+        let (before, doc, outcome, quirks) = patched(kind, &row, id, body)?;
         let changed = doc != before;
         let now = self.clock.stamp();
         let meta = match changed {
@@ -1016,12 +1012,7 @@ impl Provisioning {
     ) -> Result<Written> {
         let row = self.load_row(tx.conn(), kind, id).await?;
         check_if_match(if_match, row.version)?;
-        let before = row.doc()?;
-        let mut doc = before.clone();
-        let outcome = apply_patch(kind, &mut doc, id, body)?;
-        let mut quirks = outcome.quirks.clone();
-        // Re-validate the whole document: types, required attributes, the schemas list.
-        let doc = normalize(kind, &doc, &mut quirks)?.doc;
+        let (before, doc, outcome, mut quirks) = patched(kind, &row, id, body)?;
         let now = self.clock.stamp();
         let mut selected = Vec::with_capacity(outcome.member_ops.len());
         for op in &outcome.member_ops {
@@ -1155,6 +1146,18 @@ impl Provisioning {
 }
 
 /// A write, for its sync-log event.
+/// A stored resource with a PATCH applied and the result validated again as a whole (types,
+/// required attributes, the schemas list): the document before, the one after, what the
+/// operations did, and the IdP shapes met.
+fn patched(kind: ResourceKind, row: &Row, id: &str, body: &Value) -> Result<(Value, Value, PatchOutcome, Quirks)> {
+    let before = row.doc()?;
+    let mut doc = before.clone();
+    let outcome = apply_patch(kind, &mut doc, id, body)?;
+    let mut quirks = outcome.quirks.clone();
+    let doc = normalize(kind, &doc, &mut quirks)?.doc;
+    Ok((before, doc, outcome, quirks))
+}
+
 struct Change<'a> {
     kind: ResourceKind,
     id: &'a str,
