@@ -442,6 +442,20 @@ impl SyncEvent {
     }
 }
 
+/// The identifiers [`search_text`] reads in a resource, and nothing else of it.
+pub fn identifiers(resource: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    for key in IDENTIFIERS.iter().chain(["emails"].iter()) {
+        if let Some(v) = resource.get(*key) {
+            out.insert(key.to_string(), v.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+/// The single-valued identifiers of a resource a search text holds (and every email).
+const IDENTIFIERS: [&str; 4] = ["userName", "externalId", "id", "displayName"];
+
 /// The text free-text search and a target's history find an event by: the target's name and
 /// id, and the identifiers in the bodies (userName, emails, externalId, id and displayName),
 /// lower-cased, each once, sorted. A user's events share one text while the user keeps its
@@ -452,7 +466,7 @@ pub(crate) fn search_text<'a>(
 ) -> Option<String> {
     let mut parts: Vec<&str> = target.into_iter().collect();
     for body in bodies {
-        for key in ["userName", "externalId", "id", "displayName"] {
+        for key in IDENTIFIERS {
             parts.extend(body.get(key).and_then(Value::as_str));
         }
         for e in body.get("emails").and_then(Value::as_array).into_iter().flatten() {

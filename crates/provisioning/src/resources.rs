@@ -545,11 +545,11 @@ impl Provisioning {
             doc["active"] = json!(true);
         }
         let id = uuid::Uuid::new_v4().to_string();
-        let now = self.clock.stamp();
+        let early = self.clock.stamp();
         let cols = columns(kind, &doc);
         let data = doc.to_string();
-        let meta = Meta { created: now.clone(), last_modified: now.clone(), version: 1 };
-        let resource = render(kind, &ctx.base_url, &id, &doc, &meta, Some(Value::Array(vec![])));
+        let meta = Meta { created: early.clone(), last_modified: early.clone(), version: 1 };
+        let mut resource = render(kind, &ctx.base_url, &id, &doc, &meta, Some(Value::Array(vec![])));
         let change = Change {
             kind,
             id: &id,
@@ -561,8 +561,10 @@ impl Provisioning {
             detail: None,
             diff: diff::diff(&Value::Null, &doc),
         };
-        let event = self.change_event(ctx, change);
+        let mut event = self.change_event(ctx, change);
         let mut tx = self.begin_write().await?;
+        let now = self.clock.stamp();
+        restamp(&mut resource, &mut event, &early, &now, &["created", "lastModified"]);
         tx.conn()
             .execute(
                 "INSERT INTO users (id, user_name, user_name_key, external_id, display_name, active, data, version, created, last_modified)
@@ -962,12 +964,12 @@ impl Provisioning {
         };
         let (before, doc, outcome, quirks) = patched(kind, &row, id, body)?;
         let changed = doc != before;
-        let now = self.clock.stamp();
+        let early = self.clock.stamp();
         let meta = match changed {
-            true => Meta { created: row.created.clone(), last_modified: now.clone(), version: row.version + 1 },
+            true => Meta { created: row.created.clone(), last_modified: early.clone(), version: row.version + 1 },
             false => row.meta(),
         };
-        let resource = render(kind, &ctx.base_url, id, &doc, &meta, Some(groups));
+        let mut resource = render(kind, &ctx.base_url, id, &doc, &meta, Some(groups));
         let cols = columns(kind, &doc);
         let prepared = outcome.member_ops.is_empty().then(|| {
             self.change_event(
@@ -988,11 +990,13 @@ impl Provisioning {
         let mut tx = self.begin_write().await?;
         let current: Option<i64> =
             tx.conn().fetch_optional("SELECT version FROM users WHERE id = ?", &binds![id]).await?;
-        let Some(event) = prepared.filter(|_| current == Some(row.version)) else {
+        let Some(mut event) = prepared.filter(|_| current == Some(row.version)) else {
             return self.patch_in_turn(tx, kind, ctx, id, body, if_match).await;
         };
         let snapshot = Snapshot::take(&mut tx.conn(), [id.to_string()]).await?;
         if changed {
+            let now = self.clock.stamp();
+            restamp(&mut resource, &mut event, &early, &now, &["lastModified"]);
             self.store_doc(&mut tx.conn(), kind, id, &before, &doc, &now).await?;
         }
         self.commit_event(tx, ctx, event, Some(snapshot), Cause::UserWrite).await?;
@@ -1145,7 +1149,22 @@ impl Provisioning {
     }
 }
 
-/// A write, for its sync-log event.
+/// Moves what a write stamped before its turn (`early`: the resource's `meta` `fields`, in the
+/// rendered resource and in its event's response body) to `now`, stamped in the turn. The JSON
+/// work stays outside the turn, and stamps still follow the order in which writes take it, as a
+/// client reading changes with `meta.lastModified gt …` needs.
+fn restamp(resource: &mut Value, event: &mut SyncEvent, early: &str, now: &str, fields: &[&str]) {
+    if early == now {
+        return;
+    }
+    for f in fields {
+        resource["meta"][*f] = json!(now);
+        if let Some(body) = &mut event.response_body {
+            *body = body.replacen(&format!("\"{f}\":\"{early}\""), &format!("\"{f}\":\"{now}\""), 1);
+        }
+    }
+}
+
 /// A stored resource with a PATCH applied and the result validated again as a whole (types,
 /// required attributes, the schemas list): the document before, the one after, what the
 /// operations did, and the IdP shapes met.
@@ -1158,6 +1177,7 @@ fn patched(kind: ResourceKind, row: &Row, id: &str, body: &Value) -> Result<(Val
     Ok((before, doc, outcome, quirks))
 }
 
+/// A write, for its sync-log event.
 struct Change<'a> {
     kind: ResourceKind,
     id: &'a str,
@@ -1273,10 +1293,6 @@ mod tests {
         }
     }
 
-    /// A user's `groups` is part of it: when a group it is in gains or loses it, is renamed or
-    /// is deleted, the user's version (its ETag) and `lastModified` change, so a conditional GET
-    /// with the old ETag gets the new groups instead of 304. A group change that leaves its
-    /// members' `groups` as they were (another attribute) leaves them alone. On either store.
     /// A user's PATCH is worked out before its write's turn; a change that commits between the
     /// PATCH's read and its turn (another attribute, here, written while a writer held the
     /// turn) is kept, and the PATCH applies on top of it: no lost update, one version each.
@@ -1324,6 +1340,64 @@ mod tests {
         p.close().await;
     }
 
+    /// A create and a PATCH are stamped when they take their write's turn, not when their JSON
+    /// was worked out before it: a write that waited behind another is stamped after it, in the
+    /// response, the stored user and the event's copy of the response alike.
+    #[tokio::test]
+    async fn writes_are_stamped_when_they_take_their_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = open_store(dir.path(), Config::default(), Clock::system()).await.unwrap();
+        let ctx = RequestContext::new("POST", "/Users");
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "di@example.com"});
+        let id = p.create(ResourceKind::User, &ctx, &body).await.unwrap().resource.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let held = p.begin_write().await.unwrap();
+        let (create, patch) = {
+            let (p2, p3, id) = (p.clone(), p.clone(), id.clone());
+            let create = tokio::spawn(async move {
+                let body =
+                    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ed@example.com"});
+                p2.create(ResourceKind::User, &RequestContext::new("POST", "/Users"), &body).await
+            });
+            let patch = tokio::spawn(async move {
+                let ops = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                                 "Operations": [{"op": "replace", "path": "title", "value": "Lead"}]});
+                p3.patch(ResourceKind::User, &RequestContext::new("PATCH", "/Users"), &id, &ops, None).await
+            });
+            (create, patch)
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let released = crate::stamp(chrono::Utc::now());
+        held.commit().await.unwrap();
+        let created = create.await.unwrap().unwrap().resource.unwrap();
+        let patched = patch.await.unwrap().unwrap().resource.unwrap();
+        let cases = [
+            (&created, "Create User", &["created", "lastModified"][..]),
+            (&patched, "Update User", &["lastModified"][..]),
+        ];
+        for (r, op, fields) in cases {
+            let uid = r["id"].as_str().unwrap();
+            let (stored, _) = p.get(ResourceKind::User, "", uid, &resource::Projection::default()).await.unwrap();
+            for f in fields {
+                let at = r["meta"][*f].as_str().unwrap();
+                assert!(at >= released.as_str(), "{f} {at} was stamped before the turn was free ({released})");
+                assert_eq!(stored["meta"][*f], r["meta"][*f], "{f} as stored");
+            }
+            let q = crate::EventQuery { target_id: Some(uid.to_string()), ..Default::default() };
+            let logged = p.query_events(&q).await.unwrap().events;
+            let e = logged.iter().find(|e| e.operation == op).unwrap_or_else(|| panic!("{op} of {uid}"));
+            let sent: Value = serde_json::from_str(e.response_body.as_deref().unwrap()).unwrap();
+            assert_eq!(sent["meta"], r["meta"], "the event's copy of the response");
+        }
+        p.close().await;
+    }
+
+    /// A user's `groups` is part of it: when a group it is in gains or loses it, is renamed or
+    /// is deleted, the user's version (its ETag) and `lastModified` change, so a conditional GET
+    /// with the old ETag gets the new groups instead of 304. A group change that leaves its
+    /// members' `groups` as they were (another attribute) leaves them alone. On either store.
     #[tokio::test]
     async fn a_users_version_changes_with_its_groups() {
         let dir = tempfile::tempdir().unwrap();

@@ -122,7 +122,10 @@ async fn list(s: AppState, req: ScimRequest, kind: ResourceKind, q: Result<ListQ
             // its search text); one that found none is found by what it asked for. The
             // response is written: the resource moves into the event.
             let summary = list_summary(&body);
-            let found = body["Resources"].as_array_mut().filter(|rs| rs.len() == 1).and_then(Vec::pop);
+            let lookup = q.filter.is_some() && body["totalResults"] == 1;
+            let found = body["Resources"].as_array_mut().filter(|rs| lookup && rs.len() == 1).and_then(Vec::pop);
+            // Only its identifiers go with the event (a group's members need not wait on the queue).
+            let found = found.map(|r| provisioning::events::identifiers(&r));
             let mut outcome = read_outcome(Some(kind), 200, found.as_ref(), Some(summary));
             outcome.found = found;
             outcome.asked = q.filter.as_ref().map(provisioning::events::filter_identifiers).unwrap_or_default();
