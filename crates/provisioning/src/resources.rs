@@ -1293,20 +1293,23 @@ mod tests {
         }
     }
 
+    /// A store for one test, on either backend, holding one user; its id.
+    async fn store_with_user(user_name: &str) -> (tempfile::TempDir, Provisioning, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = open_store(dir.path(), Config::default(), Clock::system()).await.unwrap();
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": user_name});
+        let created = p.create(ResourceKind::User, &RequestContext::new("POST", "/Users"), &body).await.unwrap();
+        let id = created.resource.unwrap()["id"].as_str().unwrap().to_string();
+        (dir, p, id)
+    }
+
     /// A user's PATCH is worked out before its write's turn; a change that commits between the
     /// PATCH's read and its turn (another attribute, here, written while a writer held the
     /// turn) is kept, and the PATCH applies on top of it: no lost update, one version each.
     /// Whichever order the two take, the outcome is the same. On either store.
     #[tokio::test]
     async fn a_patch_keeps_a_change_made_while_it_waited_for_its_turn() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = open_store(dir.path(), Config::default(), Clock::system()).await.unwrap();
-        let ctx = RequestContext::new("PATCH", "/Users");
-        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "cy@example.com"});
-        let id = p.create(ResourceKind::User, &ctx, &body).await.unwrap().resource.unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let (_dir, p, id) = store_with_user("cy@example.com").await;
         let held = p.begin_write().await.unwrap();
         let patch = {
             let (p, id) = (p.clone(), id.clone());
@@ -1345,14 +1348,7 @@ mod tests {
     /// response, the stored user and the event's copy of the response alike.
     #[tokio::test]
     async fn writes_are_stamped_when_they_take_their_turn() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = open_store(dir.path(), Config::default(), Clock::system()).await.unwrap();
-        let ctx = RequestContext::new("POST", "/Users");
-        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "di@example.com"});
-        let id = p.create(ResourceKind::User, &ctx, &body).await.unwrap().resource.unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let (_dir, p, id) = store_with_user("di@example.com").await;
         let held = p.begin_write().await.unwrap();
         let (create, patch) = {
             let (p2, p3, id) = (p.clone(), p.clone(), id.clone());
