@@ -167,6 +167,16 @@ async fn test_sync_and_endpoint_check_against_the_embedded_server() {
         "searching for the Okta run's id leaves only its events",
     )
     .await;
+    // The run's deactivation, among its lookups, reads and clean-up: the operation filter
+    // brings it into view (the list draws only the rows on screen).
+    d.select("[data-testid=filter-operation]", "Deactivate User").await;
+    d.wait_attrs(
+        "[data-testid=synclog-row]",
+        "data-operation",
+        |ops| !ops.is_empty() && ops.iter().all(|o| o == "Deactivate User"),
+        "the operation filter leaves the run's deactivations",
+    )
+    .await;
     d.click("[data-testid=synclog-row][data-operation='Deactivate User']").await;
     d.wait_until("[data-testid=event-detail]", None, |t| t.contains("(test sync)"), "the detail marks it simulated")
         .await;
