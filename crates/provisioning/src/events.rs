@@ -275,10 +275,8 @@ pub fn filter_identifiers(filter: &scim_protocol::ast::Filter) -> Vec<String> {
         let is = |s: &str, n: &str| s.eq_ignore_ascii_case(n);
         match (in_emails, path.sub.as_deref()) {
             (true, None) => is(&path.name, "value"),
-            (false, None) => {
-                ["userName", "externalId", "id", "displayName", "emails"].iter().any(|n| is(&path.name, n))
-            }
-            (false, Some(sub)) => is(&path.name, "emails") && is(sub, "value"),
+            (false, None) => IDENTIFIERS.iter().chain([&EMAILS]).any(|n| is(&path.name, n)),
+            (false, Some(sub)) => is(&path.name, EMAILS) && is(sub, "value"),
             (true, Some(_)) => false,
         }
     }
@@ -292,7 +290,7 @@ pub fn filter_identifiers(filter: &scim_protocol::ast::Filter) -> Vec<String> {
                 walk(l, in_emails, out);
                 walk(r, in_emails, out);
             }
-            Filter::ValuePath { path, filter } => walk(filter, path.name.eq_ignore_ascii_case("emails"), out),
+            Filter::ValuePath { path, filter } => walk(filter, path.name.eq_ignore_ascii_case(EMAILS), out),
         }
     }
     let mut out = vec![];
@@ -445,7 +443,7 @@ impl SyncEvent {
 /// The identifiers [`search_text`] reads in a resource, and nothing else of it.
 pub fn identifiers(resource: &Value) -> Value {
     let mut out = serde_json::Map::new();
-    for key in IDENTIFIERS.iter().chain(["emails"].iter()) {
+    for key in IDENTIFIERS.iter().chain([&EMAILS]) {
         if let Some(v) = resource.get(*key) {
             out.insert(key.to_string(), v.clone());
         }
@@ -453,8 +451,10 @@ pub fn identifiers(resource: &Value) -> Value {
     Value::Object(out)
 }
 
-/// The single-valued identifiers of a resource a search text holds (and every email).
+/// The single-valued identifiers of a resource a search text holds, and the attribute of its
+/// emails, every one of which it holds too.
 const IDENTIFIERS: [&str; 4] = ["userName", "externalId", "id", "displayName"];
+const EMAILS: &str = "emails";
 
 /// The text free-text search and a target's history find an event by: the target's name and
 /// id, and the identifiers in the bodies (userName, emails, externalId, id and displayName),
@@ -469,7 +469,7 @@ pub(crate) fn search_text<'a>(
         for key in IDENTIFIERS {
             parts.extend(body.get(key).and_then(Value::as_str));
         }
-        for e in body.get("emails").and_then(Value::as_array).into_iter().flatten() {
+        for e in body.get(EMAILS).and_then(Value::as_array).into_iter().flatten() {
             parts.extend(e.get("value").and_then(Value::as_str));
         }
     }

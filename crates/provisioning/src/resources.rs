@@ -1493,12 +1493,7 @@ mod tests {
     /// gave one, so renaming a user is a new version of those groups, and of no others.
     #[tokio::test]
     async fn a_groups_version_changes_when_a_member_it_names_is_renamed() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = open_store(dir.path(), Config::default(), Clock::system()).await.unwrap();
-        let ctx = RequestContext::new("POST", "/Users");
-        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "cy@example.com"});
-        let created = p.create(ResourceKind::User, &ctx, &body).await.unwrap().resource.unwrap();
-        let uid = created["id"].as_str().unwrap().to_string();
+        let (_dir, p, uid) = store_with_user("cy@example.com").await;
         let group = |name: &str, member: Value| {
             let p = p.clone();
             let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name, "members": [member]});

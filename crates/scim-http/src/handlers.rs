@@ -116,16 +116,16 @@ async fn list(s: AppState, req: ScimRequest, kind: ResourceKind, q: Result<ListQ
         Err(e) => return fail(&s, &req, e),
     };
     match s.p.list(kind, &req.ctx.base_url, &q).await {
-        Ok(mut body) => {
+        Ok(body) => {
             let res = scim_json(StatusCode::OK, &body);
-            // A lookup that found one resource is an event about it (in its history, under
-            // its search text); one that found none is found by what it asked for. The
-            // response is written: the resource moves into the event.
+            // A lookup (a filter) that found one resource is an event about it (in its history,
+            // under its search text); one that found none is found by what it asked for. Only
+            // the resource's identifiers go with the event: a group's members need not wait
+            // on the log's queue.
             let summary = list_summary(&body);
             let lookup = q.filter.is_some() && body["totalResults"] == 1;
-            let found = body["Resources"].as_array_mut().filter(|rs| lookup && rs.len() == 1).and_then(Vec::pop);
-            // Only its identifiers go with the event (a group's members need not wait on the queue).
-            let found = found.map(|r| provisioning::events::identifiers(&r));
+            let found = body["Resources"].as_array().filter(|rs| lookup && rs.len() == 1).map(|rs| &rs[0]);
+            let found = found.map(provisioning::events::identifiers);
             let mut outcome = read_outcome(Some(kind), 200, found.as_ref(), Some(summary));
             outcome.found = found;
             outcome.asked = q.filter.as_ref().map(provisioning::events::filter_identifiers).unwrap_or_default();
@@ -148,16 +148,17 @@ async fn get_one(s: AppState, req: ScimRequest, kind: ResourceKind, id: String) 
                 log_read(&s, &req, Some(kind), 304, Some(&body), json!({"id": id}));
                 return with_etag(StatusCode::NOT_MODIFIED.into_response(), &etag);
             }
-            // Serialised once, for the response and for its event; the resource moves into the
-            // event (its identifiers), and only one holding a secret is serialised again, redacted.
+            // Serialised once, for the response and for its event, which keeps the resource's
+            // identifiers beside the text; only a resource holding a secret goes to the event
+            // whole, to be serialised again, redacted.
             let text = body.to_string();
             let mut outcome = read_outcome(Some(kind), 200, Some(&body), None);
             if provisioning::events::holds_secret(&body) {
-                outcome.response = Some(body.clone());
+                outcome.response = Some(body);
             } else {
                 outcome.response_text = Some(text.clone());
+                outcome.found = Some(provisioning::events::identifiers(&body));
             }
-            outcome.found = Some(body);
             s.p.log_request(&req.ctx, outcome);
             with_etag(scim_text(StatusCode::OK, text), &etag)
         }
