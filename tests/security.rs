@@ -245,7 +245,7 @@ async fn no_secret_reaches_logs_database_or_exports() {
     let mut conn = common::open_ro(&db).await;
     let rows: Vec<String> = sqlx::query_scalar(
         "SELECT path || '|' || COALESCE(request_body, '') || '|' || COALESCE(response_body, '') || '|' || COALESCE(detail, '')
-         FROM events",
+         FROM events UNION ALL SELECT body FROM event_bodies",
     )
     .fetch_all(&mut conn)
     .await

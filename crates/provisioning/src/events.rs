@@ -590,7 +590,7 @@ impl Provisioning {
     /// commit notifies every instance, and each one's listener broadcasts them (this one's
     /// too), so they are not sent here a second time.
     pub(crate) async fn commit_events(&self, mut tx: crate::WriteTx, mut events: Vec<SyncEvent>) -> Result<()> {
-        insert_events(&mut tx.conn(), &mut events).await?;
+        insert_events(&mut tx.conn(), &mut events, None).await?;
         tx.commit().await?;
         if self.backend == Backend::Sqlite {
             // One request at a time: the writer clears the flag when it takes it, and a full
@@ -615,7 +615,8 @@ impl Provisioning {
     }
 
     pub(crate) async fn select_events(&self, q: &EventQuery, limit: i64) -> Result<Vec<SyncEvent>> {
-        let mut b = SqlBuilder::new(self.backend, "SELECT * FROM events WHERE 1 = 1");
+        let mut b =
+            SqlBuilder::new(self.backend, format!("SELECT {} FROM events WHERE 1 = 1", event_columns(self.backend)));
         self.push_filters(&mut b, q).await?;
         b.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
         let (sql, args) = b.build();
@@ -917,6 +918,15 @@ impl Provisioning {
                 let (sql, args) = b.build();
                 tx.conn().execute(&sql, &args).await?;
             }
+            // Kept bodies no event left can name (see migration 0008): below the oldest
+            // event's id, or, with none left, the next one's.
+            tx.conn()
+                .execute(
+                    "DELETE FROM event_bodies WHERE until <= COALESCE((SELECT MIN(id) FROM events),
+                         (SELECT seq + 1 FROM sqlite_sequence WHERE name = 'events'), 0)",
+                    &[],
+                )
+                .await?;
             n
         } else {
             let (sql, args) = b.build();
@@ -1023,6 +1033,21 @@ fn csv_cell(s: &str) -> String {
     let s =
         if s.starts_with(['=', '+', '-', '@']) && s.parse::<f64>().is_err() { format!("'{s}") } else { s.to_string() };
     if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
+}
+
+/// The columns of a [`SyncEvent`], as a `SELECT` from `events` lists them: on SQLite a
+/// response body kept once (`event_bodies`, see [`SharedBodies`]) is read where the event
+/// names it.
+pub(crate) fn event_columns(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => {
+            "id, time, method, path, operation, resource_type, target_id, target_name, status, latency_ms, user_agent,
+             idp, token_id, quirks, request_body, detail, simulated, diff, search,
+             COALESCE(response_body, (SELECT body FROM event_bodies WHERE event_bodies.id = events.response_body_id))
+                 AS response_body"
+        }
+        Backend::Postgres => "*",
+    }
 }
 
 /// Events per INSERT statement: 19 binds each stays far under SQLite's variable limit (and
@@ -1156,6 +1181,106 @@ fn replace_nul(e: &mut SyncEvent) {
     }
 }
 
+/// Events after which a body kept in `event_bodies` is no longer named: each kept body is
+/// deleted once the log is pruned past it, so this also bounds what pruning leaves behind.
+const BODY_WINDOW: i64 = 100_000;
+
+/// Bodies shorter than this are copied into their event: naming them saves little.
+const SHARED_BODY_MIN: usize = 128;
+
+/// SQLite: the response bodies the sync log's writer has seen lately, by digest, so that a
+/// body that repeats (the same user read again, unchanged) is kept once in `event_bodies`
+/// and named by the events that sent it (migration 0008). Only the batch writer (reads and
+/// refusals) uses it; a change's body is its own.
+#[derive(Default)]
+pub(crate) struct SharedBodies {
+    seen: std::collections::HashMap<[u8; 16], Seen>,
+}
+
+/// What [`SharedBodies`] knows of a body, each valid for events with ids below `until`.
+#[derive(Clone, Copy)]
+enum Seen {
+    /// Sent once, by an event that holds its own copy.
+    Once { until: i64 },
+    /// Kept in `event_bodies` under `id`.
+    Kept { id: i64, until: i64 },
+}
+
+impl Seen {
+    fn until(self) -> i64 {
+        match self {
+            Seen::Once { until } | Seen::Kept { until, .. } => until,
+        }
+    }
+}
+
+impl SharedBodies {
+    /// For each of `events`, the kept body it names instead of a copy, if any: bodies seen
+    /// before (here or earlier in `events`) are kept now if they were not yet. Runs in the
+    /// write's turn, which is what makes the ids the events will get known.
+    async fn share(&mut self, conn: &mut SqlConn<'_>, events: &[SyncEvent]) -> Result<Vec<Option<i64>>> {
+        use sha2::{Digest, Sha256};
+        let mut shared = vec![None; events.len()];
+        let digests: Vec<Option<[u8; 16]>> = events
+            .iter()
+            .map(|e| {
+                let body = e.response_body.as_deref().filter(|b| b.len() >= SHARED_BODY_MIN)?;
+                Some(Sha256::digest(body.as_bytes())[..16].try_into().expect("16 of 32 bytes"))
+            })
+            .collect();
+        if digests.iter().all(Option::is_none) {
+            return Ok(shared);
+        }
+        // AUTOINCREMENT: these events get the ids after the sequence's, in order.
+        let before: i64 =
+            conn.fetch_optional("SELECT seq FROM sqlite_sequence WHERE name = 'events'", &[]).await?.unwrap_or(0);
+        let last = before + events.len() as i64;
+        if self.seen.len() > 2 * BODY_WINDOW as usize {
+            self.seen.retain(|_, s| s.until() > last);
+        }
+        let until = last + BODY_WINDOW;
+        // Bodies to keep now: seen before, or twice in this batch.
+        let mut keep: Vec<([u8; 16], usize)> = vec![];
+        for (i, digest) in digests.iter().enumerate() {
+            let Some(digest) = digest else { continue };
+            match self.seen.get(digest).filter(|s| s.until() > last) {
+                Some(Seen::Kept { id, .. }) => shared[i] = Some(*id),
+                Some(Seen::Once { .. }) => {
+                    if !keep.iter().any(|(d, _)| d == digest) {
+                        keep.push((*digest, i));
+                    }
+                }
+                None => {
+                    self.seen.insert(*digest, Seen::Once { until });
+                }
+            }
+        }
+        for part in keep.chunks(EVENTS_PER_STATEMENT) {
+            let mut b = SqlBuilder::new(Backend::Sqlite, STATEMENT_NO_JOURNAL);
+            b.push(" event_bodies (body, until) ");
+            push_values(&mut b, part.iter(), |row, (_, i)| {
+                row.push_bind(events[*i].response_body.clone()).push_bind(until);
+            });
+            b.push(" RETURNING id");
+            let (sql, args) = b.build();
+            // As for the events: one statement's ids ascend in VALUES order.
+            let mut ids: Vec<i64> = conn.fetch_all(&sql, &args).await?;
+            ids.sort_unstable();
+            for ((digest, _), id) in part.iter().zip(ids) {
+                self.seen.insert(*digest, Seen::Kept { id, until });
+            }
+        }
+        if !keep.is_empty() {
+            for (i, digest) in digests.iter().enumerate() {
+                if let Some(Seen::Kept { id, .. }) = digest.and_then(|d| self.seen.get(&d).copied()) {
+                    shared[i] = Some(id);
+                }
+            }
+        }
+        Ok(shared)
+    }
+}
+
 /// SQLite: how the sync log inserts rows. A multi-row INSERT that a constraint could abort makes
 /// SQLite open a statement journal, and releasing it walks the write's in-memory savepoint
 /// journal from its start, 1 KiB at a time: under lookup load that walk was a fifth of the
@@ -1171,10 +1296,18 @@ const STATEMENT_NO_JOURNAL: &str = "INSERT OR FAIL INTO";
 /// On PostgreSQL the transaction also announces the new ids on [`NOTIFY_CHANNEL`]: the
 /// notification is delivered on commit only, to every instance's listener, which is how the
 /// events reach the live stream there (the writing instance's included).
-pub(crate) async fn insert_events(conn: &mut SqlConn<'_>, events: &mut [SyncEvent]) -> Result<()> {
+pub(crate) async fn insert_events(
+    conn: &mut SqlConn<'_>,
+    events: &mut [SyncEvent],
+    bodies: Option<&mut SharedBodies>,
+) -> Result<()> {
     let backend = conn.backend();
     events.iter_mut().for_each(replace_nul);
-    for chunk in events.chunks_mut(EVENTS_PER_STATEMENT) {
+    let shared = match bodies {
+        Some(bodies) if backend == Backend::Sqlite => bodies.share(conn, events).await?,
+        _ => vec![None; events.len()],
+    };
+    for (chunk, shared) in events.chunks_mut(EVENTS_PER_STATEMENT).zip(shared.chunks(EVENTS_PER_STATEMENT)) {
         if backend == Backend::Sqlite {
             let mut texts: Vec<String> = chunk.iter().filter_map(|e| e.search.clone()).collect();
             texts.sort_unstable();
@@ -1182,15 +1315,18 @@ pub(crate) async fn insert_events(conn: &mut SqlConn<'_>, events: &mut [SyncEven
             insert_texts(conn, texts).await?;
         }
         let search_column = search_column(backend);
-        let insert = if backend == Backend::Sqlite { STATEMENT_NO_JOURNAL } else { "INSERT INTO" };
+        let (insert, body_id) = match backend {
+            Backend::Sqlite => (STATEMENT_NO_JOURNAL, ", response_body_id"),
+            Backend::Postgres => ("INSERT INTO", ""),
+        };
         let mut b = SqlBuilder::new(
             backend,
             format!(
                 "{insert} events (time, method, path, operation, resource_type, target_id, target_name, status, latency_ms,
-                                     user_agent, idp, token_id, quirks, request_body, response_body, detail, simulated, diff, {search_column}) "
+                                     user_agent, idp, token_id, quirks, request_body, response_body, detail, simulated, diff, {search_column}{body_id}) "
             ),
         );
-        push_values(&mut b, chunk.iter(), |row, e| {
+        push_values(&mut b, chunk.iter().zip(shared), |row, (e, shared)| {
             row.push_bind(e.time.clone())
                 .push_bind(e.method.clone())
                 .push_bind(e.path.clone())
@@ -1205,11 +1341,16 @@ pub(crate) async fn insert_events(conn: &mut SqlConn<'_>, events: &mut [SyncEven
                 .push_bind(e.token_id.clone())
                 .push_bind(e.quirks.clone())
                 .push_bind(e.request_body.clone())
-                .push_bind(e.response_body.clone())
+                // A body kept in `event_bodies` is named, not copied; the event in memory (the
+                // live tail's) keeps it.
+                .push_bind(if shared.is_some() { None } else { e.response_body.clone() })
                 .push_bind(e.detail.clone())
                 .push_bind(i64::from(e.simulated))
                 .push_bind(e.diff.clone())
                 .push_search(backend, e.search.clone());
+            if backend == Backend::Sqlite {
+                row.push_bind(*shared);
+            }
         });
         b.push(" RETURNING id");
         let (sql, args) = b.build();
@@ -1288,6 +1429,7 @@ pub(crate) async fn run_batch_writer(
     let WriterSignals { dropped, room, texts_pending } = signals;
     let backend = writer.backend();
     let mut buf = Vec::with_capacity(MAX_BATCH);
+    let mut bodies = SharedBodies::default();
     while rx.recv_many(&mut buf, MAX_BATCH).await > 0 {
         let deadline = tokio::time::Instant::now() + BATCH_WINDOW;
         while buf.len() < MAX_BATCH && !buf.iter().any(|m| matches!(m, LogMsg::Flush(_))) {
@@ -1321,12 +1463,12 @@ pub(crate) async fn run_batch_writer(
         if !events.is_empty() || !used.is_empty() || index {
             // A batch that fails (the database locked by another process past the busy
             // timeout, a PostgreSQL failover) is tried again before its events are given up.
-            let mut written = write_batch(&writer, &mut events, &used).await;
+            let mut written = write_batch(&writer, &mut events, &used, &mut bodies).await;
             for pause in BATCH_RETRIES {
                 let Err(e) = &written else { break };
                 tracing::warn!(error = %e, events = events.len(), "could not write sync-log events; trying again");
                 tokio::time::sleep(pause).await;
-                written = write_batch(&writer, &mut events, &used).await;
+                written = write_batch(&writer, &mut events, &used, &mut bodies).await;
             }
             match written {
                 // On PostgreSQL the listener publishes them, as it does every instance's.
@@ -1373,11 +1515,26 @@ async fn write_batch(
     writer: &crate::group_commit::Writer,
     events: &mut [SyncEvent],
     used: &[(String, String)],
+    bodies: &mut SharedBodies,
+) -> Result<()> {
+    let written = write_batch_once(writer, events, used, bodies).await;
+    if written.is_err() {
+        // The bodies it kept went with its transaction: they are not named again.
+        bodies.seen.clear();
+    }
+    written
+}
+
+async fn write_batch_once(
+    writer: &crate::group_commit::Writer,
+    events: &mut [SyncEvent],
+    used: &[(String, String)],
+    bodies: &mut SharedBodies,
 ) -> Result<()> {
     let sqlite = writer.backend() == Backend::Sqlite;
     let mut tx = writer.begin().await?;
     let write = async {
-        insert_events(&mut tx.conn(), events).await?;
+        insert_events(&mut tx.conn(), events, Some(bodies)).await?;
         for (id, at) in used {
             tx.conn().execute("UPDATE tokens SET last_used = ? WHERE id = ?", &binds![at, id]).await?;
         }
@@ -1775,6 +1932,44 @@ mod tests {
         p.close().await;
     }
 
+    /// SQLite: pruning deletes the kept response bodies that no event left can name (their
+    /// `until` at or below the oldest event's id) and keeps the others, which the log's writer
+    /// may still name; emptied, the log keeps only bodies its next events could name.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pruning_deletes_the_kept_bodies_no_event_can_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Provisioning::open(&dir.path().join("bodies.db"), crate::Config::default()).await.unwrap();
+        let mut tx = p.begin_write().await.unwrap();
+        let mut events: Vec<SyncEvent> =
+            (0..3).map(|i| admin_event_at("Lookup", &format!("read {i}"), crate::stamp(chrono::Utc::now()))).collect();
+        insert_events(&mut tx.conn(), &mut events, None).await.unwrap();
+        tx.commit().await.unwrap();
+        let newest = events.iter().map(|e| e.id).max().unwrap();
+        let mut tx = p.begin_write().await.unwrap();
+        for (body, until) in [("named by none left", newest), ("named until later", newest + 1), ("far", newest + 500)]
+        {
+            tx.conn()
+                .execute("INSERT INTO event_bodies (body, until) VALUES (?, ?)", &binds![body, until])
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        let bodies = || async {
+            sqlx::query_scalar::<_, String>("SELECT body FROM event_bodies ORDER BY id")
+                .fetch_all(&p.pool)
+                .await
+                .unwrap()
+        };
+        // The newest event is left: a body whose events all came before it goes.
+        p.prune_events(None, Some(1)).await.unwrap();
+        assert_eq!(bodies().await, ["named until later", "far"]);
+        // Emptied (an admin's retention of a day, the log all older): the next event's id is the bound.
+        sqlx::query("UPDATE events SET time = '2000-01-01T00:00:00Z'").execute(&p.pool).await.unwrap();
+        p.prune_events(Some(1), None).await.unwrap();
+        assert_eq!(bodies().await, ["far"]);
+        p.close().await;
+    }
+
     /// SQLite: a text is found by free-text search from the moment it is written, before the
     /// batch writer has indexed it (checked with LIKE) and after (through the trigram index);
     /// pruning an indexed and a pending text leaves the index whole.
@@ -1811,7 +2006,7 @@ mod tests {
             let p = &p;
             async move {
                 let mut tx = p.begin_write().await.unwrap();
-                insert_events(&mut tx.conn(), &mut [e]).await.unwrap();
+                insert_events(&mut tx.conn(), &mut [e], None).await.unwrap();
                 tx.commit().await.unwrap();
             }
         };

@@ -80,9 +80,10 @@ impl Provisioning {
         .bind(&now)
         .fetch_one(&mut *conn)
         .await?;
-        let last_request: Option<SyncEvent> = sqlx::query_as(
-            "SELECT * FROM events WHERE method <> 'ADMIN' AND operation NOT LIKE 'Access %' AND simulated = 0 ORDER BY id DESC LIMIT 1",
-        )
+        let last_request: Option<SyncEvent> = sqlx::query_as(&format!(
+            "SELECT {} FROM events WHERE method <> 'ADMIN' AND operation NOT LIKE 'Access %' AND simulated = 0 ORDER BY id DESC LIMIT 1",
+            crate::events::event_columns(self.backend)
+        ))
         .fetch_optional(&mut *conn)
         .await?;
         let hour_ago = crate::stamp(self.clock.now() - chrono::Duration::hours(1));

@@ -553,6 +553,53 @@ async fn a_users_events_share_one_stored_text() {
     assert!(text.contains("user3@seed.example.com") && text.contains("ext-3"), "{text}");
 }
 
+/// Reads of an unchanged user send the same body, and the sync log keeps it once (SQLite): the
+/// first read keeps its own copy, the reads after it name one kept copy, a change's read keeps
+/// the new body; and each event still shows exactly the body its read sent.
+#[tokio::test]
+async fn repeated_read_bodies_are_kept_once_and_shown_as_sent() {
+    if provisioning::testing::postgres_url().is_some() {
+        return; // PostgreSQL keeps each event's body in its row.
+    }
+    let e = env().await;
+    let id = e.create_user("bodies@x").await["id"].as_str().unwrap().to_string();
+    let url = format!("/scim/v2/Users/{id}");
+    let mut sent = vec![];
+    // Each read in a batch of its own, then three in one batch after a change.
+    for _ in 0..4 {
+        sent.push(e.call("GET", &url, None).await.body);
+        e.p.flush_log().await;
+    }
+    let patch = json!({"schemas":[PATCH_OP],"Operations":[{"op":"replace","path":"title","value":"Lead"}]});
+    assert_eq!(e.call("PATCH", &url, Some(patch)).await.status, StatusCode::OK);
+    for _ in 0..3 {
+        sent.push(e.call("GET", &url, None).await.body);
+    }
+    e.p.flush_log().await;
+    assert_ne!(sent[0], sent[6], "the change shows in the read");
+    let db = rusqlite::Connection::open(e._dir.path().join("scim.db")).unwrap();
+    let count = |sql: &str| -> i64 { db.query_row(sql, [&id], |r| r.get(0)).unwrap() };
+    let reads = "FROM events WHERE method = 'GET' AND target_id = ?1";
+    assert_eq!(count(&format!("SELECT count(*) {reads}")), 7);
+    // The first read of the first body keeps its copy; the three of the second body, read in one
+    // batch, all name the kept one.
+    assert_eq!(count(&format!("SELECT count(*) {reads} AND response_body IS NOT NULL")), 1);
+    assert_eq!(count(&format!("SELECT count(DISTINCT response_body_id) {reads}")), 2);
+    assert_eq!(count("SELECT count(*) FROM event_bodies WHERE ?1 IS NOT NULL"), 2);
+    let logged =
+        e.p.query_events(&provisioning::EventQuery { target_id: Some(id.clone()), ..Default::default() })
+            .await
+            .unwrap();
+    let shown: Vec<Value> = logged
+        .events
+        .iter()
+        .rev()
+        .filter(|ev| ev.method == "GET")
+        .map(|ev| serde_json::from_str(ev.response_body.as_deref().expect("a read's body")).unwrap())
+        .collect();
+    assert_eq!(shown, sent, "each read's event shows the body it sent");
+}
+
 /// An IdP's lookup is in the history of the user it found, under the text the user's other
 /// events have; a lookup that found nothing is found by the name it asked for; a page of many
 /// users is about none of them.
