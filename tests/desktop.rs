@@ -420,6 +420,10 @@ async fn group_rule_revokes_access_when_removed_from_the_group() {
     let (_, _bob) =
         scim(&endpoint, &token, OKTA, Method::POST, "/Users", Some(user_body("bob@example.com", "Bob"))).await;
     let ann_id = ann["id"].as_str().expect("Ann was created").to_string();
+    // Okta reads Ann back twice, as it does before each update: her history counts these.
+    for path in [format!("/Users/{ann_id}"), "/Users?filter=userName%20eq%20%22ann@example.com%22".to_string()] {
+        assert_eq!(scim(&endpoint, &token, OKTA, Method::GET, &path, None).await.0, 200, "{path}");
+    }
     let group = json!({"schemas":[GROUP_SCHEMA],"displayName":"Engineering","members":[{"value": ann_id}]});
     let (s, eng) = scim(&endpoint, &token, OKTA, Method::POST, "/Groups", Some(group)).await;
     assert_eq!(s, 201, "Okta pushes the group");
@@ -525,6 +529,22 @@ async fn group_rule_revokes_access_when_removed_from_the_group() {
     // the audit trail the log was left on.
     d.click("[data-testid=tab-directory]").await;
     d.click("[data-testid=user-row][data-username='ann@example.com'] td").await;
+    // Her history lists her changes, and counts Okta's lookups on a line of their own.
+    d.wait_until(
+        "[data-testid=history-lookups]",
+        None,
+        |t| t.contains("Looked up 2 times") && t.contains("Okta"),
+        "Ann's history counts the two lookups",
+    )
+    .await;
+    d.wait_until(
+        "[data-testid=user-history]",
+        None,
+        |t| t.contains("Create User") && t.contains("Access Revoked") && !t.contains("Lookup"),
+        "Ann's history lists her changes, not the lookups",
+    )
+    .await;
+    d.screenshot("user-history").await;
     d.click("[data-testid=history-open-log]").await;
     d.wait_until("[data-testid=filter-target]", None, |t| t.contains("ann@example.com"), "the log names Ann").await;
     d.wait_attrs(

@@ -77,8 +77,21 @@ pub struct UserDetail {
     #[cfg_attr(feature = "ts", ts(type = "unknown"))]
     pub resource: Value,
     pub groups: Vec<DirectoryGroup>,
-    /// The user's sync-log events, newest first.
+    /// The user's sync-log events, newest first, without the lookups that found it.
     pub history: Vec<SyncEvent>,
+    pub lookups: Lookups,
+}
+
+/// The IdPs' lookups that found one user or group, which its history counts rather than lists:
+/// an IdP looks every user up at each sync cycle (Entra every 40 minutes), and listed, those
+/// would push the user's changes out of the history within a day.
+#[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct Lookups {
+    pub count: i64,
+    /// The newest.
+    pub last: Option<SyncEvent>,
 }
 
 /// One group's detail, with a page of members.
@@ -88,7 +101,9 @@ pub struct UserDetail {
 pub struct GroupDetail {
     pub group: DirectoryGroup,
     pub members: DirectoryPage<DirectoryUser>,
+    /// As a user's: newest first, without the lookups that found it.
     pub history: Vec<SyncEvent>,
+    pub lookups: Lookups,
 }
 
 const MAX_LIMIT: i64 = 500;
@@ -269,8 +284,17 @@ impl Provisioning {
         Ok(DirectoryPage { total, items: rows.into_iter().map(Into::into).collect() })
     }
 
-    async fn history(&self, id: &str) -> Result<Vec<SyncEvent>> {
-        self.select_events(&crate::EventQuery { target_id: Some(id.into()), ..Default::default() }, HISTORY).await
+    /// The events about `id`, newest first, but for the successful lookups, which are counted.
+    async fn history(&self, id: &str) -> Result<(Vec<SyncEvent>, Lookups)> {
+        const LOOKUPS: &str = " AND operation = 'Lookup' AND status < 400";
+        let q = crate::EventQuery { target_id: Some(id.into()), ..Default::default() };
+        let history = self.select_events_where(&q, " AND NOT (operation = 'Lookup' AND status < 400)", HISTORY).await?;
+        let last = self.select_events_where(&q, LOOKUPS, 1).await?.pop();
+        let count = match last {
+            Some(_) => self.count_events_where(&q, LOOKUPS).await?,
+            None => 0,
+        };
+        Ok((history, Lookups { count, last }))
     }
 
     /// One user by id or userName (ignoring case): fields, raw SCIM JSON, groups, access, history.
@@ -295,7 +319,7 @@ impl Provisioning {
         .bind(&id)
         .fetch_all(&mut *conn)
         .await?;
-        let history = self.history(&id).await?;
+        let (history, lookups) = self.history(&id).await?;
         drop(conn);
         let (resource, _) = self
             .get(scim_protocol::ResourceKind::User, base_url, &id, &scim_protocol::resource::Projection::default())
@@ -305,6 +329,7 @@ impl Provisioning {
             resource,
             groups: groups.into_iter().map(Into::into).collect(),
             history,
+            lookups,
         }))
     }
 
@@ -353,12 +378,13 @@ impl Provisioning {
         .bind(offset.max(0))
         .fetch_all(&mut *conn)
         .await?;
-        let history = self.history(&row.id).await?;
+        let (history, lookups) = self.history(&row.id).await?;
         let total = row.members;
         Ok(Some(GroupDetail {
             group: row.into(),
             members: DirectoryPage { total, items: members.into_iter().map(|r| r.into_user(&mode)).collect() },
             history,
+            lookups,
         }))
     }
 }

@@ -615,10 +615,20 @@ impl Provisioning {
     }
 
     pub(crate) async fn select_events(&self, q: &EventQuery, limit: i64) -> Result<Vec<SyncEvent>> {
+        self.select_events_where(q, "", limit).await
+    }
+
+    /// [`Self::select_events`], with `condition` (` AND …`, fixed SQL) added to `q`'s filters.
+    pub(crate) async fn select_events_where(
+        &self,
+        q: &EventQuery,
+        condition: &str,
+        limit: i64,
+    ) -> Result<Vec<SyncEvent>> {
         let mut b =
             SqlBuilder::new(self.backend, format!("SELECT {} FROM events WHERE 1 = 1", event_columns(self.backend)));
         self.push_filters(&mut b, q).await?;
-        b.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
+        b.push(condition).push(" ORDER BY id DESC LIMIT ").push_bind(limit);
         let (sql, args) = b.build();
         // PostgreSQL plans a cached statement once for any values, and for these filters that
         // generic plan walks the whole log backwards by id (114 ms where the plan for the
@@ -631,6 +641,15 @@ impl Provisioning {
             e.hint = hint(e);
         }
         Ok(events)
+    }
+
+    /// How many events `q`'s filters and `condition` (` AND …`, fixed SQL) select.
+    pub(crate) async fn count_events_where(&self, q: &EventQuery, condition: &str) -> Result<i64> {
+        let mut b = SqlBuilder::new(self.backend, "SELECT COUNT(*) FROM events WHERE 1 = 1");
+        self.push_filters(&mut b, q).await?;
+        b.push(condition);
+        let (sql, args) = b.build();
+        Ok(bind_all(sqlx::query_scalar::<_, i64>(&sql), &args).fetch_one(&self.pool).await?)
     }
 
     /// Appends ` AND …` for each filter of `q` (not its limit) to a query over `events`.

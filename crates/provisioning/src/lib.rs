@@ -35,7 +35,7 @@ pub use access::{Access, AccessRule};
 pub use backup::BackupSummary;
 pub use clock::{Clock, stamp};
 pub use db::Backend;
-pub use directory::{DirectoryGroup, DirectoryPage, DirectoryQuery, DirectoryUser, GroupDetail, UserDetail};
+pub use directory::{DirectoryGroup, DirectoryPage, DirectoryQuery, DirectoryUser, GroupDetail, Lookups, UserDetail};
 pub use error::{Error, Result};
 pub use events::{ActivityBucket, EventPage, EventQuery, ExportFormat, Outcome, RequestContext, Retention, SyncEvent};
 pub(crate) use group_commit::WriteTx;

@@ -648,6 +648,14 @@ async fn lookups_are_in_the_history_of_what_they_found() {
     }
     let one = all.iter().find(|ev| ev.path.contains("externalId")).unwrap();
     assert_eq!((one.target_id.as_deref(), one.target_name.as_deref()), (Some(alice.as_str()), Some("alice@x.com")));
+    // Her panel in the app counts the lookups that found her and lists the rest (her create).
+    let detail = e.p.user_detail("http://scim.test/scim/v2", &alice).await.unwrap().unwrap();
+    let listed: Vec<(&str, i64)> = detail.history.iter().map(|ev| (ev.operation.as_str(), ev.status)).collect();
+    assert!(!listed.iter().any(|(op, status)| *op == "Lookup" && *status < 400), "{listed:?}");
+    assert!(listed.iter().any(|(op, _)| *op == "Create User"), "{listed:?}");
+    assert_eq!(detail.lookups.count, 3);
+    let last = detail.lookups.last.as_ref().expect("the newest lookup");
+    assert!(last.path.contains("emails"), "the newest of the three: {}", last.path);
     if provisioning::testing::postgres_url().is_none() {
         let db = rusqlite::Connection::open(e._dir.path().join("scim.db")).unwrap();
         let texts: i64 = db

@@ -12,6 +12,7 @@ import type { DirectoryQuery } from "./generated/DirectoryQuery";
 import type { DirectoryUser } from "./generated/DirectoryUser";
 import type { ExportFormat } from "./generated/ExportFormat";
 import type { GroupDetail } from "./generated/GroupDetail";
+import type { Lookups } from "./generated/Lookups";
 import type { UserDetail } from "./generated/UserDetail";
 import type { EventPage } from "./generated/EventPage";
 import type { EventQuery } from "./generated/EventQuery";
@@ -44,6 +45,7 @@ export type {
   DirectoryUser,
   ExportFormat,
   GroupDetail,
+  Lookups,
   UserDetail,
   EventPage,
   EventQuery,

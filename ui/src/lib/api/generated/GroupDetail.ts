@@ -2,9 +2,14 @@
 import type { DirectoryGroup } from "./DirectoryGroup";
 import type { DirectoryPage } from "./DirectoryPage";
 import type { DirectoryUser } from "./DirectoryUser";
+import type { Lookups } from "./Lookups";
 import type { SyncEvent } from "./SyncEvent";
 
 /**
  * One group's detail, with a page of members.
  */
-export type GroupDetail = { group: DirectoryGroup, members: DirectoryPage<DirectoryUser>, history: Array<SyncEvent>, };
+export type GroupDetail = { group: DirectoryGroup, members: DirectoryPage<DirectoryUser>, 
+/**
+ * As a user's: newest first, without the lookups that found it.
+ */
+history: Array<SyncEvent>, lookups: Lookups, };
