@@ -533,7 +533,7 @@ async fn group_rule_revokes_access_when_removed_from_the_group() {
     d.wait_until(
         "[data-testid=history-lookups]",
         None,
-        |t| t.contains("Looked up 2 times") && t.contains("Okta"),
+        |t| t.contains("Looked up 2 times, last") && t.contains("by Okta"),
         "Ann's history counts the two lookups",
     )
     .await;

@@ -289,11 +289,7 @@ impl Provisioning {
         const LOOKUPS: &str = " AND operation = 'Lookup' AND status < 400";
         let q = crate::EventQuery { target_id: Some(id.into()), ..Default::default() };
         let history = self.select_events_where(&q, " AND NOT (operation = 'Lookup' AND status < 400)", HISTORY).await?;
-        let last = self.select_events_where(&q, LOOKUPS, 1).await?.pop();
-        let count = match last {
-            Some(_) => self.count_events_where(&q, LOOKUPS).await?,
-            None => 0,
-        };
+        let (count, last) = self.count_and_newest(&q, LOOKUPS).await?;
         Ok((history, Lookups { count, last }))
     }
 

@@ -643,13 +643,27 @@ impl Provisioning {
         Ok(events)
     }
 
-    /// How many events `q`'s filters and `condition` (` AND …`, fixed SQL) select.
-    pub(crate) async fn count_events_where(&self, q: &EventQuery, condition: &str) -> Result<i64> {
-        let mut b = SqlBuilder::new(self.backend, "SELECT COUNT(*) FROM events WHERE 1 = 1");
+    /// How many events `q`'s filters and `condition` (` AND …`, fixed SQL) select, and the
+    /// newest of them, in one snapshot.
+    pub(crate) async fn count_and_newest(&self, q: &EventQuery, condition: &str) -> Result<(i64, Option<SyncEvent>)> {
+        let mut b = SqlBuilder::new(self.backend, "SELECT COUNT(*), MAX(id) FROM events WHERE 1 = 1");
         self.push_filters(&mut b, q).await?;
         b.push(condition);
         let (sql, args) = b.build();
-        Ok(bind_all(sqlx::query_scalar::<_, i64>(&sql), &args).fetch_one(&self.pool).await?)
+        // Planned for its values on PostgreSQL, as `select_events_where`'s.
+        let (count, newest): (i64, Option<i64>) = bind_all(sqlx::query_as(&sql), &args)
+            .persistent(self.backend == crate::Backend::Sqlite)
+            .fetch_one(&self.pool)
+            .await?;
+        let newest = match newest {
+            // By its id alone: pruned meanwhile, it is simply not there.
+            Some(id) => {
+                let q = EventQuery { before_id: Some(id + 1), after_id: Some(id - 1), ..Default::default() };
+                self.select_events(&q, 1).await?.pop()
+            }
+            None => None,
+        };
+        Ok((count, newest))
     }
 
     /// Appends ` AND …` for each filter of `q` (not its limit) to a query over `events`.
@@ -1069,8 +1083,8 @@ pub(crate) fn event_columns(backend: Backend) -> &'static str {
     }
 }
 
-/// Events per INSERT statement: 19 binds each stays far under SQLite's variable limit (and
-/// PostgreSQL's 65,535).
+/// Events per INSERT statement: 19 binds each (20 on SQLite) stays far under SQLite's variable
+/// limit (and PostgreSQL's 65,535).
 const EVENTS_PER_STATEMENT: usize = 64;
 
 /// The channel instances announce committed events on (PostgreSQL), see `listen.rs`.
@@ -1260,12 +1274,13 @@ impl SharedBodies {
         let until = last + BODY_WINDOW;
         // Bodies to keep now: seen before, or twice in this batch.
         let mut keep: Vec<([u8; 16], usize)> = vec![];
+        let mut keeping = std::collections::HashSet::new();
         for (i, digest) in digests.iter().enumerate() {
             let Some(digest) = digest else { continue };
             match self.seen.get(digest).filter(|s| s.until() > last) {
                 Some(Seen::Kept { id, .. }) => shared[i] = Some(*id),
                 Some(Seen::Once { .. }) => {
-                    if !keep.iter().any(|(d, _)| d == digest) {
+                    if keeping.insert(*digest) {
                         keep.push((*digest, i));
                     }
                 }

@@ -78,12 +78,12 @@ impl SqliteWriteConn {
         // savepoint undo in memory. No busy timeout: `BEGIN IMMEDIATE` is retried without
         // holding the thread (see `begin_immediate`), and inside the transaction nothing else
         // waits for a lock. Room for every statement a write makes, multi-row inserts of each
-        // size included.
+        // size included (events, texts and kept bodies: up to 64 sizes each).
         crate::read::open_in_place(
             &self.path,
             "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA busy_timeout = 0;",
             self.mmap_bytes,
-            256,
+            384,
         )
     }
 }
