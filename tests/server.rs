@@ -240,11 +240,29 @@ async fn cli_users_and_groups_show_access() {
     assert!(ok);
     assert_eq!(out.lines().count(), 1, "the SCIM filter selects bob only: {out}");
 
-    let (ok, out, _) = cli(&["users", "show", "ANN@x.io", "--json", "--db", db_arg]);
-    assert!(ok);
-    let shown: Value = serde_json::from_str(&out).unwrap();
+    // The IdP looks Ann up: `users show` counts that lookup and lists her changes.
+    let (s, _) = idp.send(reqwest::Method::GET, "/Users?filter=userName%20eq%20%22ann@x.io%22", None).await;
+    assert_eq!(s, StatusCode::OK);
+    let show = || {
+        let (ok, out, err) = cli(&["users", "show", "ANN@x.io", "--json", "--db", db_arg]);
+        assert!(ok, "{err}");
+        serde_json::from_str::<Value>(&out).unwrap()
+    };
+    let mut shown = show();
+    // The server writes a read's event within a moment; the CLI reads the file.
+    for _ in 0..50 {
+        if shown["lookups"]["count"] == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        shown = show();
+    }
     assert_eq!(shown["access"]["granted"], true, "userName matches without regard to case");
     assert_eq!(shown["groups"][0]["display"], "Engineering");
+    assert_eq!(shown["lookups"]["count"], 1, "{}", shown["lookups"]);
+    let listed: Vec<&str> =
+        shown["history"].as_array().unwrap().iter().map(|e| e["operation"].as_str().unwrap()).collect();
+    assert!(listed.contains(&"Create User") && !listed.contains(&"Lookup"), "{listed:?}");
 
     let (ok, out, _) = cli(&["groups", "--json", "--db", db_arg]);
     assert!(ok);

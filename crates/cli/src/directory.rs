@@ -31,7 +31,8 @@ pub struct UsersArgs {
 
 #[derive(Subcommand)]
 enum UsersCommand {
-    /// One user by userName (or id): fields, groups, access and recent history.
+    /// One user by userName (or id): fields, groups, access and recent history (the IdPs'
+    /// lookups of the user counted, not listed).
     Show {
         user_name: String,
         #[command(flatten)]
@@ -93,11 +94,16 @@ pub async fn users(a: UsersArgs) -> Result<()> {
             out["access"] = access_json(&d.user.access);
             out["adminSuspended"] = json!(d.user.admin_suspended);
             out["history"] = serde_json::to_value(&d.history)?;
+            out["lookups"] = serde_json::to_value(&d.lookups)?;
             println!("{}", serde_json::to_string_pretty(&out)?);
         } else {
             println!("{}  {}", d.user.user_name, d.user.access.reason);
             for g in &d.groups {
                 println!("  member of {}{}", g.display_name, if g.grants_access { " (grants access)" } else { "" });
+            }
+            // As the app's panel: the IdPs' lookups that found the user are counted, not listed.
+            if let Some(last) = &d.lookups.last {
+                println!("  looked up {} time(s), last {} by {}", d.lookups.count, last.time, last.idp);
             }
             for e in d.history.iter().take(20) {
                 println!("  {}  {:<20} {}", e.time, e.operation, e.detail.as_deref().unwrap_or(""));
