@@ -278,6 +278,14 @@ async fn sync_log_shows_okta_and_entra_sequences() {
         "Okta's update must show live",
     )
     .await;
+    // Its lookup found nobody yet: the row shows whom Okta looked for.
+    d.wait_until(
+        "[data-testid=synclog-row][data-operation=Lookup] .target",
+        None,
+        |t| t.contains("ada@example.com") && t.contains("no match"),
+        "Okta's lookup before the create names the userName it looked for",
+    )
+    .await;
 
     // Entra: create, then deactivate with its capitalised op and string boolean.
     let (s, grace) =
@@ -299,6 +307,10 @@ async fn sync_log_shows_okta_and_entra_sequences() {
     for op in ["Lookup", "Create User", "Update User", "Deactivate User"] {
         assert!(ops.iter().any(|o| o == op), "the log must show {op}: {ops:?}");
     }
+    // Newest first by when each request was made: Okta's lookup (written by the log's writer
+    // a moment later, with a later id) shows below the create that followed it.
+    let pos = |op: &str| ops.iter().rposition(|o| o == op).unwrap();
+    assert!(pos("Lookup") > pos("Create User"), "the lookup below the create it preceded: {ops:?}");
     let idps = d.attrs("[data-testid=synclog-row]", "data-idp").await;
     assert!(idps.iter().any(|i| i == "Okta") && idps.iter().any(|i| i == "Entra ID"), "both IdPs recognised: {idps:?}");
     d.screenshot("live").await;

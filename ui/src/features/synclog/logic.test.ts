@@ -2,13 +2,16 @@ import { describe, expect, it } from "vitest";
 import type { SyncEvent } from "../../lib/api/backend";
 import {
   activeFilters,
+  askedUserName,
   bucketFor,
   chartRefreshDelay,
   chartQuery,
   chartScope,
   EMPTY_FILTER,
   matches,
+  newestFirst,
   parseDiff,
+  placeNewest,
   parseQuirks,
   prettyJson,
   restoreFilter,
@@ -234,5 +237,76 @@ describe("rowTime", () => {
   it("adds the year only for other years", () => {
     expect(rowTime(new Date(NOW - 3 * 86_400_000).toISOString(), NOW)).not.toMatch(/2026/);
     expect(rowTime("2020-01-01T12:16:39Z", NOW)).toMatch(/2020/);
+  });
+});
+
+describe("a lookup that found nobody", () => {
+  const lookup = (path: string, p: Partial<SyncEvent> = {}) =>
+    event({
+      method: "GET",
+      path,
+      operation: "Lookup",
+      targetId: null,
+      targetName: null,
+      status: 200,
+      ...p,
+    });
+
+  it("shows the userName it asked for, as Okta and Entra encode it", () => {
+    expect(
+      askedUserName(lookup("/scim/v2/Users?filter=userName%20eq%20%22ada@example.com%22")),
+    ).toBe("ada@example.com");
+    expect(
+      askedUserName(lookup('/scim/v2/Users?filter=userName+eq+"Ada@Example.com"&startIndex=1')),
+    ).toBe("Ada@Example.com");
+    expect(askedUserName(lookup("/scim/v2/Users?filter=USERNAME%20EQ%20%22a%5C%22b%22"))).toBe(
+      'a"b',
+    );
+  });
+
+  it("says nothing where the lookup found someone, failed, or could match several", () => {
+    const found = lookup("/scim/v2/Users?filter=userName%20eq%20%22ada@example.com%22", {
+      targetId: "u1",
+    });
+    expect(askedUserName(found)).toBeNull();
+    const refused = lookup("/scim/v2/Users?filter=userName%20eq%20%22ada@example.com%22", {
+      status: 400,
+    });
+    expect(askedUserName(refused)).toBeNull();
+    expect(
+      askedUserName(lookup("/scim/v2/Users?filter=emails%20eq%20%22ada@example.com%22")),
+    ).toBeNull();
+    expect(
+      askedUserName(
+        lookup("/scim/v2/Users?filter=userName%20eq%20%22a%22%20or%20userName%20eq%20%22b%22"),
+      ),
+    ).toBeNull();
+    expect(askedUserName(lookup("/scim/v2/Users?count=10"))).toBeNull();
+    expect(askedUserName(event({}))).toBeNull();
+  });
+});
+
+describe("the log's order on screen", () => {
+  // Okta looked Ada up (logged a moment later, so with a later id), then created her.
+  const lookup = event({
+    id: 12,
+    time: "2026-11-28T11:59:00.100Z",
+    operation: "Lookup",
+    targetId: null,
+  });
+  const create = event({ id: 10, time: "2026-11-28T11:59:00.140Z", operation: "Create User" });
+  const granted = event({ id: 11, time: "2026-11-28T11:59:00.140Z", operation: "Access Granted" });
+  const older = event({ id: 9, time: "2026-11-28T11:58:00.000Z" });
+
+  it("is newest request first, by time, then by id", () => {
+    const ops = [older, lookup, create, granted].sort(newestFirst).map((e) => e.id);
+    expect(ops).toEqual([11, 10, 12, 9]);
+  });
+
+  it("puts live events in their places, a late-written read below the writes it preceded", () => {
+    const rows = [granted, create, older];
+    const newer = event({ id: 13, time: "2026-11-28T11:59:01.000Z" });
+    expect(placeNewest(rows, [lookup, newer]).map((e) => e.id)).toEqual([13, 11, 10, 12, 9]);
+    expect(rows.map((e) => e.id)).toEqual([11, 10, 9]);
   });
 });

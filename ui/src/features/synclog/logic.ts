@@ -312,3 +312,42 @@ export function rowTime(iso: string, now: number): string {
   const year = d.getFullYear() === today.getFullYear() ? undefined : "numeric";
   return `${d.toLocaleDateString(undefined, { month: "short", day: "numeric", year })} ${clock}`;
 }
+
+/** For an IdP's `userName eq "…"` lookup that found nobody (it names no target), the userName
+ *  it asked for: the log shows what was looked for ("ada@example.com · no match") where a
+ *  found lookup shows the user. A userName is unique, so no target means no match; other
+ *  filters can match several resources, and are left as they are. */
+export function askedUserName(e: SyncEvent): string | null {
+  if (e.operation !== "Lookup" || e.targetId || e.status >= 400) return null;
+  const query = e.path.split("?")[1];
+  if (!query) return null;
+  let filter: string | null;
+  try {
+    filter = new URLSearchParams(query).get("filter");
+  } catch {
+    return null;
+  }
+  const m = filter?.match(/^\s*userName\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$/i);
+  return m?.[1] !== undefined ? m[1].replace(/\\(.)/g, "$1") : null;
+}
+
+/** The log's order on screen: newest request first, by the time each was made. The engine pages
+ *  by id, and a read's event is written by the log's writer a moment after the request (the
+ *  writes around it are written in their own transaction), so a lookup made just before a
+ *  create can have the later id: by id it would show after the create it preceded. */
+export function newestFirst(a: SyncEvent, b: SyncEvent): number {
+  if (a.time !== b.time) return a.time < b.time ? 1 : -1;
+  return b.id - a.id;
+}
+
+/** `rows` (in [newestFirst] order) with `events` put in their places; a new event is nearly
+ *  always among the first rows, so each is placed by walking from the top. */
+export function placeNewest(rows: SyncEvent[], events: SyncEvent[]): SyncEvent[] {
+  const out = [...rows];
+  for (const e of [...events].sort(newestFirst).reverse()) {
+    let i = 0;
+    while (i < out.length && newestFirst(out[i]!, e) < 0) i++;
+    out.splice(i, 0, e);
+  }
+  return out;
+}
