@@ -9,6 +9,7 @@ import {
   chartScope,
   EMPTY_FILTER,
   matches,
+  mergeOlder,
   newestFirst,
   parseDiff,
   placeNewest,
@@ -308,5 +309,20 @@ describe("the log's order on screen", () => {
     const newer = event({ id: 13, time: "2026-11-28T11:59:01.000Z" });
     expect(placeNewest(rows, [lookup, newer]).map((e) => e.id)).toEqual([13, 11, 10, 12, 9]);
     expect(rows.map((e) => e.id)).toEqual([11, 10, 9]);
+  });
+
+  it("merges an older page, a read written after the page's writes moving into place", () => {
+    const newer = event({ id: 30, time: "2026-11-28T11:59:05.000Z" });
+    const write = event({ id: 8, time: "2026-11-28T11:59:00.120Z" });
+    const held = [newer, write, lookup];
+    // The page: ids below 8 by the engine's paging, one of them made after the lookup (id 12).
+    const page = [
+      event({ id: 7, time: "2026-11-28T11:59:00.110Z" }),
+      event({ id: 5, time: "2026-11-28T11:50:00.000Z" }),
+      event({ id: 6, time: "2026-11-28T11:59:00.050Z" }),
+    ];
+    expect(mergeOlder(held, page).map((e) => e.id)).toEqual([30, 8, 7, 12, 6, 5]);
+    expect(mergeOlder([], page).map((e) => e.id)).toEqual([7, 6, 5]);
+    expect(mergeOlder(held, []).map((e) => e.id)).toEqual([30, 8, 12]);
   });
 });

@@ -351,3 +351,21 @@ export function placeNewest(rows: SyncEvent[], events: SyncEvent[]): SyncEvent[]
   }
   return out;
 }
+
+/** `rows` and an older `page`, both in [newestFirst] order, merged in that order: a page loaded
+ *  while scrolling is placed without sorting the rows already held (ten thousand and more). */
+export function mergeOlder(rows: SyncEvent[], page: SyncEvent[]): SyncEvent[] {
+  const sorted = [...page].sort(newestFirst);
+  // The rows held are newer than the page but for a few at the boundary.
+  let i = rows.length;
+  while (i > 0 && sorted.length > 0 && newestFirst(rows[i - 1]!, sorted[0]!) > 0) i--;
+  const out = rows.slice(0, i);
+  let a = i;
+  let b = 0;
+  while (a < rows.length || b < sorted.length) {
+    if (b >= sorted.length || (a < rows.length && newestFirst(rows[a]!, sorted[b]!) <= 0))
+      out.push(rows[a++]!);
+    else out.push(sorted[b++]!);
+  }
+  return out;
+}
