@@ -286,10 +286,10 @@ impl Provisioning {
 
     /// The events about `id`, newest first, but for the successful lookups, which are counted.
     async fn history(&self, id: &str) -> Result<(Vec<SyncEvent>, Lookups)> {
-        const LOOKUPS: &str = " AND operation = 'Lookup' AND status < 400";
+        const FOUND_BY_LOOKUP: &str = "(operation = 'Lookup' AND status < 400)";
         let q = crate::EventQuery { target_id: Some(id.into()), ..Default::default() };
-        let history = self.select_events_where(&q, " AND NOT (operation = 'Lookup' AND status < 400)", HISTORY).await?;
-        let (count, last) = self.count_and_newest(&q, LOOKUPS).await?;
+        let history = self.select_events_where(&q, &format!(" AND NOT {FOUND_BY_LOOKUP}"), HISTORY).await?;
+        let (count, last) = self.count_and_newest(&q, &format!(" AND {FOUND_BY_LOOKUP}")).await?;
         Ok((history, Lookups { count, last }))
     }
 

@@ -9,10 +9,9 @@ import {
   chartScope,
   EMPTY_FILTER,
   matches,
-  mergeOlder,
+  mergeNewest,
   newestFirst,
   parseDiff,
-  placeNewest,
   parseQuirks,
   prettyJson,
   restoreFilter,
@@ -307,7 +306,7 @@ describe("the log's order on screen", () => {
   it("puts live events in their places, a late-written read below the writes it preceded", () => {
     const rows = [granted, create, older];
     const newer = event({ id: 13, time: "2026-11-28T11:59:01.000Z" });
-    expect(placeNewest(rows, [lookup, newer]).map((e) => e.id)).toEqual([13, 11, 10, 12, 9]);
+    expect(mergeNewest(rows, [lookup, newer]).map((e) => e.id)).toEqual([13, 11, 10, 12, 9]);
     expect(rows.map((e) => e.id)).toEqual([11, 10, 9]);
   });
 
@@ -321,8 +320,8 @@ describe("the log's order on screen", () => {
       event({ id: 5, time: "2026-11-28T11:50:00.000Z" }),
       event({ id: 6, time: "2026-11-28T11:59:00.050Z" }),
     ];
-    expect(mergeOlder(held, page).map((e) => e.id)).toEqual([30, 8, 7, 12, 6, 5]);
-    expect(mergeOlder([], page).map((e) => e.id)).toEqual([7, 6, 5]);
-    expect(mergeOlder(held, []).map((e) => e.id)).toEqual([30, 8, 12]);
+    expect(mergeNewest(held, page).map((e) => e.id)).toEqual([30, 8, 7, 12, 6, 5]);
+    expect(mergeNewest([], page).map((e) => e.id)).toEqual([7, 6, 5]);
+    expect(mergeNewest(held, []).map((e) => e.id)).toEqual([30, 8, 12]);
   });
 });

@@ -340,27 +340,13 @@ export function newestFirst(a: SyncEvent, b: SyncEvent): number {
   return b.id - a.id;
 }
 
-/** `rows` (in [newestFirst] order) with `events` put in their places; a new event is nearly
- *  always among the first rows, so each is placed by walking from the top. */
-export function placeNewest(rows: SyncEvent[], events: SyncEvent[]): SyncEvent[] {
-  const out = [...rows];
-  for (const e of [...events].sort(newestFirst).reverse()) {
-    let i = 0;
-    while (i < out.length && newestFirst(out[i]!, e) < 0) i++;
-    out.splice(i, 0, e);
-  }
-  return out;
-}
-
-/** `rows` and an older `page`, both in [newestFirst] order, merged in that order: a page loaded
- *  while scrolling is placed without sorting the rows already held (ten thousand and more). */
-export function mergeOlder(rows: SyncEvent[], page: SyncEvent[]): SyncEvent[] {
-  const sorted = [...page].sort(newestFirst);
-  // The rows held are newer than the page but for a few at the boundary.
-  let i = rows.length;
-  while (i > 0 && sorted.length > 0 && newestFirst(rows[i - 1]!, sorted[0]!) > 0) i--;
-  const out = rows.slice(0, i);
-  let a = i;
+/** `rows` (in [newestFirst] order) with `events` (in any order) put in their places, in one pass:
+ *  the first page, live events arriving at the top, and an older page loaded while scrolling
+ *  alike, without sorting again the rows already held (ten thousand and more). */
+export function mergeNewest(rows: SyncEvent[], events: SyncEvent[]): SyncEvent[] {
+  const sorted = [...events].sort(newestFirst);
+  const out: SyncEvent[] = [];
+  let a = 0;
   let b = 0;
   while (a < rows.length || b < sorted.length) {
     if (b >= sorted.length || (a < rows.length && newestFirst(rows[a]!, sorted[b]!) <= 0))
