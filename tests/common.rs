@@ -31,6 +31,8 @@ pub fn new_db() -> (tempfile::TempDir, PathBuf, String) {
     let db = dir.path().join("scim.db");
     let (ok, token, err) = cli(&["token", "create", "--db", db.to_str().unwrap()]);
     assert!(ok, "token create: {err}");
+    // It closes the store before it exits: nothing of its write is cut off mid-commit.
+    assert!(!err.contains("WARN") && !err.contains("ERROR"), "token create warned: {err}");
     (dir, db, token.trim().to_string())
 }
 

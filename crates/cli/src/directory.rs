@@ -194,21 +194,24 @@ pub async fn groups(a: GroupsArgs) -> Result<()> {
 }
 
 pub async fn access(a: AccessArgs) -> Result<()> {
-    let p = a.db.open().await?;
     if a.mode == "show" {
-        let rule = p.access_rule().await?;
+        let rule = a.db.with(async |p| Ok(p.access_rule().await?)).await?;
         println!("{}", serde_json::to_string_pretty(&rule)?);
         return Ok(());
     }
-    let mut granting = vec![];
-    for g in &a.grant {
-        let d = p.group_detail(g, 0, 1).await?.with_context(|| format!("no group \"{g}\""))?;
-        granting.push(d.group.id);
-    }
-    if a.mode == "all" && !granting.is_empty() {
-        bail!("--grant only applies to the rule \"groups\"");
-    }
-    let changed = p.set_access_rule(&AccessRule { mode: a.mode.clone(), granting_groups: granting }).await?;
+    let changed =
+        a.db.with(async |p| {
+            let mut granting = vec![];
+            for g in &a.grant {
+                let d = p.group_detail(g, 0, 1).await?.with_context(|| format!("no group \"{g}\""))?;
+                granting.push(d.group.id);
+            }
+            if a.mode == "all" && !granting.is_empty() {
+                bail!("--grant only applies to the rule \"groups\"");
+            }
+            Ok(p.set_access_rule(&AccessRule { mode: a.mode.clone(), granting_groups: granting }).await?)
+        })
+        .await?;
     println!("access rule set to {}; {changed} user(s) changed access", a.mode);
     Ok(())
 }

@@ -61,6 +61,17 @@ impl Db {
         self.open_with(Config::default()).await
     }
 
+    /// Opens the store, runs `work` on it, and closes it however `work` ends, for a command
+    /// that writes: what a write leaves to the store's background work (its sync-log texts,
+    /// indexed after the write) is done before the process exits, instead of being cut off
+    /// mid-commit by the runtime's shutdown.
+    async fn with<T>(&self, work: impl AsyncFnOnce(&Provisioning) -> Result<T>) -> Result<T> {
+        let p = self.open().await?;
+        let out = work(&p).await;
+        p.close().await;
+        out
+    }
+
     async fn open_with(&self, config: Config) -> Result<Provisioning> {
         let shown = self.display()?;
         let opened = match self.target()? {
@@ -242,8 +253,7 @@ async fn main() -> Result<()> {
         Command::Groups(a) => directory::groups(a).await,
         Command::Access(a) => directory::access(a).await,
         Command::Provisioning { state, db } => {
-            let p = db.open().await?;
-            p.set_provisioning_enabled(state == "on").await?;
+            db.with(async |p| Ok(p.set_provisioning_enabled(state == "on").await?)).await?;
             println!("SCIM provisioning is {state}");
             Ok(())
         }
@@ -257,9 +267,12 @@ async fn main() -> Result<()> {
 async fn token(command: TokenCommand) -> Result<()> {
     match command {
         TokenCommand::Create { db, label, expires_in_days } => {
-            let p = db.open().await?;
-            let expires = expires_in_days.map(|d| p.clock().now() + chrono::Duration::days(d));
-            let t = p.create_token(&label, expires).await?;
+            let t = db
+                .with(async |p| {
+                    let expires = expires_in_days.map(|d| p.clock().now() + chrono::Duration::days(d));
+                    Ok(p.create_token(&label, expires).await?)
+                })
+                .await?;
             println!("{}", t.token);
         }
         TokenCommand::List { db, json } => {
@@ -281,8 +294,7 @@ async fn token(command: TokenCommand) -> Result<()> {
             }
         }
         TokenCommand::Revoke { db, id } => {
-            let p = db.open().await?;
-            let t = p.revoke_token(&id).await?;
+            let t = db.with(async |p| Ok(p.revoke_token(&id).await?)).await?;
             println!("revoked {} ({})", t.id, t.label);
         }
     }

@@ -60,7 +60,8 @@ struct Args {
     /// Where seeded databases are cached and runs happen [default: <target>/release/loadgen-data].
     #[arg(long)]
     work_dir: Option<PathBuf>,
-    /// The talkwriter-scim binary [default: build it with `cargo build --release`].
+    /// The talkwriter-scim binary [default: the one beside this binary, built first in this binary's
+    /// profile: `cargo build --release` for a release load generator].
     #[arg(long)]
     server_bin: Option<PathBuf>,
     /// Seed again even when a cached data set exists.
@@ -287,10 +288,20 @@ fn cpus() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
+/// Builds `talkwriter-scim` in the profile this binary was built in, and returns the one beside
+/// it: the release server for a release load generator; the debug one for `cargo run -p loadgen
+/// -- --quick` (what the test command runs, after building every debug binary: its figures mean
+/// nothing, and it needs no second, optimised build of the whole server).
 fn build_server(bin_dir: &Path) -> Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    eprintln!("loadgen: cargo build --release -p talkwriter-scim");
-    let ok = Command::new(cargo).args(["build", "--release", "-p", "talkwriter-scim"]).status()?.success();
+    let mut build = vec!["build", "-p", "talkwriter-scim"];
+    if cfg!(debug_assertions) {
+        eprintln!("loadgen: a debug build, against the debug server: its figures mean nothing");
+    } else {
+        build.push("--release");
+    }
+    eprintln!("loadgen: cargo {}", build.join(" "));
+    let ok = Command::new(cargo).args(&build).status()?.success();
     if !ok {
         bail!("building talkwriter-scim failed");
     }
