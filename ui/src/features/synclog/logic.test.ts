@@ -238,6 +238,19 @@ describe("rowTime", () => {
     expect(rowTime(new Date(NOW - 3 * 86_400_000).toISOString(), NOW)).not.toMatch(/2026/);
     expect(rowTime("2020-01-01T12:16:39Z", NOW)).toMatch(/2020/);
   });
+  it("reads as the browser's own local formatting, from formatters made once", () => {
+    const d = new Date("2020-01-01T12:16:39Z");
+    const clock = d.toLocaleTimeString(undefined, { hour12: false });
+    const day = d.toLocaleDateString(undefined, {
+      month: "short",
+      day: "numeric",
+      year: "numeric",
+    });
+    expect(rowTime(d.toISOString(), NOW)).toBe(`${day} ${clock}`);
+    expect(rowTime(new Date(NOW - 60_000).toISOString(), NOW)).toBe(
+      new Date(NOW - 60_000).toLocaleTimeString(undefined, { hour12: false }),
+    );
+  });
 });
 
 describe("a lookup that found nobody", () => {
