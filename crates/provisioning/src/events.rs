@@ -586,23 +586,12 @@ impl Provisioning {
         admin_event_at(operation, detail, self.clock.stamp())
     }
 
-    /// Inserts events in the transaction, commits it, then broadcasts them. On PostgreSQL the
-    /// commit notifies every instance, and each one's listener broadcasts them (this one's
-    /// too), so they are not sent here a second time.
-    pub(crate) async fn commit_events(&self, mut tx: crate::WriteTx, mut events: Vec<SyncEvent>) -> Result<()> {
-        insert_events(&mut tx.conn(), &mut events, None).await?;
-        tx.commit().await?;
-        if self.backend == Backend::Sqlite {
-            // One request at a time: the writer clears the flag when it takes it, and a full
-            // queue means the writer is about to write a batch, which indexes them too.
-            if !self.events.signals.texts_pending.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                let _ = self.events.batch.try_send(LogMsg::IndexTexts);
-            }
-            for e in events {
-                let _ = self.events.live.send(e);
-            }
-        }
-        Ok(())
+    /// Records events with the write and commits it: the group inserts them just before its
+    /// commit, then broadcasts them (see `WriteTx::log`). On PostgreSQL the commit notifies
+    /// every instance, and each one's listener broadcasts them (this one's too).
+    pub(crate) async fn commit_events(&self, mut tx: crate::WriteTx, events: Vec<SyncEvent>) -> Result<()> {
+        tx.log(events);
+        tx.commit().await
     }
 
     /// Reads the sync log, newest first.

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 
 use crate::db::{self, Backend};
+use crate::events::{LogMsg, SyncEvent};
 use crate::read::SqlConn;
 use crate::{Error, Result};
 
@@ -41,6 +42,18 @@ pub(crate) struct Writer {
     sqlite: Option<Arc<SqliteWriteConn>>,
     /// Set by [`Writer::close`]: later writes fail, as they do on a closed pool.
     closed: Arc<std::sync::atomic::AtomicBool>,
+    /// Where a group's events go once committed.
+    announce: Arc<Announce>,
+}
+
+/// Where a group's committed events go (SQLite; on PostgreSQL every instance hears of them
+/// through the database): the live stream, and the sync log's writer, which indexes their
+/// texts. Its queue is held weakly: the writer ends when the service's last sender goes.
+pub(crate) struct Announce {
+    pub(crate) live: tokio::sync::broadcast::Sender<SyncEvent>,
+    pub(crate) batch: tokio::sync::mpsc::WeakSender<LogMsg>,
+    /// Set while a request to index texts is queued (see `WriterSignals::texts_pending`).
+    pub(crate) texts_pending: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// SQLite's write connection, opened with rusqlite and driven in place on the writer's thread,
@@ -179,6 +192,9 @@ struct Group {
     kept: usize,
     /// The commit's outcome, for the writers waiting on it.
     done: watch::Sender<Option<std::result::Result<(), String>>>,
+    /// The sync-log events of the writers whose changes stay, inserted just before the commit:
+    /// one statement for the group, outside every writer's savepoint.
+    events: Vec<SyncEvent>,
 }
 
 impl Drop for Group {
@@ -212,7 +228,12 @@ enum Leave {
 
 impl Writer {
     /// `sqlite`: the SQLite store's in-place write connection; `None` on PostgreSQL.
-    pub(crate) fn new(pool: db::Pool, backend: Backend, sqlite: Option<Arc<SqliteWriteConn>>) -> Self {
+    pub(crate) fn new(
+        pool: db::Pool,
+        backend: Backend,
+        sqlite: Option<Arc<SqliteWriteConn>>,
+        announce: Announce,
+    ) -> Self {
         Writer {
             turn: Arc::new(Mutex::new(None)),
             waiting: Arc::new(AtomicUsize::new(0)),
@@ -221,6 +242,7 @@ impl Writer {
             backend,
             sqlite,
             closed: Default::default(),
+            announce: Arc::new(announce),
         }
     }
 
@@ -260,7 +282,7 @@ impl Writer {
             self.turn.clone().lock_owned().await
         };
         // From here on, however this writer ends, its turn ends through `WriteTx`'s drop.
-        let mut tx = WriteTx { guard: Some(guard), in_savepoint: false, writer: self.clone() };
+        let mut tx = WriteTx { guard: Some(guard), in_savepoint: false, writer: self.clone(), events: vec![] };
         if self.closed.load(Ordering::SeqCst) {
             return Err(Error::Database(sqlx::Error::PoolClosed));
         }
@@ -279,7 +301,7 @@ impl Writer {
             // statement may still run on the connection, which is then closed, instead of going
             // back to the pool holding the lock with nobody to end it; on SQLite the retries
             // stop and the connection, in autocommit, is kept.
-            **guard = Some(Group { conn: Some(conn), writers: 0, begun: false, kept: 0, done });
+            **guard = Some(Group { conn: Some(conn), writers: 0, begun: false, kept: 0, done, events: vec![] });
             let begun = match group_conn(guard) {
                 GroupConn::Sqlite(c) => begin_immediate(c).await,
                 pooled => match pooled.run(self.backend.begin_statement()).await {
@@ -311,7 +333,12 @@ impl Writer {
 
     /// Ends a writer's turn: leaves its savepoint, then hands the group on to a waiting writer
     /// or commits it. A writer whose changes stay returns once they are committed.
-    async fn end_turn(&self, mut guard: OwnedMutexGuard<Option<Group>>, leave: Leave) -> Result<()> {
+    async fn end_turn(
+        &self,
+        mut guard: OwnedMutexGuard<Option<Group>>,
+        leave: Leave,
+        events: Vec<SyncEvent>,
+    ) -> Result<()> {
         if guard.is_none() {
             return Ok(());
         }
@@ -334,7 +361,9 @@ impl Writer {
             return Err(fail_group(self, guard, e).await);
         }
         if leave == Leave::Release {
-            group_mut(&mut guard).kept += 1;
+            let group = group_mut(&mut guard);
+            group.kept += 1;
+            group.events.extend(events);
         }
         let group = guard.as_ref().expect("open");
         let others_waiting = self.waiting.load(Ordering::SeqCst) > 0;
@@ -388,6 +417,12 @@ impl Writer {
     }
 
     async fn commit_now(&self, mut guard: OwnedMutexGuard<Option<Group>>) -> Result<()> {
+        let mut events = std::mem::take(&mut group_mut(&mut guard).events);
+        if !events.is_empty()
+            && let Err(e) = crate::events::insert_events(&mut group_conn(&mut guard).sql(), &mut events, None).await
+        {
+            return Err(fail_group(self, guard, e).await);
+        }
         let committed = match group_mut(&mut guard).conn.take() {
             Some(GroupConn::Sqlite(c)) => {
                 let (c, committed) = commit_sqlite(c).await;
@@ -410,9 +445,28 @@ impl Writer {
                 // woken before the group's answers queue up on the runtime's threads ahead of it.
                 drop(guard);
                 group.done.send_replace(Some(Ok(())));
+                self.announce(events);
                 Ok(())
             }
             Err(e) => Err(fail_group(self, guard, e).await),
+        }
+    }
+
+    /// Tells of a group's committed events (SQLite): the sync log's writer indexes their
+    /// texts, one request at a time (it clears the flag when it takes it, and a full queue
+    /// means it is about to write a batch, which indexes them too); the live stream shows them.
+    fn announce(&self, events: Vec<SyncEvent>) {
+        if self.backend != Backend::Sqlite || events.is_empty() {
+            return;
+        }
+        let a = &self.announce;
+        if !a.texts_pending.swap(true, Ordering::SeqCst)
+            && let Some(batch) = a.batch.upgrade()
+        {
+            let _ = batch.try_send(LogMsg::IndexTexts);
+        }
+        for e in events {
+            let _ = a.live.send(e);
         }
     }
 
@@ -494,6 +548,8 @@ pub(crate) struct WriteTx {
     guard: Option<OwnedMutexGuard<Option<Group>>>,
     in_savepoint: bool,
     writer: Writer,
+    /// This write's sync-log events, handed to the group if its changes stay.
+    events: Vec<SyncEvent>,
 }
 
 impl WriteTx {
@@ -502,9 +558,17 @@ impl WriteTx {
         group_conn(self.guard.as_mut().expect("held until commit or drop")).sql()
     }
 
+    /// Records `events` with this write: they are inserted with the group's, just before the
+    /// commit that keeps the write's changes, and are gone if they are rolled back. Their ids
+    /// are set then; the live stream shows them once committed.
+    pub(crate) fn log(&mut self, events: Vec<SyncEvent>) {
+        self.events.extend(events);
+    }
+
     pub(crate) async fn commit(mut self) -> Result<()> {
         let guard = self.guard.take().expect("held until commit or drop");
-        self.writer.end_turn(guard, Leave::Release).await
+        let events = std::mem::take(&mut self.events);
+        self.writer.end_turn(guard, Leave::Release, events).await
     }
 }
 
@@ -516,7 +580,7 @@ impl Drop for WriteTx {
             // Rolling back takes a round trip; the turn (and the group) stay with this task
             // until it is done.
             tokio::spawn(async move {
-                let _ = writer.end_turn(guard, leave).await;
+                let _ = writer.end_turn(guard, leave, vec![]).await;
             });
         }
     }
@@ -629,6 +693,53 @@ mod tests {
         assert!(matches!(err, Error::Database(_) | Error::Sqlite(_)), "{err}");
         last.await.unwrap().unwrap();
         assert_eq!(keys(&p).await, ["gc-a", "gc-c"]);
+    }
+
+    /// A write's events go in with the group's, just before its commit: each writer's whose
+    /// changes stay, none of a writer rolled back, none visible before the commit; on SQLite
+    /// the live stream then shows them with the ids they were stored under.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_writes_events_stand_or_fall_with_its_changes() {
+        let (_dir, p, w, mut first) = first_writer("gc-a").await;
+        let mut live = p.subscribe();
+        let logged = |tx: &mut WriteTx, key: &str| tx.log(vec![p.admin_event("Group commit test", key)]);
+        logged(&mut first, "gc-a");
+        let spawn_logged = |keys: &'static [&'static str]| {
+            let (w, p) = (w.clone(), p.clone());
+            tokio::spawn(async move {
+                let mut tx = w.begin().await?;
+                for k in keys {
+                    put(&mut tx, p.backend, k).await?;
+                    tx.log(vec![p.admin_event("Group commit test", k)]);
+                }
+                tx.commit().await
+            })
+        };
+        let failing = spawn_logged(&["gc-b", "gc-a"]);
+        until_waiting(&w, 1).await;
+        let last = spawn_logged(&["gc-c"]);
+        until_waiting(&w, 2).await;
+        let stored = || async {
+            let rows: Vec<(i64, String)> =
+                sqlx::query_as("SELECT id, detail FROM events WHERE operation = 'Group commit test' ORDER BY id")
+                    .fetch_all(&p.pool)
+                    .await
+                    .unwrap();
+            rows
+        };
+        assert!(stored().await.is_empty(), "an event showed before its write committed");
+        first.commit().await.unwrap();
+        failing.await.unwrap().expect_err("duplicate key");
+        last.await.unwrap().unwrap();
+        let rows = stored().await;
+        let details: Vec<&str> = rows.iter().map(|(_, d)| d.as_str()).collect();
+        assert_eq!(details, ["gc-a", "gc-c"], "the rolled-back writer's events went with its changes");
+        if p.backend == Backend::Sqlite {
+            for (id, detail) in &rows {
+                let e = tokio::time::timeout(Duration::from_secs(5), live.recv()).await.unwrap().unwrap();
+                assert_eq!((e.id, e.detail.as_deref()), (*id, Some(detail.as_str())), "shown as stored");
+            }
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

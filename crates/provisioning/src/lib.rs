@@ -182,8 +182,13 @@ impl Provisioning {
         let (live, _) = broadcast::channel(1024);
         // SQLite's writes run in place on a connection of their own, next to the readers'.
         let in_place_writes = readers.as_ref().map(|r| group_commit::SqliteWriteConn::new(r.path(), r.mmap_bytes()));
-        let writer = group_commit::Writer::new(pool.clone(), backend, in_place_writes);
         let signals = events::WriterSignals::default();
+        let announce = group_commit::Announce {
+            live: live.clone(),
+            batch: batch.downgrade(),
+            texts_pending: signals.texts_pending.clone(),
+        };
+        let writer = group_commit::Writer::new(pool.clone(), backend, in_place_writes, announce);
         // Not the queue's sender: the writer ends when the last of the service's clones goes.
         tokio::spawn(events::run_batch_writer(writer.clone(), rx, live.clone(), signals.clone(), clock.clone()));
         if let Some(url) = url.filter(|_| backend == Backend::Postgres) {
