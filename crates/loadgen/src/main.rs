@@ -57,7 +57,8 @@ struct Args {
     /// Threads of the load generator's own runtime (the server and the ceiling use their defaults).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
-    /// Where seeded databases are cached and runs happen [default: <target>/release/loadgen-data].
+    /// Where seeded databases are cached and runs happen [default: loadgen-data beside this
+    /// binary: <target>/release/loadgen-data for a release build].
     #[arg(long)]
     work_dir: Option<PathBuf>,
     /// The talkwriter-scim binary [default: the one beside this binary, built first in this binary's

@@ -1308,8 +1308,9 @@ impl SharedBodies {
 /// SQLite open a statement journal, and releasing it walks the write's in-memory savepoint
 /// journal from its start, 1 KiB at a time: under lookup load that walk was a fifth of the
 /// batch writer's insert time. With `OR FAIL` there is no statement journal. A failed statement
-/// fails its whole write (a batch, or a request's write), which rolls back to its savepoint, so
-/// the rows FAIL keeps before the one that failed never commit.
+/// fails what it was part of (a batch, which rolls back to its savepoint; a group's events,
+/// inserted just before its commit, which fail the whole group), so the rows FAIL keeps before
+/// the one that failed never commit.
 const STATEMENT_NO_JOURNAL: &str = "INSERT OR FAIL INTO";
 
 /// Inserts events with multi-row INSERTs and sets their ids. One statement per 64 events, not

@@ -42,6 +42,8 @@ pub(crate) struct Writer {
     sqlite: Option<Arc<SqliteWriteConn>>,
     /// Set by [`Writer::close`]: later writes fail, as they do on a closed pool.
     closed: Arc<std::sync::atomic::AtomicBool>,
+    /// Set as [`Writer::close`] begins, before it commits a group still open.
+    closing: Arc<std::sync::atomic::AtomicBool>,
     /// Where a group's events go once committed.
     announce: Arc<Announce>,
 }
@@ -242,6 +244,7 @@ impl Writer {
             backend,
             sqlite,
             closed: Default::default(),
+            closing: Default::default(),
             announce: Arc::new(announce),
         }
     }
@@ -249,6 +252,7 @@ impl Writer {
     /// Ends writing: commits a group still open, closes SQLite's write connection, and makes
     /// every later write fail.
     pub(crate) async fn close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
         let guard = loop {
             let guard = self.turn.clone().lock_owned().await;
             if guard.is_none() {
@@ -333,12 +337,7 @@ impl Writer {
 
     /// Ends a writer's turn: leaves its savepoint, then hands the group on to a waiting writer
     /// or commits it. A writer whose changes stay returns once they are committed.
-    async fn end_turn(
-        &self,
-        mut guard: OwnedMutexGuard<Option<Group>>,
-        leave: Leave,
-        events: Vec<SyncEvent>,
-    ) -> Result<()> {
+    async fn end_turn(&self, mut guard: OwnedMutexGuard<Option<Group>>, leave: Leave) -> Result<()> {
         if guard.is_none() {
             return Ok(());
         }
@@ -361,9 +360,7 @@ impl Writer {
             return Err(fail_group(self, guard, e).await);
         }
         if leave == Leave::Release {
-            let group = group_mut(&mut guard);
-            group.kept += 1;
-            group.events.extend(events);
+            group_mut(&mut guard).kept += 1;
         }
         let group = guard.as_ref().expect("open");
         let others_waiting = self.waiting.load(Ordering::SeqCst) > 0;
@@ -444,8 +441,10 @@ impl Writer {
                 // The turn first, then the group's writers: the next group's first writer is
                 // woken before the group's answers queue up on the runtime's threads ahead of it.
                 drop(guard);
-                group.done.send_replace(Some(Ok(())));
+                // Shown before the writers answer: a write's events are on the live stream,
+                // and their texts queued for indexing, by the time its request returns.
                 self.announce(events);
+                group.done.send_replace(Some(Ok(())));
                 Ok(())
             }
             Err(e) => Err(fail_group(self, guard, e).await),
@@ -460,7 +459,10 @@ impl Writer {
             return;
         }
         let a = &self.announce;
-        if !a.texts_pending.swap(true, Ordering::SeqCst)
+        // Closing, the log's writer has written its last batch: the texts stay pending, and
+        // the next start indexes them.
+        if !self.closing.load(Ordering::SeqCst)
+            && !a.texts_pending.swap(true, Ordering::SeqCst)
             && let Some(batch) = a.batch.upgrade()
         {
             let _ = batch.try_send(LogMsg::IndexTexts);
@@ -566,9 +568,13 @@ impl WriteTx {
     }
 
     pub(crate) async fn commit(mut self) -> Result<()> {
-        let guard = self.guard.take().expect("held until commit or drop");
-        let events = std::mem::take(&mut self.events);
-        self.writer.end_turn(guard, Leave::Release, events).await
+        let mut guard = self.guard.take().expect("held until commit or drop");
+        // Into the group before anything is awaited: a request gone while its savepoint is
+        // released leaves its finished changes to the group's commit, and its events with them.
+        if let Some(group) = guard.as_mut() {
+            group.events.append(&mut self.events);
+        }
+        self.writer.end_turn(guard, Leave::Release).await
     }
 }
 
@@ -580,7 +586,7 @@ impl Drop for WriteTx {
             // Rolling back takes a round trip; the turn (and the group) stay with this task
             // until it is done.
             tokio::spawn(async move {
-                let _ = writer.end_turn(guard, leave, vec![]).await;
+                let _ = writer.end_turn(guard, leave).await;
             });
         }
     }

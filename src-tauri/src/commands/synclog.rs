@@ -79,10 +79,10 @@ pub fn get_log_filter(app: AppHandle, s: State<'_, AppState>) -> CmdResult<serde
     Ok(app.store(&s.settings_file.0)?.get(FILTER_KEY).unwrap_or_default())
 }
 
-/// Async, so that the file write runs on the runtime rather than on the main thread, which
-/// carries every command's answer to the page; it is sent beside the filter's query.
+/// Saves the filter the admin just set. Synchronous: the main thread runs the saves in the
+/// order they were sent, so the last filter set is the one kept.
 #[tauri::command]
-pub async fn save_log_filter(app: AppHandle, s: State<'_, AppState>, filter: serde_json::Value) -> CmdResult<()> {
+pub fn save_log_filter(app: AppHandle, s: State<'_, AppState>, filter: serde_json::Value) -> CmdResult<()> {
     let store = app.store(&s.settings_file.0)?;
     store.set(FILTER_KEY, filter);
     Ok(store.save()?)

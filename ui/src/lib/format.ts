@@ -36,7 +36,9 @@ const formats = new Map<string, Intl.DateTimeFormat>();
 
 /** The local date format for `options`, made once. `toLocaleString` and its kin build a new
  *  formatter at every call, which costs far more than formatting with one, and the sync log
- *  formats three dates for each row it draws (about 40 at a time). */
+ *  formats three dates for each row it draws (about 40 at a time). A formatter keeps the time
+ *  zone it was made in: after the system's zone changes, the app shows the new one on its next
+ *  start. */
 export function dateFormat(options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
   const key = JSON.stringify(options);
   let format = formats.get(key);
