@@ -50,7 +50,7 @@ export function dateFormat(options: Intl.DateTimeFormatOptions): Intl.DateTimeFo
 }
 
 /** What `toLocaleTimeString(undefined, { hour12: false })` shows: "14:03:27". */
-export const CLOCK: Intl.DateTimeFormatOptions = {
+const CLOCK: Intl.DateTimeFormatOptions = {
   hour: "numeric",
   minute: "numeric",
   second: "numeric",

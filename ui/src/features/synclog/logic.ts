@@ -2,7 +2,7 @@
 //! engine query, matching live events against it, the diff and quirk labels in plain words.
 import type { Bucket, EventQuery, SyncEvent } from "../../lib/api/backend";
 import { eventQuery } from "../../lib/api/query";
-import { CLOCK, dateFormat } from "../../lib/format";
+import { clockTime, dateFormat } from "../../lib/format";
 
 export type RangePreset = "15m" | "1h" | "24h" | "7d" | "30d" | "all" | "custom";
 export type ResultFilter = "" | "success" | "failure";
@@ -307,7 +307,7 @@ export function resultWord(e: SyncEvent): {
 export function rowTime(iso: string, now: number): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  const clock = dateFormat(CLOCK).format(d);
+  const clock = clockTime(iso);
   const today = new Date(now);
   if (d.toDateString() === today.toDateString()) return clock;
   const year = d.getFullYear() === today.getFullYear() ? undefined : "numeric";
