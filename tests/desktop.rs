@@ -258,6 +258,10 @@ async fn sync_log_shows_okta_and_entra_sequences() {
     d.click("[data-testid=hide-token]").await;
     d.click("[data-testid=tab-synclog]").await;
     d.wait_for("[data-testid=activity-chart]").await;
+    // The "Live" dot rests while nothing arrives, and beats when requests come in (below).
+    let beats = |v: &[String]| v.iter().any(|c| c.split_whitespace().any(|c| c == "beat"));
+    let dot = d.attrs("[data-testid=live-state] .pulse", "class").await;
+    assert!(dot.len() == 1 && !beats(&dot), "the Live dot rests before any request: {dot:?}");
 
     // Okta: look the user up, create it, then change the title with a PATCH.
     let (s, _) =
@@ -278,6 +282,7 @@ async fn sync_log_shows_okta_and_entra_sequences() {
         "Okta's update must show live",
     )
     .await;
+    d.wait_attrs("[data-testid=live-state] .pulse", "class", beats, "the Live dot beats when requests arrive").await;
     // Its lookup found nobody yet: the row shows whom Okta looked for.
     d.wait_until(
         "[data-testid=synclog-row][data-operation=Lookup] .target",

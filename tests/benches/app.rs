@@ -181,6 +181,7 @@ async fn run(opts: Opts) {
     figures.extend(sync);
     let after = Memory::of_app(data.path());
     figures.push(after.figure("memory_after_synclog", Duration::ZERO));
+    figures.push(idle_cpu(data.path(), opts.idle).await);
     session.screenshot("synclog").await;
     session.stop().await;
 
@@ -428,6 +429,43 @@ impl Memory {
             target: (scenario == "idle_memory").then_some(MEMORY_TARGET_MB),
         }
     }
+}
+
+/// The CPU the app's processes use while the sync log sits open with nothing arriving, as a
+/// share of one core: what an open window costs a laptop's battery. Starts after a pause, so
+/// the last measurement's work (the chart's counting) is over.
+async fn idle_cpu(data: &Path, idle: Duration) -> Figure {
+    // USER_HZ: the unit of `utime` and `stime` in /proc/PID/stat, 100 on Linux's ABI.
+    const TICKS_PER_S: f64 = 100.0;
+    let ticks = |pids: &[u32]| -> BTreeMap<String, u64> {
+        let mut by_name = BTreeMap::new();
+        for pid in pids {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+            let Some((head, rest)) = stat.rsplit_once(')') else { continue };
+            let name = head.split_once('(').map_or("", |(_, n)| n).to_string();
+            // Fields 14 and 15 of stat; `rest` starts at field 3.
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let t = f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+                + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            *by_name.entry(name).or_default() += t;
+        }
+        by_name
+    };
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let pids: Vec<u32> = Memory::of_app(data).processes.iter().map(|p| p.pid).collect();
+    let before = ticks(&pids);
+    let start = Instant::now();
+    tokio::time::sleep(idle).await;
+    let after = ticks(&pids);
+    let secs = start.elapsed().as_secs_f64();
+    let pct = |name: &String, t: &u64| 100.0 * (t - before.get(name).copied().unwrap_or(0)) as f64 / TICKS_PER_S / secs;
+    let mut extra = vec![kv("idle_s", fmt(secs))];
+    let mut total = 0.0;
+    for (name, t) in &after {
+        total += pct(name, t);
+        extra.push(kv(&format!("cpu_pct[{name}]"), fmt(pct(name, t))));
+    }
+    Figure { scenario: "synclog_idle_cpu", value: total, unit: "pct", extra, target: None }
 }
 
 fn descendants(root: u32) -> Vec<u32> {
