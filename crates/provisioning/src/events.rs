@@ -1386,6 +1386,18 @@ pub(crate) async fn insert_events(
             e.id = id;
         }
     }
+    // The checklist's first authenticated request: kept, not looked for (migration 0009). An
+    // earlier request can commit after a later one (reads are written by the log's batch
+    // writer), so the earliest time wins.
+    let authenticated = events.iter().filter(|e| e.token_id.is_some() && !e.simulated).map(|e| &e.time).min();
+    if let Some(time) = authenticated {
+        conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE excluded.value < settings.value",
+            &binds![crate::settings::FIRST_AUTHENTICATED, time.clone()],
+        )
+        .await?;
+    }
     if backend == Backend::Postgres {
         for payload in notify_payloads(events.iter().map(|e| e.id)) {
             // Selected as a boolean: `Any` reads no `void` column.
@@ -1736,6 +1748,52 @@ mod tests {
         assert_eq!(p.log_retention().await.unwrap(), Retention { days: Some(30), rows: Some(1000) });
         assert_eq!(p.prune_events(None, Some(2)).await.unwrap(), 3);
         assert_eq!(p.query_events(&EventQuery::default()).await.unwrap().events.len(), 2);
+        p.close().await;
+    }
+
+    /// The setup checklist's first authenticated request, kept as requests are written: a test
+    /// sync's requests and unauthenticated ones do not count; the earliest real one stays, even
+    /// when an earlier request is written after a later one; pruning the log leaves it.
+    #[tokio::test]
+    async fn the_first_authenticated_request_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = crate::testing::open_store(dir.path(), crate::Config::default(), crate::Clock::system()).await.unwrap();
+        let first = || async { p.status().await.unwrap().first_authenticated_request };
+        let with_token = |simulated: bool| {
+            let mut ctx = RequestContext::new("GET", "/scim/v2/Users/abc");
+            ctx.token_id = Some("t1".into());
+            ctx.simulated = simulated;
+            ctx
+        };
+        let ok = || Outcome { status: 200, ..Default::default() };
+        assert_eq!(first().await, None);
+        p.log_request(&with_token(true), ok());
+        p.log_request(&RequestContext::new("GET", "/scim/v2/Users"), Outcome { status: 401, ..Default::default() });
+        p.flush_log().await;
+        assert_eq!(first().await, None, "a test sync's request and a refused one are not an IdP's");
+
+        p.log_request(&with_token(false), ok());
+        p.flush_log().await;
+        let kept = first().await.expect("an IdP's request with a token is");
+        let logged = p.query_events(&EventQuery { simulated: Some(false), ..Default::default() }).await.unwrap();
+        let authenticated: Vec<_> = logged.events.iter().filter(|e| e.token_id.is_some()).collect();
+        assert_eq!(authenticated.len(), 1);
+        assert_eq!(kept, authenticated[0].time, "its time is the request's");
+        p.log_request(&with_token(false), ok());
+        p.flush_log().await;
+        assert_eq!(first().await.as_deref(), Some(kept.as_str()), "a later request leaves it");
+
+        // A request made earlier but written later (reads reach the log after the writes beside
+        // them) takes its place.
+        let mut tx = p.begin_write().await.unwrap();
+        let mut earlier = event_from(&with_token(false), &ok(), "2020-01-01T00:00:00.000Z".into(), 1.0);
+        earlier.target_id = Some("abc".into());
+        tx.log(vec![earlier]);
+        tx.commit().await.unwrap();
+        assert_eq!(first().await.as_deref(), Some("2020-01-01T00:00:00.000Z"));
+
+        assert!(p.prune_events(None, Some(1)).await.unwrap() > 0);
+        assert_eq!(first().await.as_deref(), Some("2020-01-01T00:00:00.000Z"), "pruning leaves it");
         p.close().await;
     }
 
@@ -2164,6 +2222,55 @@ mod tests {
         assert_eq!(found(EventQuery::default()).await.len(), 3);
         let texts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM event_texts").fetch_one(&p.pool).await.unwrap();
         assert_eq!(texts, 2);
+        p.close().await;
+    }
+
+    /// A log from before migration 0009 keeps its first authenticated request (taken from the
+    /// log as the index that found it goes), and the "Failed" filter finds its failures
+    /// through the failures' own index, as SQLite's plan shows.
+    #[tokio::test]
+    async fn an_older_log_keeps_its_first_authenticated_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("older.db");
+        let pool = crate::connect_sqlite(&path, 1, 0).await.unwrap();
+        let mut before = sqlx::migrate!("./migrations/sqlite");
+        let index = before.migrations.iter().position(|m| m.description == "fewer event indexes").unwrap();
+        before.migrations = std::borrow::Cow::Owned(before.migrations[..index].to_vec());
+        before.run(&pool).await.unwrap();
+        for (time, token, simulated, status) in [
+            ("2026-01-01T00:00:00.000Z", None, 0, 401),
+            ("2026-01-02T00:00:00.000Z", Some("t1"), 1, 200),
+            ("2026-01-03T00:00:00.000Z", Some("t1"), 0, 409),
+            ("2026-01-04T00:00:00.000Z", Some("t1"), 0, 200),
+        ] {
+            sqlx::query(
+                "INSERT INTO events (time, method, path, operation, status, latency_ms, idp, token_id, simulated) \
+                 VALUES (?, 'GET', '/scim/v2/Users', 'Lookup', ?, 1, 'Okta', ?, ?)",
+            )
+            .bind(time)
+            .bind(status)
+            .bind(token)
+            .bind(simulated)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+
+        let p = Provisioning::open(&path, crate::Config::default()).await.unwrap();
+        let status = p.status().await.unwrap();
+        assert_eq!(status.first_authenticated_request.as_deref(), Some("2026-01-03T00:00:00.000Z"));
+        let failed =
+            p.query_events(&EventQuery { result: Some("failure".into()), ..Default::default() }).await.unwrap();
+        let times: Vec<&str> = failed.events.iter().map(|e| e.time.as_str()).collect();
+        assert_eq!(times, ["2026-01-03T00:00:00.000Z", "2026-01-01T00:00:00.000Z"]);
+        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+            "EXPLAIN QUERY PLAN SELECT id FROM events WHERE 1 = 1 AND status >= 400 ORDER BY id DESC LIMIT 200",
+        )
+        .fetch_all(&p.pool)
+        .await
+        .unwrap();
+        assert!(plan.iter().any(|(.., d)| d.contains("events_failed")), "{plan:?}");
         p.close().await;
     }
 

@@ -6,6 +6,10 @@ use crate::{Error, Provisioning, Result, WriteTx};
 
 pub(crate) const PROVISIONING: &str = "provisioning_enabled";
 pub(crate) const PUBLIC_URL: &str = "public_url";
+/// When the first request that carried a token was made (not a test sync's): the setup
+/// checklist's "first authenticated request". Kept by the write that logs such a request
+/// (`events::insert_events`), the earliest one written; pruning the log does not undo it.
+pub(crate) const FIRST_AUTHENTICATED: &str = "first_authenticated_request";
 
 impl Provisioning {
     async fn setting(&self, key: &str) -> Result<Option<String>> {
