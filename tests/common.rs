@@ -94,8 +94,9 @@ pub async fn open_ro(db: &Path) -> SqliteConnection {
     SqliteConnection::connect_with(&opts).await.expect("the database opens")
 }
 
-/// Every row of every table except the sync log, its search texts and their index (which legitimately grow) and
-/// `tokens.last_used` (written on use), as text, plus the schema itself.
+/// Every row of every table except the sync log, its search texts and their index (which legitimately grow),
+/// `tokens.last_used` (written on use) and the checklist's first authenticated request (written as requests
+/// are logged, earliest first: a read logged after a write can move it earlier), as text, plus the schema itself.
 pub async fn dump_store(db: &Path) -> Vec<String> {
     let mut conn = open_ro(db).await;
     let mut out = vec![];
@@ -125,8 +126,11 @@ pub async fn dump_store(db: &Path) -> Vec<String> {
             .filter(|c| !(t == "tokens" && c == "last_used"))
             .collect();
         let expr = cols.iter().map(|c| format!("quote(\"{c}\")")).collect::<Vec<_>>().join(" || '|' || ");
-        let rows: Vec<String> =
-            sqlx::query_scalar(&format!("SELECT {expr} FROM \"{t}\" ORDER BY 1")).fetch_all(&mut conn).await.unwrap();
+        let skip = if t == "settings" { " WHERE key <> 'first_authenticated_request'" } else { "" };
+        let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT {expr} FROM \"{t}\"{skip} ORDER BY 1"))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
         out.extend(rows.into_iter().map(|r| format!("{t}: {r}")));
     }
     conn.close().await.unwrap();

@@ -283,6 +283,7 @@ async fn sync_log_shows_okta_and_entra_sequences() {
     )
     .await;
     d.wait_attrs("[data-testid=live-state] .pulse", "class", beats, "the Live dot beats when requests arrive").await;
+    d.wait_attrs("[data-testid=live-state] .pulse", "class", |v| v.len() == 1 && !beats(v), "then rests again").await;
     // Its lookup found nobody yet: the row shows whom Okta looked for.
     d.wait_until(
         "[data-testid=synclog-row][data-operation=Lookup] .target",

@@ -12,6 +12,8 @@
 //!   text, one matching nothing) and scrolling (within the loaded rows, to the end so the next
 //!   page loads, and a jump deep into the loaded rows), timed in the page from the change to
 //!   the frame after the rows are in the list.
+//! - **synclog_idle_cpu**: then, the sync log open with nothing arriving, the CPU the app's
+//!   processes use over the idle seconds, as a share of one core.
 //!
 //! Prints one `BENCH app scenario=...` line per figure, a Markdown table and one
 //! `TARGET ... MET|NOT MET` line per target. Timing never goes into `cargo test`.
@@ -437,19 +439,20 @@ impl Memory {
 async fn idle_cpu(data: &Path, idle: Duration) -> Figure {
     // USER_HZ: the unit of `utime` and `stime` in /proc/PID/stat, 100 on Linux's ABI.
     const TICKS_PER_S: f64 = 100.0;
-    let ticks = |pids: &[u32]| -> BTreeMap<String, u64> {
-        let mut by_name = BTreeMap::new();
+    // Each process's name and CPU ticks so far, by pid.
+    let ticks = |pids: &[u32]| -> BTreeMap<u32, (String, u64)> {
+        let mut by_pid = BTreeMap::new();
         for pid in pids {
             let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
             let Some((head, rest)) = stat.rsplit_once(')') else { continue };
             let name = head.split_once('(').map_or("", |(_, n)| n).to_string();
-            // Fields 14 and 15 of stat; `rest` starts at field 3.
+            // Fields 14 and 15 of stat (utime, stime); `rest` starts at field 3.
             let f: Vec<&str> = rest.split_whitespace().collect();
             let t = f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
                 + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-            *by_name.entry(name).or_default() += t;
+            by_pid.insert(*pid, (name, t));
         }
-        by_name
+        by_pid
     };
     tokio::time::sleep(Duration::from_secs(3)).await;
     let pids: Vec<u32> = Memory::of_app(data).processes.iter().map(|p| p.pid).collect();
@@ -458,13 +461,16 @@ async fn idle_cpu(data: &Path, idle: Duration) -> Figure {
     tokio::time::sleep(idle).await;
     let after = ticks(&pids);
     let secs = start.elapsed().as_secs_f64();
-    let pct = |name: &String, t: &u64| 100.0 * (t - before.get(name).copied().unwrap_or(0)) as f64 / TICKS_PER_S / secs;
-    let mut extra = vec![kv("idle_s", fmt(secs))];
-    let mut total = 0.0;
-    for (name, t) in &after {
-        total += pct(name, t);
-        extra.push(kv(&format!("cpu_pct[{name}]"), fmt(pct(name, t))));
+    // Only processes read at both ends count, each for what it used in between.
+    let mut by_name: BTreeMap<String, f64> = BTreeMap::new();
+    for (pid, (name, t)) in &after {
+        if let Some((_, t0)) = before.get(pid) {
+            *by_name.entry(name.clone()).or_default() += 100.0 * t.saturating_sub(*t0) as f64 / TICKS_PER_S / secs;
+        }
     }
+    let mut extra = vec![kv("idle_s", fmt(secs))];
+    extra.extend(by_name.iter().map(|(name, pct)| kv(&format!("cpu_pct[{name}]"), fmt(*pct))));
+    let total = by_name.values().sum();
     Figure { scenario: "synclog_idle_cpu", value: total, unit: "pct", extra, target: None }
 }
 

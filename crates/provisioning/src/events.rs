@@ -1389,11 +1389,19 @@ pub(crate) async fn insert_events(
     // The checklist's first authenticated request: kept, not looked for (migration 0009). An
     // earlier request can commit after a later one (reads are written by the log's batch
     // writer), so the earliest time wins.
+    // Times compare as text (fixed-width UTC stamps), byte by byte: PostgreSQL is told so, as
+    // its time columns are (`COLLATE "C"`).
     let authenticated = events.iter().filter(|e| e.token_id.is_some() && !e.simulated).map(|e| &e.time).min();
     if let Some(time) = authenticated {
+        let earlier = match backend {
+            Backend::Sqlite => "excluded.value < settings.value",
+            Backend::Postgres => "excluded.value COLLATE \"C\" < settings.value COLLATE \"C\"",
+        };
         conn.execute(
-            "INSERT INTO settings (key, value) VALUES (?, ?)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE excluded.value < settings.value",
+            &format!(
+                "INSERT INTO settings (key, value) VALUES (?, ?)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE {earlier}"
+            ),
             &binds![crate::settings::FIRST_AUTHENTICATED, time.clone()],
         )
         .await?;
@@ -2264,12 +2272,13 @@ mod tests {
             p.query_events(&EventQuery { result: Some("failure".into()), ..Default::default() }).await.unwrap();
         let times: Vec<&str> = failed.events.iter().map(|e| e.time.as_str()).collect();
         assert_eq!(times, ["2026-01-03T00:00:00.000Z", "2026-01-01T00:00:00.000Z"]);
-        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
-            "EXPLAIN QUERY PLAN SELECT id FROM events WHERE 1 = 1 AND status >= 400 ORDER BY id DESC LIMIT 200",
-        )
-        .fetch_all(&p.pool)
-        .await
-        .unwrap();
+        // The list's statement, as `select_events` builds it.
+        let mut b = SqlBuilder::new(Backend::Sqlite, "EXPLAIN QUERY PLAN SELECT id FROM events WHERE 1 = 1");
+        p.push_filters(&mut b, &EventQuery { result: Some("failure".into()), ..Default::default() }).await.unwrap();
+        b.push(" ORDER BY id DESC LIMIT ").push_bind(200i64);
+        let (sql, args) = b.build();
+        let plan: Vec<(i64, i64, i64, String)> =
+            bind_all(sqlx::query_as(&sql), &args).fetch_all(&p.pool).await.unwrap();
         assert!(plan.iter().any(|(.., d)| d.contains("events_failed")), "{plan:?}");
         p.close().await;
     }

@@ -11,7 +11,7 @@
 --   the write that logs such a request (`insert_events`); here it is taken from the log so far.
 INSERT INTO settings (key, value)
     SELECT 'first_authenticated_request', time FROM events
-    WHERE token_id IS NOT NULL AND simulated = 0 ORDER BY id LIMIT 1;
+    WHERE token_id IS NOT NULL AND simulated = 0 ORDER BY time LIMIT 1;
 DROP INDEX events_authenticated;
 DROP INDEX events_status;
 CREATE INDEX events_failed ON events (id) WHERE status >= 400;
