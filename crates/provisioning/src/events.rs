@@ -2192,6 +2192,17 @@ mod tests {
         p.close().await;
     }
 
+    /// A SQLite store at `path` as a version before the migration named `first_missing` made
+    /// it, for a test to fill before the current version opens it.
+    async fn older_store(path: &std::path::Path, first_missing: &str) -> crate::db::Pool {
+        let pool = crate::connect_sqlite(path, 1, 0).await.unwrap();
+        let mut before = sqlx::migrate!("./migrations/sqlite");
+        let index = before.migrations.iter().position(|m| m.description == first_missing).unwrap();
+        before.migrations = std::borrow::Cow::Owned(before.migrations[..index].to_vec());
+        before.run(&pool).await.unwrap();
+        pool
+    }
+
     /// A log written before search texts had a table of their own keeps working: its texts
     /// move to `event_texts`, and an event that was pointed at another user after it was built
     /// (its text named the request's target) is found by its own target.
@@ -2199,11 +2210,7 @@ mod tests {
     async fn an_older_log_moves_its_texts() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("older.db");
-        let pool = crate::connect_sqlite(&path, 1, 0).await.unwrap();
-        let mut before = sqlx::migrate!("./migrations/sqlite");
-        let index = before.migrations.iter().position(|m| m.description == "event texts").unwrap();
-        before.migrations = std::borrow::Cow::Owned(before.migrations[..index].to_vec());
-        before.run(&pool).await.unwrap();
+        let pool = older_store(&path, "event texts").await;
         for (target, search) in [("id-ann", Some("ann@x id-ann")), ("id-bob", Some("engineering id-grp")), ("", None)] {
             sqlx::query(
                 "INSERT INTO events (time, method, path, operation, status, latency_ms, idp, target_id, target_name, search) \
@@ -2240,11 +2247,7 @@ mod tests {
     async fn an_older_log_keeps_its_first_authenticated_request() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("older.db");
-        let pool = crate::connect_sqlite(&path, 1, 0).await.unwrap();
-        let mut before = sqlx::migrate!("./migrations/sqlite");
-        let index = before.migrations.iter().position(|m| m.description == "fewer event indexes").unwrap();
-        before.migrations = std::borrow::Cow::Owned(before.migrations[..index].to_vec());
-        before.run(&pool).await.unwrap();
+        let pool = older_store(&path, "fewer event indexes").await;
         for (time, token, simulated, status) in [
             ("2026-01-01T00:00:00.000Z", None, 0, 401),
             ("2026-01-02T00:00:00.000Z", Some("t1"), 1, 200),
