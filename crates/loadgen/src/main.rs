@@ -270,7 +270,11 @@ async fn baselines(ctx: &mut Ctx, exe: &Path, work: &Path, n: u64) -> Result<()>
     if ctx.wants("hello") {
         let addr = free_addr()?;
         let mut child = Command::new(exe).arg("--hello").arg(addr.to_string()).stdout(Stdio::null()).spawn()?;
-        wait_ready(addr, "/").await?;
+        let ready = wait_ready(addr, "/", &mut child, None).await;
+        if ready.is_err() {
+            stop(&mut child);
+        }
+        ready?;
         let m = load::http(&[addr], None, bounds, Arc::new(|_, _| Req::get("/".into())), None).await;
         stop(&mut child);
         ctx.push("hello_ceiling", n, bounds.conns, m?, String::new());
@@ -317,10 +321,18 @@ fn free_addr() -> Result<SocketAddr> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
 }
 
-async fn wait_ready(addr: SocketAddr, path: &str) -> Result<()> {
+/// Waits until `child`, listening on `addr`, answers `path`: fails at once if it exits first
+/// (with the last lines of its `log`, which say why), or after 120 s.
+async fn wait_ready(addr: SocketAddr, path: &str, child: &mut Child, log: Option<&Path>) -> Result<()> {
     let until = Instant::now() + Duration::from_secs(120);
     let once = Bounds { conns: 1, duration: Duration::from_secs(5), warmup: Duration::ZERO, max_requests: 1 };
     while Instant::now() < until {
+        if let Some(status) = child.try_wait()? {
+            let text = log.and_then(|l| std::fs::read_to_string(l).ok()).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+            bail!("the process for {addr} exited ({status}) before it answered\n{tail}");
+        }
         let p = path.to_string();
         if let Ok(m) = load::http(&[addr], None, once, Arc::new(move |_, _| Req::get(p.clone())), None).await
             && m.errors == 0
@@ -558,6 +570,7 @@ async fn size(ctx: &mut Ctx, bin: &Path, work: &Path, n: u64) -> Result<()> {
     let instances = ctx.args.instances;
     let mut children = vec![];
     let mut addrs: Vec<SocketAddr> = vec![];
+    let mut logs = vec![];
     let mut started = Ok(());
     for i in 0..instances {
         let addr = loop {
@@ -567,7 +580,8 @@ async fn size(ctx: &mut Ctx, bin: &Path, work: &Path, n: u64) -> Result<()> {
             }
         };
         let log_name = if instances == 1 { format!("server-{n}.log") } else { format!("server-{n}-{i}.log") };
-        let spawned = std::fs::File::create(work.join(log_name)).map_err(anyhow::Error::from).and_then(|log| {
+        logs.push(work.join(log_name));
+        let spawned = std::fs::File::create(&logs[usize::from(i)]).map_err(anyhow::Error::from).and_then(|log| {
             Command::new(bin)
                 .args(["serve", "--db", &db, "--listen", &addr.to_string()])
                 .args(ctx.args.no_read_log.then_some("--no-read-log"))
@@ -588,6 +602,14 @@ async fn size(ctx: &mut Ctx, bin: &Path, work: &Path, n: u64) -> Result<()> {
             }
         }
     }
+    if started.is_ok() {
+        for ((addr, child), log) in addrs.iter().zip(&mut children).zip(&logs) {
+            started = wait_ready(*addr, "/health", child, Some(log)).await;
+            if started.is_err() {
+                break;
+            }
+        }
+    }
     let result = match started {
         Ok(()) => scenarios(ctx, &addrs, &token, &db, n).await,
         Err(e) => Err(e),
@@ -599,9 +621,6 @@ async fn size(ctx: &mut Ctx, bin: &Path, work: &Path, n: u64) -> Result<()> {
 }
 
 async fn scenarios(ctx: &mut Ctx, addrs: &[SocketAddr], token: &str, db: &str, n: u64) -> Result<()> {
-    for &addr in addrs {
-        wait_ready(addr, "/health").await?;
-    }
     let b = ctx.bounds;
     let conns = b.conns as u64;
     let tok = Some(token.to_string());
@@ -920,5 +939,26 @@ fn report(ctx: &Ctx) {
     println!();
     for (k, v) in &t {
         println!("TARGET {k}: {v}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server that exits before it answers fails the wait at once, with what it logged.
+    #[tokio::test]
+    async fn a_server_that_exits_fails_the_wait_with_its_log() {
+        let dir = std::env::temp_dir().join(format!("loadgen-wait-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("server.log");
+        let mut child = Command::new("sh")
+            .args(["-c", "echo 'Error: opening the store: no such index' >&2; exit 3"])
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let err = wait_ready(free_addr().unwrap(), "/health", &mut child, Some(&log)).await.unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(err.contains("exited") && err.contains("no such index"), "{err}");
     }
 }
