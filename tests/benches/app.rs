@@ -439,18 +439,13 @@ impl Memory {
 async fn idle_cpu(data: &Path, idle: Duration) -> Figure {
     // USER_HZ: the unit of `utime` and `stime` in /proc/PID/stat, 100 on Linux's ABI.
     const TICKS_PER_S: f64 = 100.0;
-    // Each process's name and CPU ticks so far, by pid.
+    // Each process's name and CPU ticks so far (utime and stime, fields 14 and 15), by pid.
     let ticks = |pids: &[u32]| -> BTreeMap<u32, (String, u64)> {
         let mut by_pid = BTreeMap::new();
-        for pid in pids {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-            let Some((head, rest)) = stat.rsplit_once(')') else { continue };
-            let name = head.split_once('(').map_or("", |(_, n)| n).to_string();
-            // Fields 14 and 15 of stat (utime, stime); `rest` starts at field 3.
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            let t = f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-                + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-            by_pid.insert(*pid, (name, t));
+        for &pid in pids {
+            let Some((name, f)) = proc_stat(pid) else { continue };
+            let field = |n: usize| f.get(n - 3).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            by_pid.insert(pid, (name, field(14) + field(15)));
         }
         by_pid
     };
@@ -474,14 +469,21 @@ async fn idle_cpu(data: &Path, idle: Duration) -> Figure {
     Figure { scenario: "synclog_idle_cpu", value: total, unit: "pct", extra, target: None }
 }
 
+/// A process's name and the fields of `/proc/PID/stat` after it, from field 3 on (the name is in
+/// parentheses and may hold spaces).
+fn proc_stat(pid: u32) -> Option<(String, Vec<String>)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (head, rest) = stat.rsplit_once(')')?;
+    let name = head.split_once('(').map_or("", |(_, n)| n).to_string();
+    Some((name, rest.split_whitespace().map(str::to_string).collect()))
+}
+
 fn descendants(root: u32) -> Vec<u32> {
     let mut parent = BTreeMap::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        // The fields after the name, which is in parentheses and may hold spaces.
-        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { continue };
-        if let Some(ppid) = rest.split_whitespace().nth(1).and_then(|v| v.parse::<u32>().ok()) {
+        // Field 4: the parent's pid.
+        if let Some(ppid) = proc_stat(pid).and_then(|(_, f)| f.get(1)?.parse::<u32>().ok()) {
             parent.insert(pid, ppid);
         }
     }

@@ -116,7 +116,7 @@ impl Provisioning {
 }
 
 /// A setting's value, on the pool or inside a write.
-async fn setting_in(conn: &mut SqlConn<'_>, key: &str) -> Result<Option<String>> {
+pub(crate) async fn setting_in(conn: &mut SqlConn<'_>, key: &str) -> Result<Option<String>> {
     conn.fetch_optional("SELECT value FROM settings WHERE key = ?", &binds![key]).await
 }
 

@@ -95,11 +95,11 @@ impl Provisioning {
         .bind(&hour_ago)
         .fetch_one(&mut *conn)
         .await?;
-        let first_authenticated_request: Option<String> =
-            sqlx::query_scalar(&self.backend.sql("SELECT value FROM settings WHERE key = ?"))
-                .bind(crate::settings::FIRST_AUTHENTICATED)
-                .fetch_optional(&mut *conn)
-                .await?;
+        let first_authenticated_request = crate::settings::setting_in(
+            &mut crate::read::SqlConn::Any(&mut conn),
+            crate::settings::FIRST_AUTHENTICATED,
+        )
+        .await?;
         let first_user: Option<String> =
             sqlx::query_scalar("SELECT MIN(created) FROM users").fetch_one(&mut *conn).await?;
         let first_group: Option<String> =

@@ -17,6 +17,7 @@ import {
   restoreFilter,
   resultWord,
   rowTime,
+  timeShown,
   toQuery,
 } from "./logic";
 
@@ -228,9 +229,17 @@ describe("formatting", () => {
   });
 });
 
+describe("timeShown", () => {
+  it("is the clock today, the date on other days and the year in other years", () => {
+    expect(timeShown(new Date(NOW).toISOString(), NOW)).toBe("clock");
+    expect(timeShown(new Date(NOW - 3 * 86_400_000).toISOString(), NOW)).toBe("date");
+    expect(timeShown("2020-01-01T12:16:39Z", NOW)).toBe("year");
+  });
+});
+
 describe("rowTime", () => {
   it("shows the date only for other days", () => {
-    const today = new Date(NOW - 60_000).toISOString();
+    const today = new Date(NOW).toISOString();
     expect(rowTime(today, NOW)).not.toMatch(/[A-Za-z]/);
     expect(rowTime(new Date(NOW - 3 * 86_400_000).toISOString(), NOW)).toMatch(/[A-Za-z]/);
   });

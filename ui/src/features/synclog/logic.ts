@@ -300,6 +300,15 @@ export function resultWord(e: SyncEvent): {
   return { word: "Success", tone: "ok" };
 }
 
+/** How much of a time a row shows, seen from `now`: the clock alone today, the date too on
+ *  other days, and the year too in other years. */
+export function timeShown(iso: string, now: number): "clock" | "date" | "year" {
+  const d = new Date(iso);
+  const today = new Date(now);
+  if (d.toDateString() === today.toDateString()) return "clock";
+  return d.getFullYear() === today.getFullYear() ? "date" : "year";
+}
+
 /**
  * A row's time: the clock time today, with the date before it on other days ("Nov 27 14:03:27"),
  * and the year too in other years ("Jan 1, 2025 00:16:39").
@@ -308,9 +317,9 @@ export function rowTime(iso: string, now: number): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
   const clock = clockTime(iso);
-  const today = new Date(now);
-  if (d.toDateString() === today.toDateString()) return clock;
-  const year = d.getFullYear() === today.getFullYear() ? undefined : "numeric";
+  const shown = timeShown(iso, now);
+  if (shown === "clock") return clock;
+  const year = shown === "year" ? "numeric" : undefined;
   return `${dateFormat({ month: "short", day: "numeric", year }).format(d)} ${clock}`;
 }
 
