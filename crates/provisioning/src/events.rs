@@ -614,9 +614,7 @@ impl Provisioning {
         condition: &str,
         limit: i64,
     ) -> Result<Vec<SyncEvent>> {
-        let mut b =
-            SqlBuilder::new(self.backend, format!("SELECT {} FROM events WHERE 1 = 1", event_columns(self.backend)));
-        self.push_filters(&mut b, q).await?;
+        let mut b = self.filtered_events(event_columns(self.backend), "1 = 1", q).await?;
         b.push(condition).push(" ORDER BY id DESC LIMIT ").push_bind(limit);
         let (sql, args) = b.build();
         // PostgreSQL plans a cached statement once for any values, and for these filters that
@@ -635,8 +633,7 @@ impl Provisioning {
     /// How many events `q`'s filters and `condition` (` AND …`, fixed SQL) select, and the
     /// newest of them, in one snapshot.
     pub(crate) async fn count_and_newest(&self, q: &EventQuery, condition: &str) -> Result<(i64, Option<SyncEvent>)> {
-        let mut b = SqlBuilder::new(self.backend, "SELECT COUNT(*), MAX(id) FROM events WHERE 1 = 1");
-        self.push_filters(&mut b, q).await?;
+        let mut b = self.filtered_events("COUNT(*), MAX(id)", "1 = 1", q).await?;
         b.push(condition);
         let (sql, args) = b.build();
         // Planned for its values on PostgreSQL, as `select_events_where`'s.
@@ -655,8 +652,19 @@ impl Provisioning {
         Ok((count, newest))
     }
 
-    /// Appends ` AND …` for each filter of `q` (not its limit) to a query over `events`.
-    async fn push_filters(&self, b: &mut SqlBuilder, q: &EventQuery) -> Result<()> {
+    /// `SELECT {columns} FROM events WHERE {condition}` and ` AND …` for each filter of `q` (not
+    /// its limit). On SQLite a text filter's texts are looked up first: that decides how the
+    /// statement reaches their events (see [`TextFilters`]).
+    async fn filtered_events(&self, columns: &str, condition: &str, q: &EventQuery) -> Result<SqlBuilder> {
+        let texts = self.text_filters(q).await?;
+        let mut b = SqlBuilder::new(self.backend, format!("SELECT {columns} FROM {} WHERE {condition}", texts.from()));
+        self.push_filters(&mut b, q, &texts);
+        Ok(b)
+    }
+
+    /// Appends ` AND …` for each filter of `q` (not its limit) to a query over `events`, with
+    /// `texts` (from [`Self::text_filters`]) for its text filters on SQLite.
+    fn push_filters(&self, b: &mut SqlBuilder, q: &EventQuery, texts: &TextFilters) {
         if let Some(id) = q.before_id {
             b.push(" AND id < ").push_bind(id);
         }
@@ -677,12 +685,7 @@ impl Provisioning {
             b.push(" AND idp = ").push_bind(v);
         }
         if let Some(v) = text(&q.target_id) {
-            b.push(" AND target_id = ").push_bind(v.clone());
-            // SQLite keeps no index on target_id (a random-order index costs every logged
-            // request): an event's search text names its target, and the texts lead to it.
-            if v.chars().count() >= 3 && self.backend == Backend::Sqlite {
-                self.push_text_match(b, &v.to_lowercase()).await?;
-            }
+            b.push(" AND target_id = ").push_bind(v);
         }
         if let Some(sim) = q.simulated {
             b.push(" AND simulated = ").push_bind(i64::from(sim));
@@ -696,48 +699,72 @@ impl Provisioning {
             }
             _ => {}
         }
-        if let Some(t) = text(&q.text) {
-            // Three characters or more use the trigram index; shorter text scans the texts.
-            // SQLite's index is the FTS5 table `event_texts_search` over the distinct texts,
-            // whose matches lead to their events through `events_search_id`; PostgreSQL's is
-            // a pg_trgm index on the column itself, which answers the LIKE directly.
-            match self.backend {
-                Backend::Sqlite if t.chars().count() >= 3 => self.push_text_match(b, &t.to_lowercase()).await?,
-                Backend::Sqlite => {
-                    b.push(" AND search_id IN (SELECT id FROM event_texts WHERE search LIKE ")
-                        .push_bind(like_pattern(&t))
-                        .push(" ESCAPE '\\')");
-                }
-                Backend::Postgres => {
-                    b.push(" AND search LIKE ").push_bind(like_pattern(&t)).push(" ESCAPE '\\'");
-                }
-            }
+        if let (Backend::Postgres, Some(t)) = (self.backend, text(&q.text)) {
+            // A pg_trgm index on the column itself answers the LIKE directly.
+            b.push(" AND search LIKE ").push_bind(like_pattern(&t)).push(" ESCAPE '\\'");
         }
-        Ok(())
+        texts.push(b, q);
     }
 
-    /// SQLite: narrows `b` to events whose search text contains `needle` (lower case, three
-    /// characters or more). The trigram index over the distinct texts (`event_texts_search`)
-    /// chooses candidate texts, a LIKE on each text decides, and `events_search_id` leads
-    /// from the texts to their events.
-    async fn push_text_match(&self, b: &mut SqlBuilder, needle: &str) -> Result<()> {
-        let like = like_pattern(needle);
-        // Even a trigram counted in no text when planning is looked up: the text holding it may
-        // have been indexed since (the plan and this query read at different moments).
-        let query = self.text_plan(needle).await?;
-        b.push(" AND search_id IN (")
-            .push("SELECT id FROM event_texts WHERE id IN (SELECT rowid FROM event_texts_search WHERE event_texts_search MATCH ")
-            .push_bind(query)
-            .push(") AND search LIKE ")
-            .push_bind(like.clone())
-            .push(" ESCAPE '\\' UNION ALL ");
-        // Texts not indexed yet (written in the last moments, see `index_pending_texts`) are
-        // checked with the LIKE alone, through their partial index. A second query rather
-        // than an OR: with the OR, SQLite read every text (a second and more at a million).
-        b.push("SELECT id FROM event_texts WHERE pending IS NOT NULL AND search LIKE ")
-            .push_bind(like)
-            .push(" ESCAPE '\\')");
-        Ok(())
+    /// SQLite: the texts `q`'s text filters match, looked up before its statement is built.
+    /// Free text matches the texts that contain it. A target: SQLite keeps no index on
+    /// `target_id` (a random-order index costs every logged request), but an event's search
+    /// text names its target, so the texts holding the target's id lead to its events.
+    async fn text_filters(&self, q: &EventQuery) -> Result<TextFilters> {
+        let mut filters = TextFilters::default();
+        if self.backend != Backend::Sqlite {
+            return Ok(filters);
+        }
+        let mut wanted = Vec::new();
+        if let Some(id) = q.target_id.as_deref().filter(|v| v.chars().count() >= 3) {
+            wanted.push(self.text_query(&id.to_lowercase()).await?);
+        }
+        if let Some(t) = q.text.as_deref().filter(|t| !t.is_empty()) {
+            wanted.push(self.text_query(&t.to_lowercase()).await?);
+        }
+        if wanted.is_empty() {
+            return Ok(filters);
+        }
+        // The buckets a seek per text would visit: those between the oldest event and the
+        // newest the page can hold.
+        let (oldest, newest): (Option<i64>, Option<i64>) =
+            sqlx::query_as("SELECT (SELECT MIN(id) FROM events), (SELECT MAX(id) FROM events)")
+                .fetch_one(&self.pool)
+                .await?;
+        let low = oldest.unwrap_or(0).max(q.after_id.map_or(0, |id| id + 1)) >> BUCKET_BITS;
+        let high = newest.unwrap_or(0).min(q.before_id.map_or(i64::MAX, |id| id - 1)) >> BUCKET_BITS;
+        filters.low_bucket = low;
+        let few = (BUCKET_SEEKS / (high - low + 1).max(1)).clamp(1, MAX_SOUGHT_TEXTS);
+        for query in wanted {
+            let mut b = SqlBuilder::new(Backend::Sqlite, "SELECT id FROM (");
+            query.push(&mut b);
+            b.push(") LIMIT ").push_bind(few + 1);
+            let (sql, args) = b.build();
+            let mut ids: Vec<i64> = bind_all(sqlx::query_scalar(&sql), &args).fetch_all(&self.pool).await?;
+            filters.sets.push(if ids.len() as i64 > few {
+                Texts::Many(query)
+            } else {
+                ids.sort_unstable();
+                ids.dedup();
+                Texts::Few(ids)
+            });
+        }
+        // The fewest texts are sought through the index; any other set is checked on each row.
+        filters.sets.sort_by_key(|set| match set {
+            Texts::Few(ids) => ids.len(),
+            Texts::Many(_) => usize::MAX,
+        });
+        Ok(filters)
+    }
+
+    /// SQLite: the texts that contain `needle` (lower case). Three characters or more use the
+    /// trigram index over the distinct texts (`event_texts_search`); shorter ones scan the texts.
+    async fn text_query(&self, needle: &str) -> Result<TextQuery> {
+        Ok(if needle.chars().count() >= 3 {
+            TextQuery::Trigram { fts: self.text_plan(needle).await?, like: like_pattern(needle) }
+        } else {
+            TextQuery::Like(like_pattern(needle))
+        })
     }
 
     /// SQLite: how to find events whose search text contains `needle` (lower case, three
@@ -798,18 +825,18 @@ impl Provisioning {
         };
         // The width is one of three constants, written into the SQL so both stores group by the
         // same expression. The sums are cast: PostgreSQL's SUM of integers is NUMERIC.
-        let mut b = SqlBuilder::new(
-            self.backend,
-            format!(
-                "SELECT substr(time, 1, {width}) AS b,
-                        CAST(SUM(CASE WHEN status < 400 THEN 1 ELSE 0 END) AS BIGINT),
-                        CAST(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS BIGINT)
-                   FROM events
-                  WHERE {REQUESTS_ONLY}"
-            ),
-        );
         let q = EventQuery { before_id: None, after_id: None, limit: None, ..q.clone() };
-        self.push_filters(&mut b, &q).await?;
+        let mut b = self
+            .filtered_events(
+                &format!(
+                    "substr(time, 1, {width}) AS b,
+                     CAST(SUM(CASE WHEN status < 400 THEN 1 ELSE 0 END) AS BIGINT),
+                     CAST(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS BIGINT)"
+                ),
+                REQUESTS_ONLY,
+                &q,
+            )
+            .await?;
         b.push(" GROUP BY b ORDER BY b");
         let (sql, args) = b.build();
         let rows: Vec<(String, i64, i64)> = bind_all(sqlx::query_as(&sql), &args)
@@ -826,9 +853,8 @@ impl Provisioning {
     /// range; not its paging), if there is one: where an "All time" chart starts. Read along
     /// the time index, so the log's size does not matter when the oldest events match.
     pub async fn first_request_time(&self, q: &EventQuery) -> Result<Option<String>> {
-        let mut b = SqlBuilder::new(self.backend, format!("SELECT time FROM events WHERE {REQUESTS_ONLY}"));
         let q = EventQuery { before_id: None, after_id: None, limit: None, ..q.clone() };
-        self.push_filters(&mut b, &q).await?;
+        let mut b = self.filtered_events("time", REQUESTS_ONLY, &q).await?;
         b.push(" ORDER BY time LIMIT 1");
         let (sql, args) = b.build();
         Ok(bind_all(sqlx::query_scalar(&sql), &args).fetch_optional(&self.pool).await?)
@@ -907,11 +933,14 @@ impl Provisioning {
     /// the builder), [`PRUNE_CHUNK`] at a time, each chunk in a write of its own.
     async fn delete_events_where(&self, condition: impl Fn(&mut SqlBuilder)) -> Result<u64> {
         let mut deleted = 0;
+        // SQLite: the texts of the events deleted so far, which the last chunk's write drops
+        // if no event names them any more.
+        let mut texts = Vec::new();
         loop {
             let mut b = SqlBuilder::new(self.backend, "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ");
             condition(&mut b);
             b.push(" LIMIT ").push_bind(PRUNE_CHUNK).push(")");
-            let n = self.delete_events(b).await?;
+            let n = self.delete_events(b, &mut texts).await?;
             deleted += n;
             if n < PRUNE_CHUNK as u64 {
                 return Ok(deleted);
@@ -919,9 +948,10 @@ impl Provisioning {
         }
     }
 
-    /// Runs one `DELETE FROM events` in its own write, with (SQLite) the search texts no event
-    /// names any more. Returns how many events went.
-    async fn delete_events(&self, mut b: SqlBuilder) -> Result<u64> {
+    /// Runs one `DELETE FROM events` in its own write. Returns how many events went. SQLite:
+    /// adds their texts to `texts`, and when it was the last chunk (fewer than
+    /// [`PRUNE_CHUNK`] went), drops those no event names any more.
+    async fn delete_events(&self, mut b: SqlBuilder, texts: &mut Vec<i64>) -> Result<u64> {
         let mut tx = self.begin_write().await?;
         let deleted = if self.backend == Backend::Sqlite {
             b.push(" RETURNING search_id");
@@ -929,14 +959,26 @@ impl Provisioning {
             // One row per deleted event; an event without a search text has none to drop.
             let rows: Vec<Option<i64>> = tx.conn().fetch_all(&sql, &args).await?;
             let n = rows.len() as u64;
-            let mut texts: Vec<i64> = rows.into_iter().flatten().collect();
+            texts.extend(rows.into_iter().flatten());
             texts.sort_unstable();
             texts.dedup();
-            // Only the deleted events' texts are looked at, not every text in the log.
-            for chunk in texts.chunks(500) {
-                let mut b = SqlBuilder::new(Backend::Sqlite, "DELETE FROM event_texts WHERE id IN (");
-                b.push_list(chunk.iter().copied())
-                    .push(") AND NOT EXISTS (SELECT 1 FROM events WHERE events.search_id = event_texts.id)");
+            if n < PRUNE_CHUNK as u64 && !texts.is_empty() {
+                // Only the deleted events' texts are looked at, not every text in the log, and
+                // once per pruning: which of them are still named is one read of the bucket
+                // index (about 130 ms at a million events), where a seek per text and bucket
+                // cost more for every text that is gone.
+                let ids = serde_json::to_string(&std::mem::take(texts)).unwrap_or_else(|_| "[]".into());
+                let mut b = SqlBuilder::new(
+                    Backend::Sqlite,
+                    "DELETE FROM event_texts WHERE id IN (SELECT value FROM json_each(",
+                );
+                b.push_bind(ids.clone())
+                    .push(
+                        ")) AND id NOT IN (SELECT search_id FROM events INDEXED BY events_search_bucket \
+                         WHERE search_id IN (SELECT value FROM json_each(",
+                    )
+                    .push_bind(ids)
+                    .push(")))");
                 let (sql, args) = b.build();
                 tx.conn().execute(&sql, &args).await?;
             }
@@ -1124,6 +1166,114 @@ impl ValuesRow<'_> {
         match backend {
             Backend::Sqlite => self.push_bind_in("(SELECT id FROM event_texts WHERE search = ", text, ")"),
             Backend::Postgres => self.push_bind(text),
+        }
+    }
+}
+
+/// SQLite: `events_search_bucket` (migration 0010) sorts its entries by bucket of
+/// `1 << BUCKET_BITS` event ids, then by text, so that the events being written share the last
+/// bucket's pages. Queries name a bucket as `(id >> 12)`, exactly the index's expression.
+const BUCKET_BITS: i64 = 12;
+/// SQLite: the most index seeks (buckets × texts) a text filter makes before the log is read
+/// newest first instead. A seek costs about 0.6 µs on the benchmark machine, so 32,768 are
+/// about 20 ms: at a million events (245 buckets) a filter may match 133 texts, at 10,000
+/// events (3 buckets) a thousand.
+const BUCKET_SEEKS: i64 = 32_768;
+/// SQLite: the most texts a filter seeks through the index, whatever the log's size.
+const MAX_SOUGHT_TEXTS: i64 = 1_000;
+
+/// SQLite: the texts (`event_texts` ids) one text filter matches, as a subquery.
+enum TextQuery {
+    /// Three characters or more: the trigram index chooses candidate texts and a LIKE on each
+    /// decides; texts not indexed yet (`pending`, see [`index_pending_texts`]) are checked by
+    /// the LIKE alone, through their partial index. A second query rather than an OR: with
+    /// the OR, SQLite read every text (a second and more at a million).
+    Trigram { fts: String, like: String },
+    /// Shorter: the LIKE over every text.
+    Like(String),
+}
+
+impl TextQuery {
+    fn push(&self, b: &mut SqlBuilder) {
+        match self {
+            TextQuery::Trigram { fts, like } => {
+                b.push(
+                    "SELECT id FROM event_texts WHERE id IN \
+                     (SELECT rowid FROM event_texts_search WHERE event_texts_search MATCH ",
+                )
+                .push_bind(fts.clone())
+                .push(") AND search LIKE ")
+                .push_bind(like.clone())
+                .push(" ESCAPE '\\' UNION ALL SELECT id FROM event_texts WHERE pending IS NOT NULL AND search LIKE ")
+                .push_bind(like.clone())
+                .push(" ESCAPE '\\'");
+            }
+            TextQuery::Like(like) => {
+                b.push("SELECT id FROM event_texts WHERE search LIKE ").push_bind(like.clone()).push(" ESCAPE '\\'");
+            }
+        }
+    }
+}
+
+/// SQLite: what one text filter matched.
+enum Texts {
+    /// Few texts, by id: their events are found with one seek per bucket and text.
+    Few(Vec<i64>),
+    /// Too many to seek: each event's text is checked against the subquery, reading the log
+    /// newest first. A text common enough to match this many texts usually fills a page soon.
+    Many(TextQuery),
+}
+
+/// SQLite: a query's text filters (free text, a target), each resolved to the texts it
+/// matches before the statement is built. When one matched few texts, the statement reads
+/// `events_search_bucket`: every bucket the page can reach, newest first, one seek per text
+/// in each, then sorts what it found (a text's events are few). Else no index leads from texts
+/// to events, and SQLite reads the log by id or by another filter's index.
+#[derive(Default)]
+pub(crate) struct TextFilters {
+    /// Sets of [`Texts::Few`] first, fewest texts first.
+    sets: Vec<Texts>,
+    /// The oldest bucket that holds an event the query can select.
+    low_bucket: i64,
+}
+
+impl TextFilters {
+    /// The FROM clause: the bucket index named when texts are sought through it, so that
+    /// SQLite does not read another filter's index (an operation's, say) instead.
+    fn from(&self) -> &'static str {
+        match self.sets.first() {
+            Some(Texts::Few(_)) => "events INDEXED BY events_search_bucket",
+            _ => "events",
+        }
+    }
+
+    fn push(&self, b: &mut SqlBuilder, q: &EventQuery) {
+        for (i, set) in self.sets.iter().enumerate() {
+            match set {
+                Texts::Few(ids) => {
+                    if i == 0 {
+                        // From the newest event the page can hold (the newest now, not when
+                        // the texts were looked up) down to the oldest bucket.
+                        b.push(&format!(
+                            " AND (id >> {BUCKET_BITS}) IN (WITH RECURSIVE bucket(n) AS \
+                             (SELECT MIN(COALESCE((SELECT MAX(id) FROM events), 0), "
+                        ))
+                        .push_bind(q.before_id.map_or(i64::MAX, |id| id - 1))
+                        .push(&format!(") >> {BUCKET_BITS} UNION ALL SELECT n - 1 FROM bucket WHERE n > "))
+                        .push_bind(self.low_bucket)
+                        .push(") SELECT n FROM bucket)");
+                    }
+                    let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+                    b.push(" AND search_id IN (SELECT value FROM json_each(").push_bind(ids).push("))");
+                }
+                Texts::Many(query) => {
+                    // `+` keeps SQLite from skipping through the bucket index text by text,
+                    // which its statistics can make it choose.
+                    b.push(" AND +search_id IN (");
+                    query.push(b);
+                    b.push(")");
+                }
+            }
         }
     }
 }
@@ -1439,12 +1589,13 @@ pub(crate) fn notify_payloads(ids: impl Iterator<Item = i64>) -> Vec<String> {
 /// How long the batch writer gathers events before writing them: one transaction per window
 /// instead of one per request, well inside the live tail's one second.
 const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(100);
-/// The most events written in one transaction. At a million events, an event's cost is
-/// mostly the page its `events_search_id` entry lands on (texts come in random order), which
-/// the commit writes out: measured in one transaction each, 27–37 µs an event in batches of
-/// 1,024, 17–19 µs in batches of 4,096, 12 µs in batches of 16,384 (5.5 µs without that
-/// index). Under read load at 1M users, 4,096 took the logged GETs from 8.8–9.5k/s to
-/// 10.8–11.0k/s, with no change at 10k. A batch holds the write turn while it is written
+/// The most events written in one transaction. Chosen when, at a million events, an event's
+/// cost was mostly the page its entry in the text index of the time (`events_search_id`, in
+/// text order) landed on, which the commit wrote out: measured in one transaction each, 27–37
+/// µs an event in batches of 1,024, 17–19 µs in batches of 4,096, 12 µs in batches of 16,384
+/// (5.5 µs without that index). Under read load at 1M users, 4,096 took the logged GETs from
+/// 8.8–9.5k/s to 10.8–11.0k/s, with no change at 10k. The index now sorts by bucket of ids
+/// first (migration 0010), which removed most of that cost. A batch holds the write turn while it is written
 /// (75 ms at most at 1M), so writes queued behind it wait that long; larger batches would
 /// make them wait longer for less.
 const MAX_BATCH: usize = 4096;
@@ -2275,15 +2426,19 @@ mod tests {
             p.query_events(&EventQuery { result: Some("failure".into()), ..Default::default() }).await.unwrap();
         let times: Vec<&str> = failed.events.iter().map(|e| e.time.as_str()).collect();
         assert_eq!(times, ["2026-01-03T00:00:00.000Z", "2026-01-01T00:00:00.000Z"]);
-        // The list's statement, as `select_events` builds it.
-        let mut b = SqlBuilder::new(Backend::Sqlite, "EXPLAIN QUERY PLAN SELECT id FROM events WHERE 1 = 1");
-        p.push_filters(&mut b, &EventQuery { result: Some("failure".into()), ..Default::default() }).await.unwrap();
+        let plan = list_plan(&p, &EventQuery { result: Some("failure".into()), ..Default::default() }).await;
+        assert!(plan.iter().any(|d| d.contains("events_failed")), "{plan:?}");
+        p.close().await;
+    }
+
+    /// SQLite's plan for the sync log's list statement, as `select_events` builds it for `q`.
+    async fn list_plan(p: &Provisioning, q: &EventQuery) -> Vec<String> {
+        let mut b = p.filtered_events("id", "1 = 1", q).await.unwrap();
         b.push(" ORDER BY id DESC LIMIT ").push_bind(200i64);
         let (sql, args) = b.build();
         let plan: Vec<(i64, i64, i64, String)> =
-            bind_all(sqlx::query_as(&sql), &args).fetch_all(&p.pool).await.unwrap();
-        assert!(plan.iter().any(|(.., d)| d.contains("events_failed")), "{plan:?}");
-        p.close().await;
+            bind_all(sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}")), &args).fetch_all(&p.pool).await.unwrap();
+        plan.into_iter().map(|(.., d)| d).collect()
     }
 
     /// Free text when every trigram of the text is in thousands of texts: the likeliest rare
@@ -2321,6 +2476,59 @@ mod tests {
         assert_eq!(one.events.len(), 1);
         assert_eq!(one.events[0].target_name.as_deref(), Some("user1234@seed.example.com"));
         assert!(found("user1234@seed.example.comx").await.events.is_empty());
+        p.close().await;
+    }
+
+    /// SQLite: a text filter that matches few texts seeks their events bucket by bucket, even
+    /// with another filter that has an index of its own; one that matches thousands reads the
+    /// log newest first. Either way the page holds exactly the events that match.
+    #[tokio::test]
+    async fn text_filters_seek_few_texts_and_read_the_log_for_many() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("talkwriter.db");
+        let p = Provisioning::open(&path, crate::Config::default()).await.unwrap();
+        let spec = crate::seed::SeedSpec { users: 3_000, groups: 0, group_members: 0, events: 3_000 };
+        p.seed(&spec, |_, _| {}).await.unwrap();
+        let text = |t: &str| EventQuery { text: Some(t.into()), limit: Some(1000), ..Default::default() };
+        let seeks =
+            |plan: &[String]| plan.iter().any(|d| d.starts_with("SEARCH events") && d.contains("events_search_bucket"));
+
+        let one = text("user1234@seed.example.com");
+        assert!(seeks(&list_plan(&p, &one).await), "{:?}", list_plan(&p, &one).await);
+        let found = p.query_events(&one).await.unwrap().events;
+        assert_eq!(found.len(), 1);
+        let target = found[0].target_id.clone().unwrap();
+        // The user's history: their id names a few texts.
+        let history = EventQuery { target_id: Some(target.clone()), ..Default::default() };
+        assert!(seeks(&list_plan(&p, &history).await));
+        assert_eq!(p.query_events(&history).await.unwrap().events.len(), 1);
+        // With an operation, whose index SQLite would otherwise read from the newest.
+        let operation = found[0].operation.clone();
+        let both = EventQuery { operation: Some(operation.clone()), ..one.clone() };
+        assert!(seeks(&list_plan(&p, &both).await), "{:?}", list_plan(&p, &both).await);
+        assert_eq!(p.query_events(&both).await.unwrap().events.len(), 1);
+        let other = EventQuery { operation: Some("Delete User".into()), ..one.clone() };
+        assert!(operation != "Delete User" && p.query_events(&other).await.unwrap().events.is_empty());
+        // Pages before and after the event.
+        let id = found[0].id;
+        for (before_id, after_id, n) in
+            [(Some(id), None, 0), (Some(id + 1), None, 1), (None, Some(id), 0), (None, Some(id - 1), 1)]
+        {
+            let q = EventQuery { before_id, after_id, ..one.clone() };
+            assert_eq!(p.query_events(&q).await.unwrap().events.len(), n, "{before_id:?} {after_id:?}");
+        }
+
+        // Every seeded text holds the domain: 3,000 texts are too many to seek.
+        let all = text("@seed.example.com");
+        assert!(!seeks(&list_plan(&p, &all).await), "{:?}", list_plan(&p, &all).await);
+        let page = p.query_events(&all).await.unwrap();
+        assert_eq!(page.events.len(), 1000);
+        assert!(page.has_more);
+        assert!(page.events.iter().all(|e| e.target_name.as_deref().is_some_and(|n| n.ends_with("@seed.example.com"))));
+        // Both filters at once: the few texts are sought, the many checked on each event.
+        let both = EventQuery { target_id: Some(target), ..all };
+        assert!(seeks(&list_plan(&p, &both).await));
+        assert_eq!(p.query_events(&both).await.unwrap().events.len(), 1);
         p.close().await;
     }
 
