@@ -703,7 +703,7 @@ impl Provisioning {
             // A pg_trgm index on the column itself answers the LIKE directly.
             b.push(" AND search LIKE ").push_bind(like_pattern(&t)).push(" ESCAPE '\\'");
         }
-        texts.push(b, q);
+        texts.push(b);
     }
 
     /// SQLite: the texts `q`'s text filters match, looked up before its statement is built.
@@ -726,15 +726,17 @@ impl Provisioning {
             return Ok(filters);
         }
         // The buckets a seek per text would visit: those between the oldest event and the
-        // newest the page can hold.
+        // newest the page can hold. Read before the texts are: every event up to `newest` had
+        // its text in place when they are looked up.
         let (oldest, newest): (Option<i64>, Option<i64>) =
             sqlx::query_as("SELECT (SELECT MIN(id) FROM events), (SELECT MAX(id) FROM events)")
                 .fetch_one(&self.pool)
                 .await?;
-        let low = oldest.unwrap_or(0).max(q.after_id.map_or(0, |id| id + 1)) >> BUCKET_BITS;
-        let high = newest.unwrap_or(0).min(q.before_id.map_or(i64::MAX, |id| id - 1)) >> BUCKET_BITS;
-        filters.low_bucket = low;
-        let few = (BUCKET_SEEKS / (high - low + 1).max(1)).clamp(1, MAX_SOUGHT_TEXTS);
+        let newest = newest.unwrap_or(0).min(q.before_id.map_or(i64::MAX, |id| id.saturating_sub(1)));
+        let oldest = oldest.unwrap_or(0).max(q.after_id.map_or(0, |id| id.saturating_add(1)));
+        filters.newest = newest;
+        filters.oldest = oldest;
+        let few = (BUCKET_SEEKS / bucket_count(oldest, newest)).clamp(1, MAX_SOUGHT_TEXTS);
         for query in wanted {
             let mut b = SqlBuilder::new(Backend::Sqlite, "SELECT id FROM (");
             query.push(&mut b);
@@ -851,7 +853,8 @@ impl Provisioning {
 
     /// When the oldest request among the events `q` selects was made (its filters and time
     /// range; not its paging), if there is one: where an "All time" chart starts. Read along
-    /// the time index, so the log's size does not matter when the oldest events match.
+    /// the time index (unless few texts are sought), so the log's size does not matter when the
+    /// oldest events match.
     pub async fn first_request_time(&self, q: &EventQuery) -> Result<Option<String>> {
         let q = EventQuery { before_id: None, after_id: None, limit: None, ..q.clone() };
         let mut b = self.filtered_events("time", REQUESTS_ONLY, &q).await?;
@@ -950,7 +953,9 @@ impl Provisioning {
 
     /// Runs one `DELETE FROM events` in its own write. Returns how many events went. SQLite:
     /// adds their texts to `texts`, and when it was the last chunk (fewer than
-    /// [`PRUNE_CHUNK`] went), drops those no event names any more.
+    /// [`PRUNE_CHUNK`] went), drops those no event names any more. A pruning that fails part
+    /// way leaves the texts of the chunks it committed: they cost a little space, and a text
+    /// filter that matches one seeks it for nothing.
     async fn delete_events(&self, mut b: SqlBuilder, texts: &mut Vec<i64>) -> Result<u64> {
         let mut tx = self.begin_write().await?;
         let deleted = if self.backend == Backend::Sqlite {
@@ -960,27 +965,10 @@ impl Provisioning {
             let rows: Vec<Option<i64>> = tx.conn().fetch_all(&sql, &args).await?;
             let n = rows.len() as u64;
             texts.extend(rows.into_iter().flatten());
-            texts.sort_unstable();
-            texts.dedup();
             if n < PRUNE_CHUNK as u64 && !texts.is_empty() {
-                // Only the deleted events' texts are looked at, not every text in the log, and
-                // once per pruning: which of them are still named is one read of the bucket
-                // index (about 130 ms at a million events), where a seek per text and bucket
-                // cost more for every text that is gone.
-                let ids = serde_json::to_string(&std::mem::take(texts)).unwrap_or_else(|_| "[]".into());
-                let mut b = SqlBuilder::new(
-                    Backend::Sqlite,
-                    "DELETE FROM event_texts WHERE id IN (SELECT value FROM json_each(",
-                );
-                b.push_bind(ids.clone())
-                    .push(
-                        ")) AND id NOT IN (SELECT search_id FROM events INDEXED BY events_search_bucket \
-                         WHERE search_id IN (SELECT value FROM json_each(",
-                    )
-                    .push_bind(ids)
-                    .push(")))");
-                let (sql, args) = b.build();
-                tx.conn().execute(&sql, &args).await?;
+                texts.sort_unstable();
+                texts.dedup();
+                drop_unnamed_texts(&mut tx.conn(), &std::mem::take(texts), BUCKET_SEEKS).await?;
             }
             // Kept bodies no event left can name (see migration 0008): below the oldest
             // event's id, or, with none left, the next one's.
@@ -1182,6 +1170,55 @@ const BUCKET_SEEKS: i64 = 32_768;
 /// SQLite: the most texts a filter seeks through the index, whatever the log's size.
 const MAX_SOUGHT_TEXTS: i64 = 1_000;
 
+/// SQLite: deletes the texts among `candidates` (ids in `event_texts`) that no event names
+/// any more, in the write of the pruning's last chunk. Only the deleted events' texts are
+/// looked at, not every text in the log. A few (up to `seek_budget` seeks) are sought bucket
+/// by bucket, as a text filter would; for more, the whole bucket index is read once (about 300 ms for 100,000 candidates
+/// at a million events, where seeking each in 245 buckets would cost several seconds).
+async fn drop_unnamed_texts(conn: &mut SqlConn<'_>, candidates: &[i64], seek_budget: i64) -> Result<()> {
+    let oldest: Option<i64> = conn.fetch_optional("SELECT MIN(id) FROM events", &[]).await?.flatten();
+    let newest: Option<i64> = conn.fetch_optional("SELECT MAX(id) FROM events", &[]).await?.flatten();
+    let ids = serde_json::to_string(candidates).unwrap_or_else(|_| "[]".into());
+    let mut b = SqlBuilder::new(Backend::Sqlite, "DELETE FROM event_texts WHERE id IN (SELECT value FROM json_each(");
+    b.push_bind(ids.clone()).push("))");
+    match (oldest, newest) {
+        // No event left: none names a text.
+        (None, _) | (_, None) => {}
+        (Some(oldest), Some(newest)) if candidates.len() as i64 * bucket_count(oldest, newest) <= seek_budget => {
+            b.push(" AND NOT EXISTS (SELECT 1 FROM events INDEXED BY events_search_bucket WHERE search_id = event_texts.id");
+            push_buckets(&mut b, oldest, newest);
+            b.push(")");
+        }
+        _ => {
+            b.push(
+                " AND id NOT IN (SELECT search_id FROM events INDEXED BY events_search_bucket \
+                 WHERE search_id IN (SELECT value FROM json_each(",
+            )
+            .push_bind(ids)
+            .push(")))");
+        }
+    }
+    let (sql, args) = b.build();
+    conn.execute(&sql, &args).await?;
+    Ok(())
+}
+
+/// SQLite: how many buckets of `events_search_bucket` hold the ids `oldest..=newest` (one at
+/// least).
+fn bucket_count(oldest: i64, newest: i64) -> i64 {
+    ((newest >> BUCKET_BITS) - (oldest >> BUCKET_BITS) + 1).max(1)
+}
+
+/// SQLite: ` AND (id >> 12) IN (…)`, the buckets that hold the ids `oldest..=newest`, so that
+/// SQLite seeks each of them in `events_search_bucket` (with `search_id = …` or `IN (…)`).
+fn push_buckets(b: &mut SqlBuilder, oldest: i64, newest: i64) {
+    b.push(&format!(" AND (id >> {BUCKET_BITS}) IN (WITH RECURSIVE bucket(n) AS (SELECT "))
+        .push_bind(newest >> BUCKET_BITS)
+        .push(" UNION ALL SELECT n - 1 FROM bucket WHERE n > ")
+        .push_bind(oldest >> BUCKET_BITS)
+        .push(") SELECT n FROM bucket)");
+}
+
 /// SQLite: the texts (`event_texts` ids) one text filter matches, as a subquery.
 enum TextQuery {
     /// Three characters or more: the trigram index chooses candidate texts and a LIKE on each
@@ -1226,15 +1263,18 @@ enum Texts {
 
 /// SQLite: a query's text filters (free text, a target), each resolved to the texts it
 /// matches before the statement is built. When one matched few texts, the statement reads
-/// `events_search_bucket`: every bucket the page can reach, newest first, one seek per text
-/// in each, then sorts what it found (a text's events are few). Else no index leads from texts
-/// to events, and SQLite reads the log by id or by another filter's index.
+/// `events_search_bucket`: one seek per text in every bucket the page can reach, then a sort
+/// of what was found by id (a text's events are few). Else no index leads from texts to
+/// events, and SQLite reads the log by id or by another filter's index.
 #[derive(Default)]
 pub(crate) struct TextFilters {
     /// Sets of [`Texts::Few`] first, fewest texts first.
     sets: Vec<Texts>,
-    /// The oldest bucket that holds an event the query can select.
-    low_bucket: i64,
+    /// The oldest and the newest event id the query can select, as they were before the texts
+    /// were looked up. Texts sought by id select no newer event: its text may have been
+    /// written after the lookup.
+    oldest: i64,
+    newest: i64,
 }
 
 impl TextFilters {
@@ -1247,21 +1287,13 @@ impl TextFilters {
         }
     }
 
-    fn push(&self, b: &mut SqlBuilder, q: &EventQuery) {
+    fn push(&self, b: &mut SqlBuilder) {
         for (i, set) in self.sets.iter().enumerate() {
             match set {
                 Texts::Few(ids) => {
                     if i == 0 {
-                        // From the newest event the page can hold (the newest now, not when
-                        // the texts were looked up) down to the oldest bucket.
-                        b.push(&format!(
-                            " AND (id >> {BUCKET_BITS}) IN (WITH RECURSIVE bucket(n) AS \
-                             (SELECT MIN(COALESCE((SELECT MAX(id) FROM events), 0), "
-                        ))
-                        .push_bind(q.before_id.map_or(i64::MAX, |id| id - 1))
-                        .push(&format!(") >> {BUCKET_BITS} UNION ALL SELECT n - 1 FROM bucket WHERE n > "))
-                        .push_bind(self.low_bucket)
-                        .push(") SELECT n FROM bucket)");
+                        b.push(" AND id <= ").push_bind(self.newest);
+                        push_buckets(b, self.oldest, self.newest);
                     }
                     let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
                     b.push(" AND search_id IN (SELECT value FROM json_each(").push_bind(ids).push("))");
@@ -2481,54 +2513,125 @@ mod tests {
 
     /// SQLite: a text filter that matches few texts seeks their events bucket by bucket, even
     /// with another filter that has an index of its own; one that matches thousands reads the
-    /// log newest first. Either way the page holds exactly the events that match.
+    /// log newest first. Either way each page holds exactly the events that match, across the
+    /// buckets' edges.
     #[tokio::test]
     async fn text_filters_seek_few_texts_and_read_the_log_for_many() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("talkwriter.db");
         let p = Provisioning::open(&path, crate::Config::default()).await.unwrap();
-        let spec = crate::seed::SeedSpec { users: 3_000, groups: 0, group_members: 0, events: 3_000 };
+        // 10,000 events over three buckets; each user's events are 3,000 ids apart.
+        let spec = crate::seed::SeedSpec { users: 3_000, groups: 0, group_members: 0, events: 10_000 };
         p.seed(&spec, |_, _| {}).await.unwrap();
         let text = |t: &str| EventQuery { text: Some(t.into()), limit: Some(1000), ..Default::default() };
         let seeks =
             |plan: &[String]| plan.iter().any(|d| d.starts_with("SEARCH events") && d.contains("events_search_bucket"));
+        // What a page must hold: read without any index of the texts, newest first.
+        let truth = |needle: &str, before: i64, after: i64, limit: i64| {
+            let pool = p.pool.clone();
+            let like = like_pattern(needle);
+            async move {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT e.id FROM events e NOT INDEXED JOIN event_texts t ON t.id = e.search_id \
+                     WHERE t.search LIKE ? ESCAPE '\\' AND e.id < ? AND e.id > ? ORDER BY e.id DESC LIMIT ?",
+                )
+                .bind(like)
+                .bind(before)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+            }
+        };
+        let ids = |page: EventPage| page.events.iter().map(|e| e.id).collect::<Vec<_>>();
 
-        let one = text("user1234@seed.example.com");
+        let user = "user1234@seed.example.com";
+        let one = text(user);
         assert!(seeks(&list_plan(&p, &one).await), "{:?}", list_plan(&p, &one).await);
+        let all_of_them = truth(user, i64::MAX, 0, 1000).await;
+        assert!(all_of_them.len() >= 3, "{all_of_them:?}");
+        assert!(all_of_them.first().unwrap() >> BUCKET_BITS > all_of_them.last().unwrap() >> BUCKET_BITS);
+        assert_eq!(ids(p.query_events(&one).await.unwrap()), all_of_them);
+        // Pages that start or stop at each of its events, and at the buckets' edges.
+        let mut edges: Vec<i64> = all_of_them.iter().flat_map(|id| [*id, id + 1, id - 1]).collect();
+        edges.extend([4095, 4096, 4097, 8191, 8192, 8193]);
+        for edge in edges {
+            let older = EventQuery { before_id: Some(edge), ..one.clone() };
+            assert_eq!(ids(p.query_events(&older).await.unwrap()), truth(user, edge, 0, 1000).await, "before {edge}");
+            let newer = EventQuery { after_id: Some(edge), ..one.clone() };
+            assert_eq!(
+                ids(p.query_events(&newer).await.unwrap()),
+                truth(user, i64::MAX, edge, 1000).await,
+                "after {edge}"
+            );
+        }
         let found = p.query_events(&one).await.unwrap().events;
-        assert_eq!(found.len(), 1);
         let target = found[0].target_id.clone().unwrap();
         // The user's history: their id names a few texts.
         let history = EventQuery { target_id: Some(target.clone()), ..Default::default() };
         assert!(seeks(&list_plan(&p, &history).await));
-        assert_eq!(p.query_events(&history).await.unwrap().events.len(), 1);
+        assert_eq!(ids(p.query_events(&history).await.unwrap()), all_of_them);
         // With an operation, whose index SQLite would otherwise read from the newest.
         let operation = found[0].operation.clone();
         let both = EventQuery { operation: Some(operation.clone()), ..one.clone() };
         assert!(seeks(&list_plan(&p, &both).await), "{:?}", list_plan(&p, &both).await);
-        assert_eq!(p.query_events(&both).await.unwrap().events.len(), 1);
+        let same: Vec<i64> = found.iter().filter(|e| e.operation == operation).map(|e| e.id).collect();
+        assert_eq!(ids(p.query_events(&both).await.unwrap()), same);
         let other = EventQuery { operation: Some("Delete User".into()), ..one.clone() };
         assert!(operation != "Delete User" && p.query_events(&other).await.unwrap().events.is_empty());
-        // Pages before and after the event.
-        let id = found[0].id;
-        for (before_id, after_id, n) in
-            [(Some(id), None, 0), (Some(id + 1), None, 1), (None, Some(id), 0), (None, Some(id - 1), 1)]
-        {
-            let q = EventQuery { before_id, after_id, ..one.clone() };
-            assert_eq!(p.query_events(&q).await.unwrap().events.len(), n, "{before_id:?} {after_id:?}");
-        }
+        // Texts that match nothing, and pages beyond either end of the log.
+        assert!(p.query_events(&text("nobody@nowhere.example")).await.unwrap().events.is_empty());
+        let beyond = EventQuery { after_id: Some(i64::MAX), ..one.clone() };
+        assert!(p.query_events(&beyond).await.unwrap().events.is_empty());
+        let before_all = EventQuery { before_id: Some(i64::MIN), ..one.clone() };
+        assert!(p.query_events(&before_all).await.unwrap().events.is_empty());
 
         // Every seeded text holds the domain: 3,000 texts are too many to seek.
-        let all = text("@seed.example.com");
+        let domain = "@seed.example.com";
+        let all = text(domain);
         assert!(!seeks(&list_plan(&p, &all).await), "{:?}", list_plan(&p, &all).await);
         let page = p.query_events(&all).await.unwrap();
-        assert_eq!(page.events.len(), 1000);
         assert!(page.has_more);
-        assert!(page.events.iter().all(|e| e.target_name.as_deref().is_some_and(|n| n.ends_with("@seed.example.com"))));
+        assert_eq!(ids(page), truth(domain, i64::MAX, 0, 1000).await);
+        let deep = EventQuery { before_id: Some(4096), ..all.clone() };
+        assert_eq!(ids(p.query_events(&deep).await.unwrap()), truth(domain, 4096, 0, 1000).await);
         // Both filters at once: the few texts are sought, the many checked on each event.
         let both = EventQuery { target_id: Some(target), ..all };
         assert!(seeks(&list_plan(&p, &both).await));
-        assert_eq!(p.query_events(&both).await.unwrap().events.len(), 1);
+        assert_eq!(ids(p.query_events(&both).await.unwrap()), all_of_them);
+        p.close().await;
+    }
+
+    /// SQLite: pruning drops the texts no event names any more, whether it seeks each one
+    /// bucket by bucket (a few) or reads the whole bucket index (many), and keeps the others.
+    #[tokio::test]
+    async fn unnamed_texts_go_whichever_way_they_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Provisioning::open(&dir.path().join("talkwriter.db"), crate::Config::default()).await.unwrap();
+        let spec = crate::seed::SeedSpec { users: 300, groups: 0, group_members: 0, events: 10_000 };
+        p.seed(&spec, |_, _| {}).await.unwrap();
+        let texts: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM event_texts ORDER BY id").fetch_all(&p.pool).await.unwrap();
+        assert!(texts.len() >= 300, "{}", texts.len());
+        let left = || async {
+            sqlx::query_scalar::<_, i64>("SELECT id FROM event_texts ORDER BY id").fetch_all(&p.pool).await.unwrap()
+        };
+        for (unnamed, candidates, budget) in [(0..100, 0..150, 0), (150..200, 150..300, BUCKET_SEEKS)] {
+            let gone = serde_json::to_string(&texts[unnamed.clone()]).unwrap();
+            sqlx::query("DELETE FROM events WHERE search_id IN (SELECT value FROM json_each(?))")
+                .bind(gone)
+                .execute(&p.pool)
+                .await
+                .unwrap();
+            let mut tx = p.begin_write().await.unwrap();
+            drop_unnamed_texts(&mut tx.conn(), &texts[candidates], budget).await.unwrap();
+            tx.commit().await.unwrap();
+            let now = left().await;
+            assert!(texts[unnamed.clone()].iter().all(|t| !now.contains(t)), "the unnamed texts went");
+            let named = texts.iter().filter(|t| !texts[..unnamed.end].contains(t) || texts[100..150].contains(t));
+            assert!(named.clone().all(|t| now.contains(t)), "the named texts stay");
+        }
         p.close().await;
     }
 
