@@ -1199,7 +1199,15 @@ async fn drop_unnamed_texts(conn: &mut SqlConn<'_>, candidates: &[i64], seek_bud
         }
     }
     let (sql, args) = b.build();
-    conn.execute(&sql, &args).await?;
+    if conn.execute(&sql, &args).await? > 0 {
+        // Writers that remember texts by id forget them (see `KnownTexts`).
+        conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?, '1') \
+             ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
+            &binds![TEXTS_DROPPED],
+        )
+        .await?;
+    }
     Ok(())
 }
 
@@ -1392,6 +1400,86 @@ const BODY_WINDOW: i64 = 100_000;
 /// Bodies shorter than this are copied into their event: naming them saves little.
 const SHARED_BODY_MIN: usize = 128;
 
+/// What the sync log's batch writer remembers of the database between its batches: the
+/// bodies it kept, and the ids of the texts it wrote. Forgotten whole when a batch fails, since
+/// what that batch wrote went with its transaction.
+#[derive(Default)]
+pub(crate) struct WriterMemory {
+    bodies: SharedBodies,
+    texts: KnownTexts,
+}
+
+impl WriterMemory {
+    fn forget(&mut self) {
+        self.bodies.seen.clear();
+        self.texts.ids.clear();
+    }
+}
+
+/// SQLite: search texts (`event_texts`) by id. The batch writer keeps them from batch to batch,
+/// so that a read's event names its text by id, without looking the text up again
+/// (most reads are of users read before). A text is deleted only by pruning
+/// ([`drop_unnamed_texts`]), which counts each deletion in `settings`
+/// ([`TEXTS_DROPPED`]); a write reads that count first, in its transaction, and forgets every
+/// id when it changed, whichever process pruned.
+#[derive(Default)]
+pub(crate) struct KnownTexts {
+    ids: std::collections::HashMap<String, i64>,
+    /// The count of prunings that deleted texts, as last read.
+    dropped: Option<String>,
+}
+
+/// The `settings` key that counts the prunings that deleted search texts.
+pub(crate) const TEXTS_DROPPED: &str = "event_texts_dropped";
+
+/// The most texts [`KnownTexts`] keeps (a few MB); past that it starts again.
+const MAX_KNOWN_TEXTS: usize = 32_768;
+
+impl KnownTexts {
+    /// Forgets every id if texts were deleted since the last write.
+    async fn check(&mut self, conn: &mut SqlConn<'_>) -> Result<()> {
+        let dropped = crate::settings::setting_in(conn, TEXTS_DROPPED).await?;
+        if dropped != self.dropped {
+            self.ids.clear();
+            self.dropped = dropped;
+        }
+        Ok(())
+    }
+
+    /// Adds the texts that are not in `event_texts` yet, and learns the ids of those it did not
+    /// know.
+    async fn learn(&mut self, conn: &mut SqlConn<'_>, texts: impl Iterator<Item = &str>) -> Result<()> {
+        let texts: Vec<&str> = texts.collect();
+        let unknown = |ids: &std::collections::HashMap<String, i64>| -> Vec<String> {
+            texts.iter().filter(|t| !ids.contains_key(**t)).map(|t| t.to_string()).collect()
+        };
+        let mut missing = unknown(&self.ids);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        if self.ids.len() + missing.len() > MAX_KNOWN_TEXTS {
+            self.ids.clear();
+            missing = unknown(&self.ids);
+        }
+        missing.sort_unstable();
+        missing.dedup();
+        let list = serde_json::to_string(&missing).unwrap_or_else(|_| "[]".into());
+        insert_texts(conn, missing).await?;
+        let found: Vec<(i64, String)> = conn
+            .fetch_all(
+                "SELECT id, search FROM event_texts WHERE search IN (SELECT value FROM json_each(?))",
+                &binds![list],
+            )
+            .await?;
+        self.ids.extend(found.into_iter().map(|(id, text)| (text, id)));
+        Ok(())
+    }
+
+    fn id(&self, text: &str) -> Option<i64> {
+        self.ids.get(text).copied()
+    }
+}
+
 /// SQLite: the response bodies the sync log's writer has seen lately, by digest, so that a
 /// body that repeats (the same user read again, unchanged) is kept once in `event_bodies`
 /// and named by the events that sent it (migration 0008). Only the batch writer (reads and
@@ -1505,20 +1593,21 @@ const STATEMENT_NO_JOURNAL: &str = "INSERT OR FAIL INTO";
 pub(crate) async fn insert_events(
     conn: &mut SqlConn<'_>,
     events: &mut [SyncEvent],
-    bodies: Option<&mut SharedBodies>,
+    memory: Option<&mut WriterMemory>,
 ) -> Result<()> {
     let backend = conn.backend();
     events.iter_mut().for_each(replace_nul);
-    let shared = match bodies {
-        Some(bodies) if backend == Backend::Sqlite => bodies.share(conn, events).await?,
-        _ => vec![None; events.len()],
+    let mut once = KnownTexts::default();
+    let (shared, texts) = match memory {
+        Some(m) if backend == Backend::Sqlite => {
+            m.texts.check(conn).await?;
+            (m.bodies.share(conn, events).await?, &mut m.texts)
+        }
+        _ => (vec![None; events.len()], &mut once),
     };
     for (chunk, shared) in events.chunks_mut(EVENTS_PER_STATEMENT).zip(shared.chunks(EVENTS_PER_STATEMENT)) {
         if backend == Backend::Sqlite {
-            let mut texts: Vec<String> = chunk.iter().filter_map(|e| e.search.clone()).collect();
-            texts.sort_unstable();
-            texts.dedup();
-            insert_texts(conn, texts).await?;
+            texts.learn(conn, chunk.iter().filter_map(|e| e.search.as_deref())).await?;
         }
         let search_column = search_column(backend);
         let (insert, body_id) = match backend {
@@ -1552,8 +1641,11 @@ pub(crate) async fn insert_events(
                 .push_bind(if shared.is_some() { None } else { e.response_body.clone() })
                 .push_bind(e.detail.clone())
                 .push_bind(i64::from(e.simulated))
-                .push_bind(e.diff.clone())
-                .push_search(backend, e.search.clone());
+                .push_bind(e.diff.clone());
+            match backend {
+                Backend::Sqlite => row.push_bind(e.search.as_deref().and_then(|t| texts.id(t))),
+                Backend::Postgres => row.push_bind(e.search.clone()),
+            };
             if backend == Backend::Sqlite {
                 row.push_bind(*shared);
             }
@@ -1656,7 +1748,7 @@ pub(crate) async fn run_batch_writer(
     let WriterSignals { dropped, room, texts_pending } = signals;
     let backend = writer.backend();
     let mut buf = Vec::with_capacity(MAX_BATCH);
-    let mut bodies = SharedBodies::default();
+    let mut memory = WriterMemory::default();
     while rx.recv_many(&mut buf, MAX_BATCH).await > 0 {
         let deadline = tokio::time::Instant::now() + BATCH_WINDOW;
         while buf.len() < MAX_BATCH && !buf.iter().any(|m| matches!(m, LogMsg::Flush(_))) {
@@ -1690,12 +1782,12 @@ pub(crate) async fn run_batch_writer(
         if !events.is_empty() || !used.is_empty() || index {
             // A batch that fails (the database locked by another process past the busy
             // timeout, a PostgreSQL failover) is tried again before its events are given up.
-            let mut written = write_batch(&writer, &mut events, &used, &mut bodies).await;
+            let mut written = write_batch(&writer, &mut events, &used, &mut memory).await;
             for pause in BATCH_RETRIES {
                 let Err(e) = &written else { break };
                 tracing::warn!(error = %e, events = events.len(), "could not write sync-log events; trying again");
                 tokio::time::sleep(pause).await;
-                written = write_batch(&writer, &mut events, &used, &mut bodies).await;
+                written = write_batch(&writer, &mut events, &used, &mut memory).await;
             }
             match written {
                 // On PostgreSQL the listener publishes them, as it does every instance's.
@@ -1742,12 +1834,12 @@ async fn write_batch(
     writer: &crate::group_commit::Writer,
     events: &mut [SyncEvent],
     used: &[(String, String)],
-    bodies: &mut SharedBodies,
+    memory: &mut WriterMemory,
 ) -> Result<()> {
-    let written = write_batch_once(writer, events, used, bodies).await;
+    let written = write_batch_once(writer, events, used, memory).await;
     if written.is_err() {
-        // The bodies it kept went with its transaction: they are not named again.
-        bodies.seen.clear();
+        // The bodies and texts it wrote went with its transaction: they are not named again.
+        memory.forget();
     }
     written
 }
@@ -1756,12 +1848,12 @@ async fn write_batch_once(
     writer: &crate::group_commit::Writer,
     events: &mut [SyncEvent],
     used: &[(String, String)],
-    bodies: &mut SharedBodies,
+    memory: &mut WriterMemory,
 ) -> Result<()> {
     let sqlite = writer.backend() == Backend::Sqlite;
     let mut tx = writer.begin().await?;
     let write = async {
-        insert_events(&mut tx.conn(), events, Some(bodies)).await?;
+        insert_events(&mut tx.conn(), events, Some(memory)).await?;
         for (id, at) in used {
             tx.conn().execute("UPDATE tokens SET last_used = ? WHERE id = ?", &binds![at, id]).await?;
         }
@@ -2242,6 +2334,61 @@ mod tests {
         sqlx::query("UPDATE events SET time = '2000-01-01T00:00:00Z'").execute(&p.pool).await.unwrap();
         p.prune_events(Some(1), None).await.unwrap();
         assert_eq!(bodies().await, ["far"]);
+        p.close().await;
+    }
+
+    /// SQLite: the batch writer names the texts it wrote before by id, and forgets them once a
+    /// pruning deleted texts: the id it knew may by then be another text's.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn known_texts_are_forgotten_when_pruning_deletes_texts() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Provisioning::open(&dir.path().join("texts.db"), crate::Config::default()).await.unwrap();
+        let mut memory = WriterMemory::default();
+        let event = |text: &str| {
+            let mut e = admin_event_at("Lookup", "read", crate::stamp(chrono::Utc::now()));
+            e.search = Some(text.into());
+            e
+        };
+        let newest_text = || async {
+            sqlx::query_scalar::<_, String>(
+                "SELECT t.search FROM events e JOIN event_texts t ON t.id = e.search_id ORDER BY e.id DESC LIMIT 1",
+            )
+            .fetch_one(&p.pool)
+            .await
+            .unwrap()
+        };
+        let pool = &p.pool;
+        let text_id = |text: &'static str| async move {
+            sqlx::query_scalar::<_, i64>("SELECT id FROM event_texts WHERE search = ?")
+                .bind(text)
+                .fetch_optional(pool)
+                .await
+                .unwrap()
+        };
+        for _ in 0..2 {
+            let mut tx = p.begin_write().await.unwrap();
+            insert_events(&mut tx.conn(), &mut [event("ann@x id-ann")], Some(&mut memory)).await.unwrap();
+            tx.commit().await.unwrap();
+            assert_eq!(newest_text().await, "ann@x id-ann");
+        }
+        let ann = memory.texts.id("ann@x id-ann").unwrap();
+        assert_eq!(text_id("ann@x id-ann").await, Some(ann));
+        // Pruned whole: her text goes with her events.
+        sqlx::query("UPDATE events SET time = '2000-01-01T00:00:00Z'").execute(&p.pool).await.unwrap();
+        p.prune_events(Some(1), None).await.unwrap();
+        assert_eq!(text_id("ann@x id-ann").await, None);
+        // Another writer's text takes the id that is free again.
+        let mut tx = p.begin_write().await.unwrap();
+        insert_events(&mut tx.conn(), &mut [event("bob@x id-bob")], None).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(text_id("bob@x id-bob").await, Some(ann), "SQLite reuses the freed id");
+        // Ann again: her own text, not Bob's, and free text finds her.
+        let mut tx = p.begin_write().await.unwrap();
+        insert_events(&mut tx.conn(), &mut [event("ann@x id-ann")], Some(&mut memory)).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(newest_text().await, "ann@x id-ann");
+        let found = p.query_events(&EventQuery { text: Some("ann@x".into()), ..Default::default() }).await.unwrap();
+        assert_eq!(found.events.len(), 1);
         p.close().await;
     }
 
