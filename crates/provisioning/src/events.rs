@@ -1199,15 +1199,9 @@ async fn drop_unnamed_texts(conn: &mut SqlConn<'_>, candidates: &[i64], seek_bud
         }
     }
     let (sql, args) = b.build();
-    if conn.execute(&sql, &args).await? > 0 {
-        // Writers that remember texts by id forget them (see `KnownTexts`).
-        conn.execute(
-            "INSERT INTO settings (key, value) VALUES (?, '1') \
-             ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
-            &binds![TEXTS_DROPPED],
-        )
-        .await?;
-    }
+    // Each text deleted moves `TEXTS_DROPPED` (a trigger, migration 0011), so that writers
+    // that remember texts by id forget them (see `KnownTexts`).
+    conn.execute(&sql, &args).await?;
     Ok(())
 }
 
@@ -1419,17 +1413,17 @@ impl WriterMemory {
 /// SQLite: search texts (`event_texts`) by id. The batch writer keeps them from batch to batch,
 /// so that a read's event names its text by id, without looking the text up again
 /// (most reads are of users read before). A text is deleted only by pruning
-/// ([`drop_unnamed_texts`]), which counts each deletion in `settings`
-/// ([`TEXTS_DROPPED`]); a write reads that count first, in its transaction, and forgets every
-/// id when it changed, whichever process pruned.
+/// ([`drop_unnamed_texts`]), and a trigger counts every deletion in `settings`
+/// ([`TEXTS_DROPPED`], migration 0011); a write reads that count first, in its transaction,
+/// and forgets every id when it changed, whichever process (and build) deleted texts.
 #[derive(Default)]
 pub(crate) struct KnownTexts {
     ids: std::collections::HashMap<String, i64>,
-    /// The count of prunings that deleted texts, as last read.
+    /// The count of texts deleted, as last read.
     dropped: Option<String>,
 }
 
-/// The `settings` key that counts the prunings that deleted search texts.
+/// The `settings` key that counts the search texts deleted (migration 0011's trigger).
 pub(crate) const TEXTS_DROPPED: &str = "event_texts_dropped";
 
 /// The most texts [`KnownTexts`] keeps (a few MB); past that it starts again.
@@ -1597,18 +1591,29 @@ pub(crate) async fn insert_events(
 ) -> Result<()> {
     let backend = conn.backend();
     events.iter_mut().for_each(replace_nul);
-    let mut once = KnownTexts::default();
-    let (shared, texts) = match memory {
+    // SQLite: the batch writer names the texts it knows by id; other writes (a group's
+    // creates and changes, whose texts are mostly new) look each one up in the insert.
+    let (shared, mut texts) = match memory {
         Some(m) if backend == Backend::Sqlite => {
             m.texts.check(conn).await?;
-            (m.bodies.share(conn, events).await?, &mut m.texts)
+            (m.bodies.share(conn, events).await?, Some(&mut m.texts))
         }
-        _ => (vec![None; events.len()], &mut once),
+        _ => (vec![None; events.len()], None),
     };
     for (chunk, shared) in events.chunks_mut(EVENTS_PER_STATEMENT).zip(shared.chunks(EVENTS_PER_STATEMENT)) {
         if backend == Backend::Sqlite {
-            texts.learn(conn, chunk.iter().filter_map(|e| e.search.as_deref())).await?;
+            let chunk_texts = chunk.iter().filter_map(|e| e.search.as_deref());
+            match texts.as_deref_mut() {
+                Some(known) => known.learn(conn, chunk_texts).await?,
+                None => {
+                    let mut all: Vec<String> = chunk_texts.map(str::to_string).collect();
+                    all.sort_unstable();
+                    all.dedup();
+                    insert_texts(conn, all).await?;
+                }
+            }
         }
+        let known = texts.as_deref();
         let search_column = search_column(backend);
         let (insert, body_id) = match backend {
             Backend::Sqlite => (STATEMENT_NO_JOURNAL, ", response_body_id"),
@@ -1642,9 +1647,9 @@ pub(crate) async fn insert_events(
                 .push_bind(e.detail.clone())
                 .push_bind(i64::from(e.simulated))
                 .push_bind(e.diff.clone());
-            match backend {
-                Backend::Sqlite => row.push_bind(e.search.as_deref().and_then(|t| texts.id(t))),
-                Backend::Postgres => row.push_bind(e.search.clone()),
+            match known {
+                Some(known) => row.push_bind(e.search.as_deref().and_then(|t| known.id(t))),
+                None => row.push_search(backend, e.search.clone()),
             };
             if backend == Backend::Sqlite {
                 row.push_bind(*shared);
@@ -2337,10 +2342,11 @@ mod tests {
         p.close().await;
     }
 
-    /// SQLite: the batch writer names the texts it wrote before by id, and forgets them once a
-    /// pruning deleted texts: the id it knew may by then be another text's.
+    /// SQLite: the batch writer names the texts it wrote before by id, and forgets them once
+    /// texts were deleted, by its own pruning or by another process's plain `DELETE` (an older
+    /// build pruning the same file): the id it knew may by then be another text's.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn known_texts_are_forgotten_when_pruning_deletes_texts() {
+    async fn known_texts_are_forgotten_when_texts_are_deleted() {
         let dir = tempfile::tempdir().unwrap();
         let p = Provisioning::open(&dir.path().join("texts.db"), crate::Config::default()).await.unwrap();
         let mut memory = WriterMemory::default();
@@ -2365,30 +2371,37 @@ mod tests {
                 .await
                 .unwrap()
         };
-        for _ in 0..2 {
+        for (other, by_pruning) in [("bob@x id-bob", true), ("carol@x id-carol", false)] {
+            for _ in 0..2 {
+                let mut tx = p.begin_write().await.unwrap();
+                insert_events(&mut tx.conn(), &mut [event("ann@x id-ann")], Some(&mut memory)).await.unwrap();
+                tx.commit().await.unwrap();
+                assert_eq!(newest_text().await, "ann@x id-ann");
+            }
+            let ann = memory.texts.id("ann@x id-ann").unwrap();
+            assert_eq!(text_id("ann@x id-ann").await, Some(ann));
+            if by_pruning {
+                // Pruned whole: her text goes with her events.
+                sqlx::query("UPDATE events SET time = '2000-01-01T00:00:00Z'").execute(pool).await.unwrap();
+                p.prune_events(Some(1), None).await.unwrap();
+            } else {
+                sqlx::query("DELETE FROM events").execute(pool).await.unwrap();
+                sqlx::query("DELETE FROM event_texts WHERE search = 'ann@x id-ann'").execute(pool).await.unwrap();
+            }
+            assert_eq!(text_id("ann@x id-ann").await, None);
+            // Another writer's text takes the id that is free again.
+            let mut tx = p.begin_write().await.unwrap();
+            insert_events(&mut tx.conn(), &mut [event(other)], None).await.unwrap();
+            tx.commit().await.unwrap();
+            assert_eq!(text_id(other).await, Some(ann), "SQLite reuses the freed id");
+            // Ann again: her own text, not the other one, and free text finds her.
             let mut tx = p.begin_write().await.unwrap();
             insert_events(&mut tx.conn(), &mut [event("ann@x id-ann")], Some(&mut memory)).await.unwrap();
             tx.commit().await.unwrap();
             assert_eq!(newest_text().await, "ann@x id-ann");
+            let q = EventQuery { text: Some("ann@x".into()), ..Default::default() };
+            assert_eq!(p.query_events(&q).await.unwrap().events.len(), 1);
         }
-        let ann = memory.texts.id("ann@x id-ann").unwrap();
-        assert_eq!(text_id("ann@x id-ann").await, Some(ann));
-        // Pruned whole: her text goes with her events.
-        sqlx::query("UPDATE events SET time = '2000-01-01T00:00:00Z'").execute(&p.pool).await.unwrap();
-        p.prune_events(Some(1), None).await.unwrap();
-        assert_eq!(text_id("ann@x id-ann").await, None);
-        // Another writer's text takes the id that is free again.
-        let mut tx = p.begin_write().await.unwrap();
-        insert_events(&mut tx.conn(), &mut [event("bob@x id-bob")], None).await.unwrap();
-        tx.commit().await.unwrap();
-        assert_eq!(text_id("bob@x id-bob").await, Some(ann), "SQLite reuses the freed id");
-        // Ann again: her own text, not Bob's, and free text finds her.
-        let mut tx = p.begin_write().await.unwrap();
-        insert_events(&mut tx.conn(), &mut [event("ann@x id-ann")], Some(&mut memory)).await.unwrap();
-        tx.commit().await.unwrap();
-        assert_eq!(newest_text().await, "ann@x id-ann");
-        let found = p.query_events(&EventQuery { text: Some("ann@x".into()), ..Default::default() }).await.unwrap();
-        assert_eq!(found.events.len(), 1);
         p.close().await;
     }
 
