@@ -67,7 +67,8 @@ impl Backend {
     }
 
     /// A table expression with one column, `value`: the elements of a bound JSON array of
-    /// strings (`["a","b"]`).
+    /// strings (`["a","b"]`; on SQLite, of integers too). [`SqlBuilder::push_json_array`]
+    /// binds one.
     pub(crate) fn json_strings(self) -> &'static str {
         match self {
             Backend::Sqlite => "(SELECT value FROM json_each(?))",
@@ -147,6 +148,14 @@ impl SqlBuilder {
         self
     }
 
+    /// Appends [`Backend::json_strings`], `values` bound as one JSON array: the inside of an
+    /// `IN` over any number of values, with one placeholder and so one statement.
+    pub(crate) fn push_json_array(&mut self, values: &impl serde::Serialize) -> &mut Self {
+        let (before, after) = self.backend.json_strings().split_once('?').unwrap_or(("", ""));
+        let array = serde_json::to_string(values).unwrap_or_else(|_| "[]".into());
+        self.push(before).push_bind(array).push(after)
+    }
+
     /// The SQL, its placeholders already in the backend's form, and its parameters.
     pub(crate) fn build(self) -> (String, Vec<SqlBind>) {
         (self.sql, self.binds)
@@ -209,5 +218,23 @@ mod tests {
         let keys = ["urn:x:2.0:User".to_string(), "department".to_string()];
         assert_eq!(Backend::Sqlite.json_path(&keys), "$.\"urn:x:2.0:User\".\"department\"");
         assert_eq!(Backend::Postgres.json_path(&keys), "{\"urn:x:2.0:User\",\"department\"}");
+    }
+
+    /// A JSON array is one placeholder, numbered among the others on PostgreSQL.
+    #[test]
+    fn json_arrays_are_bound_whole() {
+        for (backend, sql) in [
+            (Backend::Sqlite, "x = ? AND y IN (SELECT value FROM json_each(?))"),
+            (
+                Backend::Postgres,
+                "x = $1 AND y IN (SELECT value FROM jsonb_array_elements_text(CAST($2 AS jsonb)) AS j(value))",
+            ),
+        ] {
+            let mut b = super::SqlBuilder::new(backend, "x = ");
+            b.push_bind(1_i64).push(" AND y IN ").push_json_array(&["a", "b"]);
+            let (built, args) = b.build();
+            assert_eq!(built, sql);
+            assert!(matches!(&args[1], super::SqlBind::Text(t) if t == r#"["a","b"]"#), "{args:?}");
+        }
     }
 }

@@ -728,10 +728,9 @@ impl Provisioning {
         // The buckets a seek per text would visit: those between the oldest event and the
         // newest the page can hold. Read before the texts are: every event up to `newest` had
         // its text in place when they are looked up.
-        let (oldest, newest): (Option<i64>, Option<i64>) =
-            sqlx::query_as("SELECT (SELECT MIN(id) FROM events), (SELECT MAX(id) FROM events)")
-                .fetch_one(&self.pool)
-                .await?;
+        let mut pooled = self.pool.acquire().await?;
+        let (oldest, newest) = event_ids(&mut SqlConn::Any(&mut pooled)).await?;
+        drop(pooled);
         let newest = newest.unwrap_or(0).min(q.before_id.map_or(i64::MAX, |id| id.saturating_sub(1)));
         let oldest = oldest.unwrap_or(0).max(q.after_id.map_or(0, |id| id.saturating_add(1)));
         filters.newest = newest;
@@ -1173,14 +1172,13 @@ const MAX_SOUGHT_TEXTS: i64 = 1_000;
 /// SQLite: deletes the texts among `candidates` (ids in `event_texts`) that no event names
 /// any more, in the write of the pruning's last chunk. Only the deleted events' texts are
 /// looked at, not every text in the log. A few (up to `seek_budget` seeks) are sought bucket
-/// by bucket, as a text filter would; for more, the whole bucket index is read once (about 300 ms for 100,000 candidates
-/// at a million events, where seeking each in 245 buckets would cost several seconds).
+/// by bucket, as a text filter would; for more, the whole bucket index is read once (about
+/// 300 ms for 100,000 candidates at a million events, where seeking each in 245 buckets would
+/// cost several seconds).
 async fn drop_unnamed_texts(conn: &mut SqlConn<'_>, candidates: &[i64], seek_budget: i64) -> Result<()> {
-    let oldest: Option<i64> = conn.fetch_optional("SELECT MIN(id) FROM events", &[]).await?.flatten();
-    let newest: Option<i64> = conn.fetch_optional("SELECT MAX(id) FROM events", &[]).await?.flatten();
-    let ids = serde_json::to_string(candidates).unwrap_or_else(|_| "[]".into());
-    let mut b = SqlBuilder::new(Backend::Sqlite, "DELETE FROM event_texts WHERE id IN (SELECT value FROM json_each(");
-    b.push_bind(ids.clone()).push("))");
+    let (oldest, newest) = event_ids(conn).await?;
+    let mut b = SqlBuilder::new(Backend::Sqlite, "DELETE FROM event_texts WHERE id IN ");
+    b.push_json_array(&candidates);
     match (oldest, newest) {
         // No event left: none names a text.
         (None, _) | (_, None) => {}
@@ -1190,12 +1188,9 @@ async fn drop_unnamed_texts(conn: &mut SqlConn<'_>, candidates: &[i64], seek_bud
             b.push(")");
         }
         _ => {
-            b.push(
-                " AND id NOT IN (SELECT search_id FROM events INDEXED BY events_search_bucket \
-                 WHERE search_id IN (SELECT value FROM json_each(",
-            )
-            .push_bind(ids)
-            .push(")))");
+            b.push(" AND id NOT IN (SELECT search_id FROM events INDEXED BY events_search_bucket WHERE search_id IN ")
+                .push_json_array(&candidates)
+                .push(")");
         }
     }
     let (sql, args) = b.build();
@@ -1203,6 +1198,12 @@ async fn drop_unnamed_texts(conn: &mut SqlConn<'_>, candidates: &[i64], seek_bud
     // that remember texts by id forget them (see `KnownTexts`).
     conn.execute(&sql, &args).await?;
     Ok(())
+}
+
+/// The oldest and the newest event's id, if there are events.
+async fn event_ids(conn: &mut SqlConn<'_>) -> Result<(Option<i64>, Option<i64>)> {
+    let ids = conn.fetch_optional("SELECT (SELECT MIN(id) FROM events), (SELECT MAX(id) FROM events)", &[]).await?;
+    Ok(ids.unwrap_or((None, None)))
 }
 
 /// SQLite: how many buckets of `events_search_bucket` hold the ids `oldest..=newest` (one at
@@ -1297,8 +1298,7 @@ impl TextFilters {
                         b.push(" AND id <= ").push_bind(self.newest);
                         push_buckets(b, self.oldest, self.newest);
                     }
-                    let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
-                    b.push(" AND search_id IN (SELECT value FROM json_each(").push_bind(ids).push("))");
+                    b.push(" AND search_id IN ").push_json_array(ids);
                 }
                 Texts::Many(query) => {
                     // `+` keeps SQLite from skipping through the bucket index text by text,
@@ -1457,14 +1457,11 @@ impl KnownTexts {
         }
         missing.sort_unstable();
         missing.dedup();
-        let list = serde_json::to_string(&missing).unwrap_or_else(|_| "[]".into());
+        let mut select = SqlBuilder::new(Backend::Sqlite, "SELECT id, search FROM event_texts WHERE search IN ");
+        select.push_json_array(&missing);
+        let (sql, args) = select.build();
         insert_texts(conn, missing).await?;
-        let found: Vec<(i64, String)> = conn
-            .fetch_all(
-                "SELECT id, search FROM event_texts WHERE search IN (SELECT value FROM json_each(?))",
-                &binds![list],
-            )
-            .await?;
+        let found: Vec<(i64, String)> = conn.fetch_all(&sql, &args).await?;
         self.ids.extend(found.into_iter().map(|(id, text)| (text, id)));
         Ok(())
     }
@@ -1724,9 +1721,9 @@ const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(100);
 /// µs an event in batches of 1,024, 17–19 µs in batches of 4,096, 12 µs in batches of 16,384
 /// (5.5 µs without that index). Under read load at 1M users, 4,096 took the logged GETs from
 /// 8.8–9.5k/s to 10.8–11.0k/s, with no change at 10k. The index now sorts by bucket of ids
-/// first (migration 0010), which removed most of that cost. A batch holds the write turn while it is written
-/// (75 ms at most at 1M), so writes queued behind it wait that long; larger batches would
-/// make them wait longer for less.
+/// first (migration 0010), which removed most of that cost. A batch holds the write turn
+/// while it is written (75 ms at most at 1M), so writes queued behind it wait that long;
+/// larger batches would make them wait longer for less.
 const MAX_BATCH: usize = 4096;
 
 /// Places the sync log's queue keeps free for the requests in flight: a request logs one event,

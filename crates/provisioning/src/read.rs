@@ -72,6 +72,15 @@ impl FromRead for (String, String) {
     }
 }
 
+impl FromRead for (Option<i64>, Option<i64>) {
+    fn from_any(row: &sqlx::any::AnyRow) -> sqlx::Result<Self> {
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok((row.get(0)?, row.get(1)?))
+    }
+}
+
 impl FromRead for (i64, String) {
     fn from_any(row: &sqlx::any::AnyRow) -> sqlx::Result<Self> {
         Ok((row.try_get(0)?, row.try_get(1)?))
