@@ -69,11 +69,95 @@ pub(crate) struct SqliteWriteConn {
     mmap_bytes: u64,
     /// The connection between groups; `None` while a group has it, or after one failed.
     idle: std::sync::Mutex<Option<rusqlite::Connection>>,
+    /// The thread that checkpoints the write-ahead log; started by the first commit.
+    checkpoints: std::sync::Mutex<Option<(std::sync::mpsc::SyncSender<()>, std::thread::JoinHandle<()>)>>,
 }
+
+/// Past this many pages in the write-ahead log, the write connection checkpoints it itself, in
+/// the write turn (SQLite's automatic checkpoint, 1,000 pages by default). The checkpoint thread
+/// normally has most of them copied by then, so that checkpoint is short; its use is to let the
+/// log start again from its beginning, which needs a write to begin on a log that is all
+/// copied, and to bound the log (40 MB at 4 KB pages) should the thread fall behind.
+const WAL_PAGES_BEFORE_WRITER_CHECKPOINTS: u32 = 10_000;
+
+/// The checkpoint thread's rest after each checkpoint: the pages of every commit meanwhile are
+/// copied by the next one, a flush of the database file for all of them.
+const CHECKPOINT_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 
 impl SqliteWriteConn {
     pub(crate) fn new(path: &std::path::Path, mmap_bytes: u64) -> Arc<Self> {
-        Arc::new(SqliteWriteConn { path: path.to_path_buf(), mmap_bytes, idle: std::sync::Mutex::new(None) })
+        Arc::new(SqliteWriteConn {
+            path: path.to_path_buf(),
+            mmap_bytes,
+            idle: std::sync::Mutex::new(None),
+            checkpoints: std::sync::Mutex::new(None),
+        })
+    }
+
+    /// Tells the checkpoint thread that a commit added pages to the write-ahead log, starting
+    /// it first if need be. Never waits: a nudge already pending covers this commit too.
+    ///
+    /// Checkpoints copy the log's pages into the database file and flush it. Left to the write
+    /// connection (SQLite's automatic checkpoint), each one ran inside the `COMMIT` that crossed
+    /// 1,000 pages, holding this process's write turn: a few milliseconds, every few commits,
+    /// during which no write could go ahead. On a connection of its own, a checkpoint
+    /// (`PASSIVE`) takes no write lock: it copies what is committed while the next groups write
+    /// and commit (BENCHMARKS.md, fourteenth session). Durability is the commits' own flush of
+    /// the log, unchanged.
+    fn nudge_checkpoints(&self) {
+        let mut sender = self.checkpoints.lock().unwrap_or_else(|e| e.into_inner());
+        if sender.is_none() {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+            let path = self.path.clone();
+            let started = std::thread::Builder::new().name("sqlite-checkpoints".into()).spawn(move || {
+                // Should it fail to open, the write connection checkpoints (see
+                // `WAL_PAGES_BEFORE_WRITER_CHECKPOINTS`).
+                let conn = match crate::read::open_in_place(&path, "PRAGMA busy_timeout = 0;", 0, 1) {
+                    Ok(conn) => conn,
+                    Err(e) => return tracing::warn!(error = %e, "could not open a connection for checkpoints"),
+                };
+                // Ends when the write connection closes (its sender goes), at once if resting.
+                let mut nudged = false;
+                loop {
+                    if !nudged && rx.recv().is_err() {
+                        return;
+                    }
+                    // Busy (another process checkpointing the same file) is no error: the
+                    // pages are copied by the next checkpoint, or by theirs.
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0)) {
+                        tracing::debug!(error = %e, "checkpoint failed; the next one copies its pages");
+                    }
+                    nudged = false;
+                    let rested = std::time::Instant::now() + CHECKPOINT_PAUSE;
+                    loop {
+                        match rx.recv_timeout(rested.saturating_duration_since(std::time::Instant::now())) {
+                            Ok(()) => nudged = true,
+                            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => break,
+                            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+                        }
+                    }
+                }
+            });
+            match started {
+                Ok(thread) => *sender = Some((tx, thread)),
+                Err(e) => return tracing::warn!(error = %e, "could not start the checkpoint thread"),
+            }
+        }
+        if let Some((tx, _)) = sender.as_ref() {
+            let _ = tx.try_send(());
+        }
+    }
+
+    /// Closes the write connection and ends the checkpoint thread, waiting for the checkpoint
+    /// it may be running: the store's last checkpoint at close (`Provisioning::close`) would
+    /// find the log busy.
+    async fn close(&self) {
+        drop(self.idle.lock().unwrap_or_else(|e| e.into_inner()).take());
+        let checkpoints = self.checkpoints.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some((tx, thread)) = checkpoints {
+            drop(tx);
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
     }
 
     fn take(&self) -> Result<rusqlite::Connection> {
@@ -93,10 +177,14 @@ impl SqliteWriteConn {
         // savepoint undo in memory. No busy timeout: `BEGIN IMMEDIATE` is retried without
         // holding the thread (see `begin_immediate`), and inside the transaction nothing else
         // waits for a lock. Room for every statement a write makes, multi-row inserts of each
-        // size included (events, texts and kept bodies: up to 64 sizes each).
+        // size included (events, texts and kept bodies: up to 64 sizes each). Checkpoints are
+        // the checkpoint thread's (`nudge_checkpoints`).
         crate::read::open_in_place(
             &self.path,
-            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA busy_timeout = 0;",
+            &format!(
+                "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA busy_timeout = 0;
+                 PRAGMA wal_autocheckpoint = {WAL_PAGES_BEFORE_WRITER_CHECKPOINTS};"
+            ),
             self.mmap_bytes,
             384,
         )
@@ -263,7 +351,7 @@ impl Writer {
         };
         self.closed.store(true, Ordering::SeqCst);
         if let Some(w) = &self.sqlite {
-            drop(w.idle.lock().unwrap_or_else(|e| e.into_inner()).take());
+            w.close().await;
         }
         drop(guard);
     }
@@ -423,6 +511,9 @@ impl Writer {
         let committed = match group_mut(&mut guard).conn.take() {
             Some(GroupConn::Sqlite(c)) => {
                 let (c, committed) = commit_sqlite(c).await;
+                if let Some(w) = &self.sqlite {
+                    w.nudge_checkpoints();
+                }
                 group_mut(&mut guard).conn = c.map(GroupConn::Sqlite);
                 committed
             }
@@ -830,6 +921,45 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(20)).await;
         w.waiting.fetch_sub(1, Ordering::SeqCst);
         assert!(until_no_group(&w).await, "the group stayed open");
+    }
+
+    /// SQLite: committed writes reach the database file itself without the write connection
+    /// checkpointing (its own checkpoint waits for 10,000 pages): the checkpoint thread copies
+    /// them, so the file alone, copied without its write-ahead log, holds every write. At close
+    /// the thread is stopped before the store's last checkpoint, which empties the log.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_checkpoint_thread_copies_commits_into_the_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ckpt.db");
+        let p = Provisioning::open(&path, Config::default()).await.unwrap();
+        let ctx = crate::RequestContext::new("POST", "/Users");
+        for i in 0..60 {
+            let body = serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": format!("ck{i}@example.com")});
+            p.create(crate::ResourceKind::User, &ctx, &body).await.unwrap();
+        }
+        let copy = dir.path().join("copy.db");
+        let users_in_file_alone = || {
+            std::fs::copy(&path, &copy).unwrap();
+            let c = rusqlite::Connection::open(&copy).unwrap();
+            c.query_row("SELECT COUNT(*) FROM users", [], |r| r.get::<_, i64>(0)).unwrap_or(-1)
+        };
+        let mut seen = users_in_file_alone();
+        for _ in 0..100 {
+            if seen == 60 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            seen = users_in_file_alone();
+        }
+        assert_eq!(seen, 60, "the database file alone holds every committed user");
+        let wal = dir.path().join("ckpt.db-wal");
+        assert!(std::fs::metadata(&wal).unwrap().len() > 0, "the store is open: its log is in use");
+        // Closing right after a write, while the thread may be copying it.
+        let body = serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "last@example.com"});
+        p.create(crate::ResourceKind::User, &ctx, &body).await.unwrap();
+        p.close().await;
+        assert_eq!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0), 0, "the log is emptied at close");
+        assert_eq!(users_in_file_alone(), 61);
     }
 
     /// SQLite: a request that goes away while its write waits for the database's lock (held by
