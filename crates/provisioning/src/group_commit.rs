@@ -70,19 +70,96 @@ pub(crate) struct SqliteWriteConn {
     /// The connection between groups; `None` while a group has it, or after one failed.
     idle: std::sync::Mutex<Option<rusqlite::Connection>>,
     /// The thread that checkpoints the write-ahead log; started by the first commit.
-    checkpoints: std::sync::Mutex<Option<(std::sync::mpsc::SyncSender<()>, std::thread::JoinHandle<()>)>>,
+    checkpoints: std::sync::Mutex<Checkpoints>,
+}
+
+/// The checkpoint thread: how to nudge it and wait for its end, and when it was last started.
+#[derive(Default)]
+struct Checkpoints {
+    thread: Option<(std::sync::mpsc::SyncSender<()>, std::thread::JoinHandle<()>)>,
+    started: Option<std::time::Instant>,
+}
+
+/// How long after a checkpoint thread ended (its connection would not open) another is started.
+const CHECKPOINT_THREAD_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs `PRAGMA wal_checkpoint(PASSIVE)` on a connection of its own at each nudge, resting
+/// after each (see [`CHECKPOINT_PAGES`]); ends when the write connection closes (its sender
+/// goes), at once if resting.
+fn checkpoint_thread(path: &std::path::Path, rx: std::sync::mpsc::Receiver<()>) {
+    // Stated, not left to the build's default: a checkpoint flushes the database file before
+    // it marks the log's pages as copied only when its connection syncs, and the log may start
+    // again over them after that mark. No busy wait: a passive checkpoint never waits, and a
+    // schema read that finds the file busy is tried again at the next nudge.
+    let conn = match crate::read::open_in_place(path, "PRAGMA synchronous = FULL; PRAGMA busy_timeout = 0;", 0, 1) {
+        Ok(conn) => conn,
+        Err(e) => return tracing::warn!(error = %e, "could not open a connection for checkpoints"),
+    };
+    let mut warned: Option<std::time::Instant> = None;
+    let mut nudged = false;
+    let mut rest = CHECKPOINT_RESTS.0;
+    // The log's pages and those copied, as the last checkpoint left them.
+    let mut last = (0, 0);
+    loop {
+        if !nudged && rx.recv().is_err() {
+            return;
+        }
+        // Another process checkpointing the same file is no error (the row's first column
+        // says so): the pages are copied by theirs or by the next.
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))) {
+            Ok((log, copied)) => {
+                // A log shorter than last time started again from its beginning.
+                let now_copied = if log >= last.0 { copied - last.1 } else { copied };
+                last = (log, copied);
+                if now_copied < CHECKPOINT_PAGES / 2 {
+                    rest = (rest * 2).min(CHECKPOINT_RESTS.1);
+                } else if now_copied > CHECKPOINT_PAGES * 2 {
+                    rest = (rest / 2).max(CHECKPOINT_RESTS.0);
+                }
+            }
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {}
+            // Until checkpoints work again, the write connection's own keep the log bounded.
+            Err(e) if warned.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(60)) => {
+                warned = Some(std::time::Instant::now());
+                tracing::warn!(error = %e, "could not checkpoint the write-ahead log");
+            }
+            Err(_) => {}
+        }
+        nudged = false;
+        let rested = std::time::Instant::now() + rest;
+        loop {
+            match rx.recv_timeout(rested.saturating_duration_since(std::time::Instant::now())) {
+                Ok(()) => nudged = true,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => break,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    }
 }
 
 /// Past this many pages in the write-ahead log, the write connection checkpoints it itself, in
 /// the write turn (SQLite's automatic checkpoint, 1,000 pages by default). The checkpoint thread
-/// normally has most of them copied by then, so that checkpoint is short; its use is to let the
-/// log start again from its beginning, which needs a write to begin on a log that is all
-/// copied, and to bound the log (40 MB at 4 KB pages) should the thread fall behind.
+/// normally has most of them copied by then, so that checkpoint is short. Its use: the log
+/// starts again from its beginning only when a commit writes to a log that is all copied (and
+/// no reader still reads from the log), which under steady writes only a checkpoint in the turn
+/// brings about; and it keeps the log near 40 MB (at 4 KB pages) should the thread fail, as
+/// SQLite's own checkpoints did at 4 MB (a reader that stays open, a `VACUUM INTO` say, holds
+/// either back).
 const WAL_PAGES_BEFORE_WRITER_CHECKPOINTS: u32 = 10_000;
 
-/// The checkpoint thread's rest after each checkpoint: the pages of every commit meanwhile are
-/// copied by the next one, a flush of the database file for all of them.
-const CHECKPOINT_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+/// About how many pages the checkpoint thread copies at a time, as SQLite's own checkpoint
+/// (its default threshold): it rests between checkpoints, the pages of every commit meanwhile
+/// copied by the next one, a flush of the database file for all of them. A page written again
+/// and again (the sync log's newest) is copied once per checkpoint, so checkpoints much more
+/// frequent than SQLite's would copy and flush more.
+const CHECKPOINT_PAGES: i64 = 1_000;
+
+/// The shortest and longest rest between two checkpoints: after a checkpoint that copied far
+/// fewer pages than [`CHECKPOINT_PAGES`], the next rest is twice as long, after one that copied
+/// far more, half as long.
+const CHECKPOINT_RESTS: (std::time::Duration, std::time::Duration) =
+    (std::time::Duration::from_millis(20), std::time::Duration::from_millis(1_000));
 
 impl SqliteWriteConn {
     pub(crate) fn new(path: &std::path::Path, mmap_bytes: u64) -> Arc<Self> {
@@ -90,7 +167,7 @@ impl SqliteWriteConn {
             path: path.to_path_buf(),
             mmap_bytes,
             idle: std::sync::Mutex::new(None),
-            checkpoints: std::sync::Mutex::new(None),
+            checkpoints: Default::default(),
         })
     }
 
@@ -102,49 +179,32 @@ impl SqliteWriteConn {
     /// 1,000 pages, holding this process's write turn: a few milliseconds, every few commits,
     /// during which no write could go ahead. On a connection of its own, a checkpoint
     /// (`PASSIVE`) takes no write lock: it copies what is committed while the next groups write
-    /// and commit (BENCHMARKS.md, fourteenth session). Durability is the commits' own flush of
+    /// and commit (BENCHMARKS.md, "Checkpoints on a thread of their own…"). Durability is the commits' own flush of
     /// the log, unchanged.
     fn nudge_checkpoints(&self) {
-        let mut sender = self.checkpoints.lock().unwrap_or_else(|e| e.into_inner());
-        if sender.is_none() {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
-            let path = self.path.clone();
-            let started = std::thread::Builder::new().name("sqlite-checkpoints".into()).spawn(move || {
-                // Should it fail to open, the write connection checkpoints (see
-                // `WAL_PAGES_BEFORE_WRITER_CHECKPOINTS`).
-                let conn = match crate::read::open_in_place(&path, "PRAGMA busy_timeout = 0;", 0, 1) {
-                    Ok(conn) => conn,
-                    Err(e) => return tracing::warn!(error = %e, "could not open a connection for checkpoints"),
-                };
-                // Ends when the write connection closes (its sender goes), at once if resting.
-                let mut nudged = false;
-                loop {
-                    if !nudged && rx.recv().is_err() {
-                        return;
-                    }
-                    // Busy (another process checkpointing the same file) is no error: the
-                    // pages are copied by the next checkpoint, or by theirs.
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0)) {
-                        tracing::debug!(error = %e, "checkpoint failed; the next one copies its pages");
-                    }
-                    nudged = false;
-                    let rested = std::time::Instant::now() + CHECKPOINT_PAUSE;
-                    loop {
-                        match rx.recv_timeout(rested.saturating_duration_since(std::time::Instant::now())) {
-                            Ok(()) => nudged = true,
-                            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => break,
-                            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
-                        }
-                    }
-                }
-            });
-            match started {
-                Ok(thread) => *sender = Some((tx, thread)),
-                Err(e) => return tracing::warn!(error = %e, "could not start the checkpoint thread"),
+        let mut checkpoints = self.checkpoints.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((tx, _)) = &checkpoints.thread {
+            match tx.try_send(()) {
+                Ok(()) | Err(std::sync::mpsc::TrySendError::Full(())) => return,
+                // The thread ended (its connection would not open): started again below.
+                Err(std::sync::mpsc::TrySendError::Disconnected(())) => checkpoints.thread = None,
             }
         }
-        if let Some((tx, _)) = sender.as_ref() {
-            let _ = tx.try_send(());
+        // Until it runs, the write connection checkpoints past
+        // `WAL_PAGES_BEFORE_WRITER_CHECKPOINTS`.
+        if checkpoints.started.is_some_and(|t| t.elapsed() < CHECKPOINT_THREAD_RETRY) {
+            return;
+        }
+        checkpoints.started = Some(std::time::Instant::now());
+        let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let path = self.path.clone();
+        match std::thread::Builder::new().name("sqlite-checkpoints".into()).spawn(move || checkpoint_thread(&path, rx))
+        {
+            Ok(thread) => {
+                let _ = tx.try_send(());
+                checkpoints.thread = Some((tx, thread));
+            }
+            Err(e) => tracing::warn!(error = %e, "could not start the checkpoint thread"),
         }
     }
 
@@ -153,8 +213,8 @@ impl SqliteWriteConn {
     /// find the log busy.
     async fn close(&self) {
         drop(self.idle.lock().unwrap_or_else(|e| e.into_inner()).take());
-        let checkpoints = self.checkpoints.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some((tx, thread)) = checkpoints {
+        let thread = self.checkpoints.lock().unwrap_or_else(|e| e.into_inner()).thread.take();
+        if let Some((tx, thread)) = thread {
             drop(tx);
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }

@@ -250,9 +250,19 @@ impl Provisioning {
             // each on its own thread, and two closing together can each find the other still
             // open and both leave the WAL as it is (2 of 12 `seed` runs did): the database is
             // then the file *and* its WAL, and a copy of the file alone is corrupt. Copied in
-            // and emptied here, the file is the whole database.
-            let done =
-                sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&self.pool).await;
+            // and emptied here, the file is the whole database. Another process's checkpoint
+            // (a desktop app and a headless server share a file; each checkpoints on a thread
+            // of its own while it writes) makes it busy at once, without waiting: tried again
+            // for up to a second.
+            let mut done = Ok((1, 0, 0));
+            for _ in 0..20 {
+                done =
+                    sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&self.pool).await;
+                if !matches!(done, Ok((1, _, _))) {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
             match done {
                 Ok((0, _, _)) => {}
                 Ok(_) => tracing::warn!("the write-ahead log was still in use at close; it stays beside the database"),
