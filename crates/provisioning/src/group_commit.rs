@@ -179,8 +179,7 @@ impl SqliteWriteConn {
     /// 1,000 pages, holding this process's write turn: a few milliseconds, every few commits,
     /// during which no write could go ahead. On a connection of its own, a checkpoint
     /// (`PASSIVE`) takes no write lock: it copies what is committed while the next groups write
-    /// and commit (BENCHMARKS.md, "Checkpoints on a thread of their own…"). Durability is the commits' own flush of
-    /// the log, unchanged.
+    /// and commit (decision 0036). Durability is the commits' own flush of the log, unchanged.
     fn nudge_checkpoints(&self) {
         let mut checkpoints = self.checkpoints.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((tx, _)) = &checkpoints.thread {
