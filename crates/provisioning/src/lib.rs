@@ -252,17 +252,18 @@ impl Provisioning {
             // then the file *and* its WAL, and a copy of the file alone is corrupt. Copied in
             // and emptied here, the file is the whole database. Another process's checkpoint
             // (a desktop app and a headless server share a file; each checkpoints on a thread
-            // of its own while it writes) makes it busy at once, without waiting: tried again
-            // for up to a second.
-            let mut done = Ok((1, 0, 0));
-            for _ in 0..20 {
-                done =
+            // of its own while it writes) holds the log for a moment, and a checkpoint that
+            // finds it held says so at once (busy, no pages: -1): tried again for up to a
+            // second. Writers and readers are waited for as every statement waits for them.
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+            let done = loop {
+                let done =
                     sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&self.pool).await;
-                if !matches!(done, Ok((1, _, _))) {
-                    break;
+                if !matches!(done, Ok((1, -1, -1))) || tokio::time::Instant::now() >= deadline {
+                    break done;
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            };
             match done {
                 Ok((0, _, _)) => {}
                 Ok(_) => tracing::warn!("the write-ahead log was still in use at close; it stays beside the database"),
