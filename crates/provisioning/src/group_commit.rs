@@ -174,16 +174,20 @@ impl Default for Pace {
 impl Pace {
     /// The rest after a checkpoint that left the log as `now`.
     fn after(&mut self, now: LogState) -> std::time::Duration {
-        let copied = self.last.map(|last| match (last.generation, now.generation) {
-            (Some(a), Some(b)) if a == b => (now.copied - last.copied).max(0),
-            // Started again once: the log of the last generation was all copied before it did
-            // (its pages written after the last checkpoint are not counted).
-            (Some(a), Some(b)) if b.wrapping_sub(a) == 1 => (last.pages - last.copied).max(0) + now.copied,
-            // More than once: the log went round faster than the rest.
-            (Some(_), Some(_)) => i64::MAX,
-            // The header unread: a shorter log, or fewer pages copied, means it started again.
-            _ if now.pages < last.pages || now.copied < last.copied => (last.pages - last.copied).max(0) + now.copied,
-            _ => now.copied - last.copied,
+        let copied = self.last.map(|last| {
+            let restarts = match (last.generation, now.generation) {
+                (Some(a), Some(b)) => b.wrapping_sub(a),
+                // The header unread: a shorter log, or fewer pages copied, means it started again.
+                _ => u32::from(now.pages < last.pages || now.copied < last.copied),
+            };
+            match restarts {
+                0 => (now.copied - last.copied).max(0),
+                // Started again once: the log of the last generation was all copied before it
+                // did (its pages written after the last checkpoint are not counted).
+                1 => (last.pages - last.copied).max(0) + now.copied,
+                // More than once: the log went round faster than the rest.
+                _ => i64::MAX,
+            }
         });
         self.last = Some(now);
         let (shortest, longest) = CHECKPOINT_RESTS;
